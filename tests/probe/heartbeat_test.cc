@@ -1,0 +1,3 @@
+#include "core/probe/heartbeat.h"
+
+#include <gtest/gtest.h>
