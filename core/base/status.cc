@@ -23,9 +23,13 @@ Status Status::WithContext(const std::string& outer) const {
   if (ok() || outer.empty()) return *this;
   std::string where = outer;
   if (!where_.empty()) {
-    // A field path continues with '.' or '['; a position is separated by ": ".
-    const char first = where_.front();
-    where += (first == '[' || first == '.') ? "" : (outer.back() == ':' ? " " : ": ");
+    // A position ("file:line:col") is followed by ": "; a field path continues
+    // with "." before a name and nothing before an index.
+    if (outer.find(':') != std::string::npos) {
+      where += ": ";
+    } else if (where_.front() != '[' && where_.front() != '.') {
+      where += ".";
+    }
     where += where_;
   }
   return Status(code_, message_, std::move(where));

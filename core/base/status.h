@@ -50,7 +50,8 @@ class [[nodiscard]] Status {
   const std::string& where() const { return where_; }
 
   // Returns a copy whose location is `outer` followed by this one's, so a
-  // nested parser can say "spec.ports[1]" and its caller prefix "pods.yaml:4:3".
+  // nested parser can say "ports[1]", its caller prefix "spec" (giving
+  // "spec.ports[1]") and the loader "pods.yaml:4:3: spec.ports[1]".
   Status WithContext(const std::string& outer) const;
 
   // "where: message", or just "message" when there is no location.
