@@ -20,6 +20,20 @@ struct Wired {
   uint32_t parent_interface = 0, child_interface = 0;
 };
 
+// Gives `device` the address `host` of the /30 `subnet` (host 1 or 2).
+// Addresses are set on the interface directly: Ipv4AddressHelper checks each
+// new address against every earlier one, which turns setup quadratic.
+std::pair<ns3::Ipv4Address, uint32_t> Address(ns3::Ptr<ns3::NetDevice> device, uint32_t subnet,
+                                              uint32_t host) {
+  ns3::Ptr<ns3::Ipv4> ipv4 = device->GetNode()->GetObject<ns3::Ipv4>();
+  const auto interface = static_cast<uint32_t>(ipv4->AddInterface(device));
+  const ns3::Ipv4Address address(subnet + host);
+  ipv4->AddAddress(interface, ns3::Ipv4InterfaceAddress(address, ns3::Ipv4Mask("255.255.255.252")));
+  ipv4->SetMetric(interface, 1);
+  ipv4->SetUp(interface);
+  return {address, interface};
+}
+
 Wired Connect(ns3::Ptr<ns3::Node> parent, ns3::Ptr<ns3::Node> child, const LinkSpec& spec,
               double bps, const std::string& subnet) {
   ns3::PointToPointHelper p2p;
@@ -28,11 +42,10 @@ Wired Connect(ns3::Ptr<ns3::Node> parent, ns3::Ptr<ns3::Node> child, const LinkS
   p2p.SetQueue("ns3::DropTailQueue<Packet>", "MaxSize",
                ns3::StringValue(std::to_string(spec.queue_packets) + "p"));
   ns3::NetDeviceContainer devices = p2p.Install(parent, child);
-  ns3::Ipv4AddressHelper addresses;
-  addresses.SetBase(subnet.c_str(), "255.255.255.252");
-  ns3::Ipv4InterfaceContainer interfaces = addresses.Assign(devices);
-  return Wired{interfaces.GetAddress(0), interfaces.GetAddress(1), interfaces.Get(0).second,
-               interfaces.Get(1).second};
+  const uint32_t base = ns3::Ipv4Address(subnet.c_str()).Get();
+  const auto [parent_address, parent_interface] = Address(devices.Get(0), base, 1);
+  const auto [child_address, child_interface] = Address(devices.Get(1), base, 2);
+  return Wired{parent_address, child_address, parent_interface, child_interface};
 }
 
 ns3::Ptr<ns3::Ipv4StaticRouting> RoutingOf(ns3::Ptr<ns3::Node> node) {
@@ -87,44 +100,54 @@ StatusOr<std::unique_ptr<EdgeTopology>> EdgeTopology::Build(const EdgeTopologySp
   ns3::NodeContainer edge;
   edge.Create(spec.edge_node_count());
 
+  const bool hierarchical = spec.routing == Routing::kHierarchical;
   ns3::InternetStackHelper stack;
-  stack.SetRoutingHelper(ns3::Ipv4StaticRoutingHelper());  // no global routing, by design
+  if (hierarchical) stack.SetRoutingHelper(ns3::Ipv4StaticRoutingHelper());
   stack.SetIpv6StackInstall(false);
   stack.Install(topo->routers_);
   stack.Install(edge);
 
+  // Each router: one route per child prefix, a default route to its parent.
+  auto route = [hierarchical](ns3::Ptr<ns3::Node> node, const std::string& prefix,
+                              const char* mask, ns3::Ipv4Address via, uint32_t interface) {
+    if (hierarchical) {
+      RoutingOf(node)->AddNetworkRouteTo(ns3::Ipv4Address(prefix.c_str()), ns3::Ipv4Mask(mask),
+                                         via, interface);
+    }
+  };
+  auto default_route = [hierarchical](ns3::Ptr<ns3::Node> node, ns3::Ipv4Address via,
+                                      uint32_t interface) {
+    if (hierarchical) RoutingOf(node)->SetDefaultRoute(via, interface);
+  };
+
   ns3::Ptr<ns3::Node> core = topo->routers_.Get(0);
-  ns3::Ptr<ns3::Ipv4StaticRouting> core_routes = RoutingOf(core);
   int next_router = 1, next_edge = 0;
   for (int b = 0; b < spec.buildings; ++b) {
     ns3::Ptr<ns3::Node> building = topo->routers_.Get(next_router++);
     const Wired up = Connect(core, building, spec.building_link, building_bps,
                              Dotted(10, 255, b / 64, 4 * (b % 64)));
-    core_routes->AddNetworkRouteTo(ns3::Ipv4Address(Dotted(10, b + 1, 0, 0).c_str()),
-                                   ns3::Ipv4Mask("255.255.0.0"), up.child_address,
-                                   up.parent_interface);
-    ns3::Ptr<ns3::Ipv4StaticRouting> building_routes = RoutingOf(building);
-    building_routes->SetDefaultRoute(up.parent_address, up.child_interface);
+    route(core, Dotted(10, b + 1, 0, 0), "255.255.0.0", up.child_address, up.parent_interface);
+    default_route(building, up.parent_address, up.child_interface);
 
     for (int f = 0; f < spec.floors_per_building; ++f) {
       ns3::Ptr<ns3::Node> floor = topo->routers_.Get(next_router++);
       const Wired fl = Connect(building, floor, spec.floor_link, floor_bps,
                                Dotted(10, b + 1, 255, 4 * f));
-      building_routes->AddNetworkRouteTo(ns3::Ipv4Address(Dotted(10, b + 1, f, 0).c_str()),
-                                         ns3::Ipv4Mask("255.255.255.0"), fl.child_address,
-                                         fl.parent_interface);
-      RoutingOf(floor)->SetDefaultRoute(fl.parent_address, fl.child_interface);
+      route(building, Dotted(10, b + 1, f, 0), "255.255.255.0", fl.child_address,
+            fl.parent_interface);
+      default_route(floor, fl.parent_address, fl.child_interface);
 
       for (int n = 0; n < spec.nodes_per_floor; ++n) {
         ns3::Ptr<ns3::Node> node = edge.Get(next_edge++);
         const Wired nl =
             Connect(floor, node, spec.node_link, node_bps, Dotted(10, b + 1, f, 4 * n));
         // The floor router reaches the node by the connected /30 route.
-        RoutingOf(node)->SetDefaultRoute(nl.parent_address, nl.child_interface);
+        default_route(node, nl.parent_address, nl.child_interface);
         topo->edge_nodes_.push_back(EdgeNodeInfo{node, nl.child_address, b, f, n, node_bps});
       }
     }
   }
+  if (!hierarchical) ns3::Ipv4GlobalRoutingHelper::PopulateRoutingTables();
   return topo;
 }
 

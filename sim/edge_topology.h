@@ -33,6 +33,10 @@ struct LinkSpec {
   uint32_t queue_packets = 1000;
 };
 
+// How routes are installed. kGlobal is stock ns-3 global routing, kept as
+// the reference that tests compare paths against and benchmarks time.
+enum class Routing { kHierarchical, kGlobal };
+
 struct EdgeTopologySpec {
   int buildings = 2;
   int floors_per_building = 6;
@@ -40,6 +44,7 @@ struct EdgeTopologySpec {
   LinkSpec node_link;                                           // edge node <-> floor router
   LinkSpec floor_link{"10Gbps", std::chrono::microseconds(200), 1000};     // floor <-> building
   LinkSpec building_link{"10Gbps", std::chrono::milliseconds(1), 1000};  // building <-> core
+  Routing routing = Routing::kHierarchical;
 
   // OK if the numbers fit the address plan; otherwise names the field and the limit.
   Status Validate() const;
