@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# edgebed's one entry point: installs what is missing, builds, and runs.
+#
+#   ./build.sh run     set up, build, run the main job (the smart-building demo)
+#   ./build.sh test    set up, build, run every test with ctest
+#   ./build.sh asan    the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./build.sh fuzz [SECONDS]  build the libFuzzer targets with clang and run them
+#   ./build.sh bench   build and run the Google Benchmark programs
+#   ./build.sh deps    only install the Debian packages
+#
+# Everything comes from Debian 12's own packages; installing is skipped when
+# all are present, so a second run goes straight to the build.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(
+  cmake ninja-build g++ git pkg-config
+  libns3-dev ns3 libgsl-dev
+  libboost1.81-dev libboost-json1.81-dev
+  libyaml-cpp-dev libeigen3-dev libsqlite3-dev sqlite3
+  libbenchmark-dev libgtest-dev
+)
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" != installed ]; then
+      missing+=("$p")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "edgebed: installing ${missing[*]}" >&2
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "edgebed: run as root, or install sudo, to install: ${missing[*]}" >&2; exit 1; }
+    sudo=sudo
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ncpu() { nproc 2>/dev/null || echo 2; }
+
+build() {  # build DIR [cmake args...]
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j "$(ncpu)"
+}
+
+cmd=${1:-help}
+case "$cmd" in
+  deps)
+    install_missing "${PACKAGES[@]}"
+    ;;
+  run)
+    shift
+    install_missing "${PACKAGES[@]}"
+    build build
+    mkdir -p results
+    ./build/tools/edgebed-sim run --out results/demo.db "$@"
+    ;;
+  test)
+    install_missing "${PACKAGES[@]}"
+    build build
+    ctest --test-dir build --output-on-failure -j "$(ncpu)"
+    ;;
+  asan)
+    install_missing "${PACKAGES[@]}"
+    build build-asan -DEDGEBED_SANITIZE=ON
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      ctest --test-dir build-asan --output-on-failure -j "$(ncpu)"
+    ;;
+  fuzz)
+    install_missing "${PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
+    CC=clang CXX=clang++ build build-fuzz -DEDGEBED_FUZZ=ON
+    seconds=${2:-60}
+    mkdir -p build-fuzz/corpus
+    ./build-fuzz/tests/fuzz/manifest_fuzzer -max_total_time="$seconds" -max_len=65536 \
+      build-fuzz/corpus tests/model/testdata
+    ;;
+  bench)
+    install_missing "${PACKAGES[@]}"
+    build build -DCMAKE_BUILD_TYPE=Release
+    for b in build/benchmarks/*_bench; do "$b" "${@:2}"; done
+    ;;
+  help|-h|--help)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    ;;
+  *)
+    echo "edgebed: unknown command '$cmd'; use run, test, asan, fuzz, bench or deps (see ./build.sh help)" >&2
+    exit 2
+    ;;
+esac
