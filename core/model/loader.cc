@@ -1,0 +1,1129 @@
+#include "core/model/loader.h"
+
+#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstring>
+#include <functional>
+#include <set>
+
+#include "core/model/fields.h"
+
+namespace edgebed::model {
+namespace {
+
+using internal::Context;
+using internal::Fields;
+using internal::IndexPath;
+using internal::JoinPath;
+
+// --- Names, labels, CIDRs, as upstream validates them ---
+
+bool IsAlnum(char c) { return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)); }
+
+// RFC 1123 label: what namespaces, containers and services are named.
+bool IsDnsLabel(const std::string& s) {
+  if (s.empty() || s.size() > 63 || !IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return IsAlnum(c) || c == '-'; });
+}
+
+// RFC 1123 subdomain: what most objects are named.
+bool IsDnsSubdomain(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = s.find('.', start);
+    const std::string part = s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!IsDnsLabel(part)) return false;
+    if (dot == std::string::npos) return true;
+    start = dot + 1;
+  }
+}
+
+// A label name or value part: alphanumerics with '-', '_', '.' inside, at most 63.
+bool IsQualifiedPart(const std::string& s) {
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (s.empty() || s.size() > 63 || !alnum(s.front()) || !alnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+// Empty when `key` is a valid label key, else why not.
+std::string LabelKeyProblem(const std::string& key) {
+  const size_t slash = key.find('/');
+  std::string name = key;
+  if (slash != std::string::npos) {
+    const std::string prefix = key.substr(0, slash);
+    name = key.substr(slash + 1);
+    if (!IsDnsSubdomain(prefix)) {
+      return "its prefix \"" + prefix + "\" must be a DNS subdomain (lowercase, e.g. example.com)";
+    }
+  }
+  if (!IsQualifiedPart(name)) {
+    return "\"" + name + "\" must be 1-63 characters, alphanumerics with '-', '_' or '.' inside";
+  }
+  return "";
+}
+
+bool IsLabelValue(const std::string& v) { return v.empty() || IsQualifiedPart(v); }
+
+// IANA service name: a named port. 1-15 characters, a letter somewhere, no "--".
+bool IsPortName(const std::string& s) {
+  if (s.empty() || s.size() > 15 || s.front() == '-' || s.back() == '-') return false;
+  if (s.find("--") != std::string::npos) return false;
+  bool letter = false;
+  for (char c : s) {
+    if (std::islower(static_cast<unsigned char>(c))) letter = true;
+    else if (!std::isdigit(static_cast<unsigned char>(c)) && c != '-') return false;
+  }
+  return letter;
+}
+
+struct Cidr {
+  int family = 0;  // 4 or 6
+  std::array<uint8_t, 16> bytes{};
+  int prefix = 0;
+};
+
+// Parses "10.0.0.0/8" or "fd00::/64"; a bare address is refused, as upstream's ipBlock does.
+bool ParseCidr(const std::string& text, Cidr* out, std::string* why) {
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos) {
+    *why = "\"" + text + "\" is not a CIDR; add the prefix length, e.g. \"" + text + "/32\"";
+    return false;
+  }
+  const std::string address = text.substr(0, slash), length = text.substr(slash + 1);
+  if (inet_pton(AF_INET, address.c_str(), out->bytes.data()) == 1) {
+    out->family = 4;
+  } else if (inet_pton(AF_INET6, address.c_str(), out->bytes.data()) == 1) {
+    out->family = 6;
+  } else {
+    *why = "\"" + text + "\" is not a CIDR: \"" + address + "\" is not an IP address";
+    return false;
+  }
+  const int max = out->family == 4 ? 32 : 128;
+  if (length.empty() || length.size() > 3 ||
+      !std::all_of(length.begin(), length.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) ||
+      std::stoi(length) > max) {
+    *why = "\"" + text + "\" is not a CIDR: the prefix length must be 0.." + std::to_string(max);
+    return false;
+  }
+  out->prefix = std::stoi(length);
+  return true;
+}
+
+bool CidrContains(const Cidr& outer, const Cidr& inner) {
+  if (outer.family != inner.family || inner.prefix < outer.prefix) return false;
+  for (int bit = 0; bit < outer.prefix; ++bit) {
+    const int byte = bit / 8, mask = 0x80 >> (bit % 8);
+    if ((outer.bytes[byte] & mask) != (inner.bytes[byte] & mask)) return false;
+  }
+  return true;
+}
+
+// --- Shared pieces of schema ---
+
+void CheckLabels(Fields& f, const std::string& key, const Labels& labels, bool values_too) {
+  YAML::Node map = f.Take(key);
+  for (const auto& [k, v] : labels) {
+    const std::string where = JoinPath(JoinPath(f.path(), key), k);
+    YAML::Node at = map.IsMap() ? map[k] : map;
+    if (const std::string problem = LabelKeyProblem(k); !problem.empty()) {
+      f.ctx().Error(at, where, "invalid label key: " + problem);
+    } else if (values_too && !IsLabelValue(v)) {
+      f.ctx().Error(at, where, "invalid label value \"" + v +
+                                   "\": at most 63 characters, alphanumerics with '-', '_' or "
+                                   "'.' inside, or empty");
+    }
+  }
+}
+
+void ParseSelectorRequirements(Fields& f, const std::string& key,
+                               std::vector<LabelSelectorRequirement>* out) {
+  f.List(key, [&](Fields& e, size_t) {
+    LabelSelectorRequirement r;
+    e.String("key", &r.key, true);
+    e.Enum("operator", &r.op, {"In", "NotIn", "Exists", "DoesNotExist"}, true);
+    e.StringList("values", &r.values);
+    const bool needs_values = r.op == "In" || r.op == "NotIn";
+    if (!r.op.empty() && needs_values == r.values.empty()) {
+      e.ctx().Error(e.node(), JoinPath(e.path(), "values"),
+                    needs_values ? "must not be empty for operator " + r.op
+                                 : "must be empty for operator " + r.op);
+    }
+    out->push_back(std::move(r));
+  });
+}
+
+LabelSelector ParseLabelSelector(Fields& f) {
+  LabelSelector s;
+  f.StringMap("matchLabels", &s.match_labels);
+  CheckLabels(f, "matchLabels", s.match_labels, true);
+  ParseSelectorRequirements(f, "matchExpressions", &s.match_expressions);
+  return s;
+}
+
+void OptionalSelector(Fields& f, const std::string& key, std::optional<LabelSelector>* out) {
+  f.Object(key, [&](Fields& s) { *out = ParseLabelSelector(s); });
+}
+
+void ParseNodeSelectorRequirements(Fields& f, const std::string& key,
+                                   std::vector<NodeSelectorRequirement>* out) {
+  f.List(key, [&](Fields& e, size_t) {
+    NodeSelectorRequirement r;
+    e.String("key", &r.key, true);
+    e.Enum("operator", &r.op, {"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"}, true);
+    e.StringList("values", &r.values);
+    const std::string where = JoinPath(e.path(), "values");
+    if ((r.op == "In" || r.op == "NotIn") && r.values.empty()) {
+      e.ctx().Error(e.node(), where, "must not be empty for operator " + r.op);
+    } else if ((r.op == "Exists" || r.op == "DoesNotExist") && !r.values.empty()) {
+      e.ctx().Error(e.node(), where, "must be empty for operator " + r.op);
+    } else if (r.op == "Gt" || r.op == "Lt") {
+      char* end = nullptr;
+      if (r.values.size() != 1 || (std::strtoll(r.values[0].c_str(), &end, 10), *end != '\0') ||
+          r.values[0].empty()) {
+        e.ctx().Error(e.node(), where, "operator " + r.op + " needs exactly one integer value");
+      }
+    }
+    out->push_back(std::move(r));
+  });
+}
+
+NodeSelectorTerm ParseNodeSelectorTerm(Fields& f) {
+  NodeSelectorTerm t;
+  ParseNodeSelectorRequirements(f, "matchExpressions", &t.match_expressions);
+  ParseNodeSelectorRequirements(f, "matchFields", &t.match_fields);
+  return t;
+}
+
+PodAffinityTerm ParsePodAffinityTerm(Fields& f) {
+  PodAffinityTerm t;
+  OptionalSelector(f, "labelSelector", &t.label_selector);
+  f.StringList("namespaces", &t.namespaces);
+  OptionalSelector(f, "namespaceSelector", &t.namespace_selector);
+  f.String("topologyKey", &t.topology_key, true);
+  f.Ignored({"matchLabelKeys", "mismatchLabelKeys"});
+  return t;
+}
+
+PodAffinity ParsePodAffinity(Fields& f) {
+  PodAffinity a;
+  f.List("requiredDuringSchedulingIgnoredDuringExecution", [&](Fields& t, size_t) {
+    a.required.push_back(ParsePodAffinityTerm(t));
+  });
+  f.List("preferredDuringSchedulingIgnoredDuringExecution", [&](Fields& w, size_t) {
+    WeightedPodAffinityTerm term;
+    w.Int32("weight", &term.weight, 1, 100, true);
+    w.Object("podAffinityTerm", [&](Fields& t) { term.term = ParsePodAffinityTerm(t); }, true);
+    a.preferred.push_back(std::move(term));
+  });
+  return a;
+}
+
+Affinity ParseAffinity(Fields& f) {
+  Affinity a;
+  f.Object("nodeAffinity", [&](Fields& n) {
+    NodeAffinity na;
+    n.Object("requiredDuringSchedulingIgnoredDuringExecution", [&](Fields& r) {
+      r.List("nodeSelectorTerms", [&](Fields& t, size_t) {
+        na.required.push_back(ParseNodeSelectorTerm(t));
+      }, true);
+    });
+    n.List("preferredDuringSchedulingIgnoredDuringExecution", [&](Fields& p, size_t) {
+      PreferredSchedulingTerm term;
+      p.Int32("weight", &term.weight, 1, 100, true);
+      p.Object("preference", [&](Fields& t) { term.preference = ParseNodeSelectorTerm(t); }, true);
+      na.preferred.push_back(std::move(term));
+    });
+    a.node_affinity = std::move(na);
+  });
+  f.Object("podAffinity", [&](Fields& p) { a.pod_affinity = ParsePodAffinity(p); });
+  f.Object("podAntiAffinity", [&](Fields& p) { a.pod_anti_affinity = ParsePodAffinity(p); });
+  return a;
+}
+
+const std::vector<std::string> kProtocols = {"TCP", "UDP", "SCTP"};
+
+Container ParseContainer(Fields& f, std::map<std::string, std::string>* port_names) {
+  Container c;
+  if (f.String("name", &c.name, true) && !c.name.empty() && !IsDnsLabel(c.name)) {
+    f.ctx().Error(f.Take("name"), JoinPath(f.path(), "name"),
+                  "\"" + c.name + "\" is not a valid name: lowercase letters, digits and '-', "
+                  "starting and ending with a letter or digit, at most 63");
+  }
+  f.String("image", &c.image);
+  f.StringList("command", &c.command);
+  f.StringList("args", &c.args);
+  f.String("workingDir", &c.working_dir);
+  f.List("env", [&](Fields& e, size_t) {
+    std::string name, value;
+    e.String("name", &name, true);
+    e.String("value", &value);
+    e.Ignored({"valueFrom"}, "values from secrets and config maps are not modelled");
+    c.env.emplace_back(name, value);
+  });
+  f.List("ports", [&](Fields& p, size_t) {
+    ContainerPort port;
+    p.String("name", &port.name);
+    if (!port.name.empty()) {
+      if (!IsPortName(port.name)) {
+        p.ctx().Error(p.Take("name"), JoinPath(p.path(), "name"),
+                      "\"" + port.name + "\" is not a valid port name: 1-15 lowercase letters, "
+                      "digits and '-', with at least one letter");
+      } else if (port_names && !port_names->emplace(port.name, p.path()).second) {
+        p.ctx().Error(p.Take("name"), JoinPath(p.path(), "name"),
+                      "port name \"" + port.name + "\" is used twice in the pod");
+      }
+    }
+    p.Int32("containerPort", &port.container_port, 1, 65535, true);
+    p.Enum("protocol", &port.protocol, kProtocols);
+    p.OptionalInt32("hostPort", &port.host_port, 1, 65535);
+    p.Ignored({"hostIP"});
+    c.ports.push_back(std::move(port));
+  });
+  f.Object("resources", [&](Fields& r) {
+    r.Resources("requests", &c.requests);
+    r.Resources("limits", &c.limits);
+    r.Ignored({"claims"});
+    // As upstream: a request left out defaults to its limit; a request above
+    // its limit is refused.
+    for (const auto& [name, limit] : c.limits) c.requests.emplace(name, limit);
+    for (const auto& [name, request] : c.requests) {
+      auto limit = c.limits.find(name);
+      if (limit != c.limits.end() && limit->second < request) {
+        r.ctx().Error(r.Take("requests"), JoinPath(JoinPath(r.path(), "requests"), name),
+                      "request " + request.ToString() + " is above its limit " +
+                          limit->second.ToString() + "; lower the request or raise the limit");
+      }
+    }
+  });
+  f.Ignored({"envFrom", "volumeMounts", "volumeDevices", "livenessProbe", "readinessProbe",
+             "startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy",
+             "imagePullPolicy", "securityContext", "stdin", "stdinOnce", "tty", "resizePolicy",
+             "restartPolicy"});
+  return c;
+}
+
+PodSpec ParsePodSpec(Fields& f) {
+  PodSpec s;
+  std::map<std::string, std::string> port_names;
+  std::set<std::string> container_names;
+  auto containers = [&](const char* key, std::vector<Container>* out, bool required) {
+    f.List(key, [&](Fields& c, size_t) {
+      out->push_back(ParseContainer(c, &port_names));
+      if (!out->back().name.empty() && !container_names.insert(out->back().name).second) {
+        c.ctx().Error(c.Take("name"), JoinPath(c.path(), "name"),
+                      "container name \"" + out->back().name + "\" is used twice in the pod");
+      }
+    }, required);
+  };
+  containers("containers", &s.containers, true);
+  if (f.Has("containers") && s.containers.empty() && f.Take("containers").IsSequence()) {
+    f.ctx().Error(f.Take("containers"), JoinPath(f.path(), "containers"),
+                  "a pod needs at least one container");
+  }
+  containers("initContainers", &s.init_containers, false);
+  f.String("nodeName", &s.node_name);
+  f.StringMap("nodeSelector", &s.node_selector);
+  f.Object("affinity", [&](Fields& a) { s.affinity = ParseAffinity(a); });
+  f.List("tolerations", [&](Fields& t, size_t) {
+    Toleration tol;
+    t.String("key", &tol.key);
+    t.Enum("operator", &tol.op, {"Equal", "Exists"});
+    t.String("value", &tol.value);
+    t.Enum("effect", &tol.effect, {"NoSchedule", "PreferNoSchedule", "NoExecute"});
+    int64_t seconds = 0;
+    if (t.Has("tolerationSeconds") &&
+        t.Int("tolerationSeconds", &seconds, INT64_MIN, INT64_MAX)) {
+      tol.toleration_seconds = seconds;
+      if (tol.effect != "NoExecute") {
+        t.ctx().Error(t.Take("tolerationSeconds"), JoinPath(t.path(), "tolerationSeconds"),
+                      "only applies to effect NoExecute; set effect: NoExecute or remove it");
+      }
+    }
+    if (tol.op == "Exists" && !tol.value.empty()) {
+      t.ctx().Error(t.Take("value"), JoinPath(t.path(), "value"),
+                    "must be empty when operator is Exists");
+    }
+    if (tol.key.empty() && tol.op != "Exists") {
+      t.ctx().Error(t.node(), JoinPath(t.path(), "operator"),
+                    "must be Exists when key is empty (a toleration of every taint)");
+    }
+    s.tolerations.push_back(std::move(tol));
+  });
+  f.String("priorityClassName", &s.priority_class_name);
+  f.OptionalInt32("priority", &s.priority, INT32_MIN, INT32_MAX);
+  f.Enum("preemptionPolicy", &s.preemption_policy, {"PreemptLowerPriority", "Never"});
+  f.String("schedulerName", &s.scheduler_name);
+  f.String("serviceAccountName", &s.service_account_name);
+  f.List("volumes", [&](Fields& v, size_t) {
+    PodVolume vol;
+    v.String("name", &vol.name, true);
+    v.Object("persistentVolumeClaim", [&](Fields& p) {
+      std::string claim;
+      p.String("claimName", &claim, true);
+      vol.claim_name = claim;
+      p.Bool("readOnly", &vol.read_only);
+    });
+    v.Ignored({"emptyDir", "hostPath", "configMap", "secret", "downwardAPI", "projected", "nfs",
+               "csi", "ephemeral", "iscsi", "local", "portworxVolume", "image"},
+              "only persistentVolumeClaim volumes are modelled");
+    s.volumes.push_back(std::move(vol));
+  });
+  f.List("topologySpreadConstraints", [&](Fields& t, size_t) {
+    TopologySpreadConstraint c;
+    t.Int32("maxSkew", &c.max_skew, 1, INT32_MAX, true);
+    t.String("topologyKey", &c.topology_key, true);
+    t.Enum("whenUnsatisfiable", &c.when_unsatisfiable, {"DoNotSchedule", "ScheduleAnyway"}, true);
+    OptionalSelector(t, "labelSelector", &c.label_selector);
+    t.OptionalInt32("minDomains", &c.min_domains, 1, INT32_MAX);
+    t.Ignored({"matchLabelKeys", "nodeAffinityPolicy", "nodeTaintsPolicy"});
+    s.topology_spread_constraints.push_back(std::move(c));
+  });
+  f.Enum("restartPolicy", &s.restart_policy, {"Always", "OnFailure", "Never"});
+  f.Bool("hostNetwork", &s.host_network);
+  f.Ignored({"activeDeadlineSeconds", "automountServiceAccountToken", "dnsConfig", "dnsPolicy",
+             "enableServiceLinks", "ephemeralContainers", "hostAliases", "hostIPC", "hostPID",
+             "hostUsers", "hostname", "imagePullSecrets", "os", "overhead", "readinessGates",
+             "resourceClaims", "runtimeClassName", "schedulingGates", "securityContext",
+             "serviceAccount", "setHostnameAsFQDN", "shareProcessNamespace", "subdomain",
+             "terminationGracePeriodSeconds"});
+  return s;
+}
+
+// --- Kinds ---
+
+struct Document {
+  Context& ctx;
+  Fields& top;
+  ObjectMeta meta;
+};
+
+Namespace ParseNamespace(Document& d) {
+  d.top.Ignored({"spec"}, "namespace finalizers are not modelled");
+  return Namespace{d.meta};
+}
+
+Node ParseNode(Document& d) {
+  Node n{d.meta, false, {}, {}, {}};
+  d.top.Object("spec", [&](Fields& s) {
+    s.Bool("unschedulable", &n.unschedulable);
+    s.List("taints", [&](Fields& t, size_t) {
+      Taint taint;
+      t.String("key", &taint.key, true);
+      t.String("value", &taint.value);
+      t.Enum("effect", &taint.effect, {"NoSchedule", "PreferNoSchedule", "NoExecute"}, true);
+      t.Ignored({"timeAdded"});
+      n.taints.push_back(std::move(taint));
+    });
+    s.Ignored({"podCIDR", "podCIDRs", "providerID", "configSource", "externalID"});
+  });
+  bool has_allocatable = false;
+  d.top.Object("status", [&](Fields& s) {
+    s.Resources("capacity", &n.capacity);
+    has_allocatable = s.Has("allocatable");
+    s.Resources("allocatable", &n.allocatable);
+    s.Ignored({"addresses", "conditions", "daemonEndpoints", "nodeInfo", "images", "phase",
+               "volumesAttached", "volumesInUse", "config", "runtimeHandlers", "features"},
+              "reported by a running node");
+  });
+  if (!has_allocatable) n.allocatable = n.capacity;
+  return n;
+}
+
+Pod ParsePod(Document& d) {
+  Pod p{d.meta, {}};
+  d.top.Object("spec", [&](Fields& s) { p.spec = ParsePodSpec(s); }, true);
+  d.top.Ignored({"status"}, "status is set by the cluster");
+  return p;
+}
+
+void ParseIntOrPercent(Fields& f, const std::string& key, IntOrString* out) {
+  std::optional<IntOrString> v;
+  f.IntOrStr(key, &v);
+  if (!v) return;
+  if (v->is_int ? v->int_value < 0 : (v->str_value.size() < 2 || v->str_value.back() != '%' ||
+                                      !std::all_of(v->str_value.begin(), v->str_value.end() - 1,
+                                                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))) {
+    f.ctx().Error(f.Take(key), JoinPath(f.path(), key),
+                  "\"" + v->ToString() + "\" must be a non-negative number or a percentage like \"25%\"");
+    return;
+  }
+  *out = *v;
+}
+
+Deployment ParseDeployment(Document& d) {
+  Deployment dep;
+  dep.meta = d.meta;
+  d.top.Object("spec", [&](Fields& s) {
+    s.Int32("replicas", &dep.replicas, 0, INT32_MAX);
+    s.Int32("minReadySeconds", &dep.min_ready_seconds, 0, INT32_MAX);
+    const bool selector_ok = s.Object("selector", [&](Fields& sel) { dep.selector = ParseLabelSelector(sel); }, true);
+    bool template_ok = s.Object("template", [&](Fields& t) {
+      t.Object("metadata", [&](Fields& m) {
+        m.StringMap("labels", &dep.pod_template.labels);
+        CheckLabels(m, "labels", dep.pod_template.labels, true);
+        m.StringMap("annotations", &dep.pod_template.annotations);
+        m.Ignored({"name", "namespace", "creationTimestamp", "generateName"});
+      });
+      t.Object("spec", [&](Fields& ps) {
+        dep.pod_template.spec = ParsePodSpec(ps);
+        if (dep.pod_template.spec.restart_policy != "Always") {
+          ps.ctx().Error(ps.Take("restartPolicy"), JoinPath(ps.path(), "restartPolicy"),
+                         "a Deployment's pods must have restartPolicy Always");
+        }
+      }, true);
+    }, true);
+    if (selector_ok && template_ok && s.Has("selector")) {
+      if (dep.selector.Empty()) {
+        s.ctx().Error(s.Take("selector"), JoinPath(s.path(), "selector"),
+                      "must not be empty; select the template's labels");
+      } else if (!Matches(dep.selector, dep.pod_template.labels)) {
+        s.ctx().Error(s.Take("selector"), JoinPath(s.path(), "selector"),
+                      "does not match the template's labels (spec.template.metadata.labels); "
+                      "the Deployment would never own its pods");
+      }
+    }
+    s.Object("strategy", [&](Fields& st) {
+      st.Enum("type", &dep.strategy, {"RollingUpdate", "Recreate"});
+      st.Object("rollingUpdate", [&](Fields& ru) {
+        ParseIntOrPercent(ru, "maxSurge", &dep.max_surge);
+        ParseIntOrPercent(ru, "maxUnavailable", &dep.max_unavailable);
+      });
+    });
+    s.Ignored({"paused", "progressDeadlineSeconds", "revisionHistoryLimit"});
+  }, true);
+  d.top.Ignored({"status"}, "status is set by the cluster");
+  return dep;
+}
+
+void CheckCidr(Fields& f, const std::string& key, const std::string& text, Cidr* out,
+               const std::string& path) {
+  std::string why;
+  if (!ParseCidr(text, out, &why)) f.ctx().Error(f.Take(key), path, why);
+}
+
+NetworkPolicy ParseNetworkPolicy(Document& d) {
+  NetworkPolicy np;
+  np.meta = d.meta;
+  auto rules = [&](Fields& s, const char* key, const char* peers_key,
+                   std::vector<NetworkPolicyRule>* out) {
+    s.List(key, [&](Fields& r, size_t) {
+      NetworkPolicyRule rule;
+      r.List(peers_key, [&](Fields& p, size_t) {
+        NetworkPolicyPeer peer;
+        OptionalSelector(p, "podSelector", &peer.pod_selector);
+        OptionalSelector(p, "namespaceSelector", &peer.namespace_selector);
+        p.Object("ipBlock", [&](Fields& b) {
+          IpBlock block;
+          Cidr outer;
+          if (b.String("cidr", &block.cidr, true) && !block.cidr.empty()) {
+            CheckCidr(b, "cidr", block.cidr, &outer, JoinPath(b.path(), "cidr"));
+          }
+          b.StringList("except", &block.except);
+          for (size_t i = 0; i < block.except.size(); ++i) {
+            Cidr inner;
+            std::string why;
+            const std::string where = IndexPath(JoinPath(b.path(), "except"), i);
+            if (!ParseCidr(block.except[i], &inner, &why)) {
+              b.ctx().Error(b.Take("except")[i], where, why);
+            } else if (outer.family != 0 && (!CidrContains(outer, inner) || inner.prefix == outer.prefix)) {
+              b.ctx().Error(b.Take("except")[i], where,
+                            "\"" + block.except[i] + "\" must lie strictly inside cidr \"" +
+                                block.cidr + "\"");
+            }
+          }
+          peer.ip_block = std::move(block);
+        });
+        if (peer.ip_block && (peer.pod_selector || peer.namespace_selector)) {
+          p.ctx().Error(p.node(), p.path(),
+                        "ipBlock cannot be combined with podSelector or namespaceSelector in one "
+                        "peer; make them separate peers");
+        } else if (!peer.ip_block && !peer.pod_selector && !peer.namespace_selector) {
+          p.ctx().Error(p.node(), p.path(),
+                        "a peer needs podSelector, namespaceSelector or ipBlock");
+        }
+        rule.peers.push_back(std::move(peer));
+      });
+      r.List("ports", [&](Fields& p, size_t) {
+        NetworkPolicyPort port;
+        p.Enum("protocol", &port.protocol, kProtocols);
+        p.IntOrStr("port", &port.port);
+        p.OptionalInt32("endPort", &port.end_port, 1, 65535);
+        if (port.port && port.port->is_int && (port.port->int_value < 1 || port.port->int_value > 65535)) {
+          p.ctx().Error(p.Take("port"), JoinPath(p.path(), "port"), "must be 1..65535 or a port name");
+        } else if (port.port && !port.port->is_int && !IsPortName(port.port->str_value)) {
+          p.ctx().Error(p.Take("port"), JoinPath(p.path(), "port"),
+                        "\"" + port.port->str_value + "\" is neither a port number nor a valid port name");
+        }
+        if (port.end_port) {
+          if (!port.port || !port.port->is_int) {
+            p.ctx().Error(p.Take("endPort"), JoinPath(p.path(), "endPort"),
+                          "needs a numeric port to start the range");
+          } else if (*port.end_port < port.port->int_value) {
+            p.ctx().Error(p.Take("endPort"), JoinPath(p.path(), "endPort"),
+                          "must not be below port (" + std::to_string(port.port->int_value) + ")");
+          }
+        }
+        rule.ports.push_back(std::move(port));
+      });
+      out->push_back(std::move(rule));
+    });
+  };
+  d.top.Object("spec", [&](Fields& s) {
+    s.Object("podSelector", [&](Fields& ps) { np.pod_selector = ParseLabelSelector(ps); }, true);
+    rules(s, "ingress", "from", &np.ingress);
+    rules(s, "egress", "to", &np.egress);
+    s.StringList("policyTypes", &np.policy_types);
+    for (size_t i = 0; i < np.policy_types.size(); ++i) {
+      if (np.policy_types[i] != "Ingress" && np.policy_types[i] != "Egress") {
+        s.ctx().Error(s.Take("policyTypes")[i], IndexPath(JoinPath(s.path(), "policyTypes"), i),
+                      "\"" + np.policy_types[i] + "\" is not one of Ingress, Egress");
+      }
+    }
+    // Upstream's defaulting: Ingress always, Egress when there are egress rules.
+    if (np.policy_types.empty()) {
+      np.policy_types.push_back("Ingress");
+      if (!np.egress.empty()) np.policy_types.push_back("Egress");
+    }
+  }, true);
+  return np;
+}
+
+// --- Calico ---
+
+const std::vector<std::string> kCalicoProtocols = {"TCP", "UDP", "ICMP", "ICMPv6", "SCTP", "UDPLite"};
+
+void ParseCalicoPorts(Fields& f, const std::string& key, std::vector<CalicoPort>* out) {
+  YAML::Node list = f.Take(key);
+  if (!list.IsDefined()) return;
+  const std::string path = JoinPath(f.path(), key);
+  if (!list.IsSequence()) {
+    f.ctx().Error(list, path, "must be a list of ports: numbers, \"first:last\" ranges or names");
+    return;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node item = list[i];
+    const std::string where = IndexPath(path, i);
+    if (!item.IsScalar()) {
+      f.ctx().Error(item, where, "must be a port number, a \"first:last\" range or a port name");
+      continue;
+    }
+    const std::string text = item.Scalar();
+    CalicoPort port;
+    auto number = [](const std::string& s, int32_t* v) {
+      if (s.empty() || s.size() > 5 || !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) return false;
+      *v = std::stoi(s);
+      return *v <= 65535;
+    };
+    const size_t colon = text.find(':');
+    if (colon != std::string::npos) {
+      if (!number(text.substr(0, colon), &port.first) || !number(text.substr(colon + 1), &port.last) ||
+          port.first > port.last) {
+        f.ctx().Error(item, where, "\"" + text + "\" is not a port range; write \"first:last\" with 0 <= first <= last <= 65535");
+        continue;
+      }
+    } else if (number(text, &port.first)) {
+      port.last = port.first;
+    } else if (IsPortName(text)) {
+      port.name = text;
+    } else {
+      f.ctx().Error(item, where, "\"" + text + "\" is not a port number, range or name");
+      continue;
+    }
+    out->push_back(port);
+  }
+}
+
+CalicoEntityRule ParseEntityRule(Fields& f) {
+  CalicoEntityRule e;
+  for (const char* key : {"nets", "notNets"}) {
+    std::vector<std::string>* nets = std::string(key) == "nets" ? &e.nets : &e.not_nets;
+    f.StringList(key, nets);
+    for (size_t i = 0; i < nets->size(); ++i) {
+      Cidr c;
+      std::string why;
+      if (!ParseCidr((*nets)[i], &c, &why)) f.ctx().Error(f.Take(key)[i], IndexPath(JoinPath(f.path(), key), i), why);
+    }
+  }
+  f.String("selector", &e.selector);
+  f.String("notSelector", &e.not_selector);
+  f.String("namespaceSelector", &e.namespace_selector);
+  ParseCalicoPorts(f, "ports", &e.ports);
+  ParseCalicoPorts(f, "notPorts", &e.not_ports);
+  f.Object("serviceAccounts", [&](Fields& sa) {
+    sa.StringList("names", &e.service_account_names);
+    sa.String("selector", &e.service_account_selector);
+  });
+  f.Ignored({"services"}, "Kubernetes service matches are not modelled");
+  return e;
+}
+
+void ParseProtocol(Fields& f, const std::string& key, std::optional<IntOrString>* out) {
+  f.IntOrStr(key, out);
+  if (!*out) return;
+  const IntOrString& p = **out;
+  if (p.is_int ? (p.int_value < 1 || p.int_value > 255)
+               : std::find(kCalicoProtocols.begin(), kCalicoProtocols.end(), p.str_value) == kCalicoProtocols.end()) {
+    f.ctx().Error(f.Take(key), JoinPath(f.path(), key),
+                  "\"" + p.ToString() + "\" is not a protocol; use TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255");
+    out->reset();
+  }
+}
+
+bool ProtocolHasPorts(const std::optional<IntOrString>& p) {
+  if (!p) return false;
+  if (p->is_int) return p->int_value == 6 || p->int_value == 17 || p->int_value == 132 || p->int_value == 136;
+  return p->str_value == "TCP" || p->str_value == "UDP" || p->str_value == "SCTP" || p->str_value == "UDPLite";
+}
+
+CalicoRule ParseCalicoRule(Fields& f) {
+  CalicoRule r;
+  f.Enum("action", &r.action, {"Allow", "Deny", "Log", "Pass"}, true);
+  ParseProtocol(f, "protocol", &r.protocol);
+  ParseProtocol(f, "notProtocol", &r.not_protocol);
+  auto icmp = [&](const char* key, std::optional<IcmpMatch>* out) {
+    f.Object(key, [&](Fields& i) {
+      IcmpMatch m;
+      i.OptionalInt32("type", &m.type, 0, 254);
+      i.OptionalInt32("code", &m.code, 0, 255);
+      if (m.code && !m.type) i.ctx().Error(i.Take("code"), JoinPath(i.path(), "code"), "needs a type");
+      *out = m;
+    });
+    const bool icmp_protocol = r.protocol && !r.protocol->is_int
+                                   ? (r.protocol->str_value == "ICMP" || r.protocol->str_value == "ICMPv6")
+                                   : (r.protocol && (r.protocol->int_value == 1 || r.protocol->int_value == 58));
+    if (*out && !icmp_protocol) {
+      f.ctx().Error(f.Take(key), JoinPath(f.path(), key), "needs protocol ICMP or ICMPv6");
+    }
+  };
+  icmp("icmp", &r.icmp);
+  icmp("notICMP", &r.not_icmp);
+  f.OptionalInt32("ipVersion", &r.ip_version, 4, 6);
+  if (r.ip_version && *r.ip_version == 5) {
+    f.ctx().Error(f.Take("ipVersion"), JoinPath(f.path(), "ipVersion"), "must be 4 or 6");
+  }
+  for (const char* side : {"source", "destination"}) {
+    CalicoEntityRule* e = std::string(side) == "source" ? &r.source : &r.destination;
+    f.Object(side, [&](Fields& s) {
+      *e = ParseEntityRule(s);
+      if ((!e->ports.empty() || !e->not_ports.empty()) && !ProtocolHasPorts(r.protocol)) {
+        s.ctx().Error(s.Take(e->ports.empty() ? "notPorts" : "ports"),
+                      JoinPath(s.path(), e->ports.empty() ? "notPorts" : "ports"),
+                      "ports need protocol TCP, UDP, SCTP or UDPLite on the rule");
+      }
+    });
+  }
+  f.Ignored({"http", "metadata"});
+  return r;
+}
+
+CalicoPolicy ParseCalicoPolicy(Document& d, bool global) {
+  CalicoPolicy p;
+  p.meta = d.meta;
+  p.global = global;
+  d.top.Object("spec", [&](Fields& s) {
+    s.String("tier", &p.tier);
+    s.Double("order", &p.order);
+    s.String("selector", &p.selector);
+    if (global) {
+      s.String("namespaceSelector", &p.namespace_selector);
+      s.Bool("doNotTrack", &p.do_not_track);
+      s.Bool("preDNAT", &p.pre_dnat);
+      s.Bool("applyOnForward", &p.apply_on_forward);
+    }
+    s.String("serviceAccountSelector", &p.service_account_selector);
+    s.List("ingress", [&](Fields& r, size_t) { p.ingress.push_back(ParseCalicoRule(r)); });
+    s.List("egress", [&](Fields& r, size_t) { p.egress.push_back(ParseCalicoRule(r)); });
+    s.StringList("types", &p.types);
+    for (size_t i = 0; i < p.types.size(); ++i) {
+      if (p.types[i] != "Ingress" && p.types[i] != "Egress") {
+        s.ctx().Error(s.Take("types")[i], IndexPath(JoinPath(s.path(), "types"), i),
+                      "\"" + p.types[i] + "\" is not one of Ingress, Egress");
+      }
+    }
+    // Calico's defaulting: Ingress unless there are only egress rules;
+    // Egress when there are egress rules.
+    if (p.types.empty()) {
+      if (!p.ingress.empty() || p.egress.empty()) p.types.push_back("Ingress");
+      if (!p.egress.empty()) p.types.push_back("Egress");
+    }
+    if ((p.pre_dnat || p.do_not_track) && !p.apply_on_forward) {
+      s.ctx().Error(s.node(), JoinPath(s.path(), "applyOnForward"),
+                    "must be true when preDNAT or doNotTrack is set");
+    }
+    s.Ignored({"performanceHints", "stagedAction"});
+  }, true);
+  return p;
+}
+
+Tier ParseTier(Document& d) {
+  Tier t;
+  t.meta = d.meta;
+  d.top.Object("spec", [&](Fields& s) {
+    s.Double("order", &t.order);
+    s.Enum("defaultAction", &t.default_action, {"Deny", "Pass"});
+  });
+  return t;
+}
+
+// --- Storage ---
+
+// One schedule of the Portworx form "periodic=60,10", "daily=02:00,7",
+// "weekly=sunday@03:00,4", "monthly=1@04:00,12" (the last number: how many to retain).
+bool ParseSchedule(const std::string& text, SnapshotSchedule* out, std::string* why) {
+  const size_t eq = text.find('='), comma = text.rfind(',');
+  if (eq == std::string::npos || comma == std::string::npos || comma < eq) {
+    *why = "\"" + text + "\" is not a schedule; write periodic=MINUTES,RETAIN, daily=HH:MM,RETAIN, "
+           "weekly=DAY@HH:MM,RETAIN or monthly=DAY@HH:MM,RETAIN";
+    return false;
+  }
+  out->kind = text.substr(0, eq);
+  const std::string when = text.substr(eq + 1, comma - eq - 1), retain = text.substr(comma + 1);
+  auto number = [](const std::string& s, int lo, int hi, int32_t* v) {
+    if (s.empty() || s.size() > 6 || !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) return false;
+    *v = std::stoi(s);
+    return *v >= lo && *v <= hi;
+  };
+  auto clock = [&](const std::string& s) {
+    const size_t colon = s.find(':');
+    return colon != std::string::npos && number(s.substr(0, colon), 0, 23, &out->hour) &&
+           number(s.substr(colon + 1), 0, 59, &out->minute);
+  };
+  if (!number(retain, 1, 1000, &out->retain)) {
+    *why = "\"" + text + "\": the number to retain must be 1..1000";
+    return false;
+  }
+  const size_t at = when.find('@');
+  bool good = false;
+  if (out->kind == "periodic") {
+    good = number(when, 1, 525600, &out->interval_minutes);
+  } else if (out->kind == "daily") {
+    good = clock(when);
+  } else if (out->kind == "weekly") {
+    static const std::set<std::string> kDays = {"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"};
+    out->weekday = when.substr(0, at);
+    good = at != std::string::npos && kDays.count(out->weekday) && clock(when.substr(at + 1));
+  } else if (out->kind == "monthly") {
+    good = at != std::string::npos && number(when.substr(0, at), 1, 31, &out->day_of_month) &&
+           clock(when.substr(at + 1));
+  } else {
+    *why = "\"" + out->kind + "\" is not a schedule kind; use periodic, daily, weekly or monthly";
+    return false;
+  }
+  if (!good) *why = "\"" + text + "\" is not a valid " + out->kind + " schedule";
+  return good;
+}
+
+StorageClass ParseStorageClass(Document& d) {
+  StorageClass sc;
+  sc.meta = d.meta;
+  d.top.String("provisioner", &sc.provisioner, true);
+  d.top.StringMap("parameters", &sc.parameters);
+  d.top.Enum("reclaimPolicy", &sc.reclaim_policy, {"Delete", "Retain"});
+  d.top.Enum("volumeBindingMode", &sc.volume_binding_mode, {"Immediate", "WaitForFirstConsumer"});
+  d.top.Bool("allowVolumeExpansion", &sc.allow_volume_expansion);
+  d.top.List("allowedTopologies", [&](Fields& t, size_t) {
+    t.List("matchLabelExpressions", [&](Fields& e, size_t) {
+      NodeSelectorRequirement r;
+      r.op = "In";
+      e.String("key", &r.key, true);
+      e.StringList("values", &r.values);
+      sc.allowed_topologies.push_back(std::move(r));
+    });
+  });
+  d.top.Ignored({"mountOptions"});
+
+  // The Portworx parameters, typed. Unknown parameters stay in `parameters`:
+  // a StorageClass is shared with other provisioners, so they are not errors.
+  YAML::Node params = d.top.Take("parameters");
+  auto at = [&](const std::string& key) { return params.IsMap() ? params[key] : params; };
+  auto where = [](const std::string& key) { return "parameters." + key; };
+  PortworxParameters& px = sc.portworx;
+  for (const auto& [key, value] : sc.parameters) {
+    if (key == "repl") {
+      if (value != "1" && value != "2" && value != "3") {
+        d.ctx.Error(at(key), where(key), "\"" + value + "\" is not a replica count; use \"1\", \"2\" or \"3\"");
+      } else {
+        px.repl = value[0] - '0';
+      }
+    } else if (key == "sharedv4") {
+      if (value != "true" && value != "false") {
+        d.ctx.Error(at(key), where(key), "\"" + value + "\" must be \"true\" or \"false\"");
+      }
+      px.sharedv4 = value == "true";
+    } else if (key == "io_profile") {
+      static const std::set<std::string> kProfiles = {"auto", "db", "db_remote", "sequential", "random", "cms", "sync_shared", "journal", "none"};
+      if (!kProfiles.count(value)) {
+        d.ctx.Error(at(key), where(key), "\"" + value + "\" is not an io_profile; use auto, db, db_remote, sequential, random, cms, sync_shared, journal or none");
+      }
+      px.io_profile = value;
+    } else if (key == "priority_io" || key == "io_priority") {
+      if (value != "high" && value != "medium" && value != "low") {
+        d.ctx.Error(at(key), where(key), "\"" + value + "\" is not a priority; use high, medium or low");
+      }
+      px.priority_io = value;
+    } else if (key == "snap_schedule" || key == "cloudsnap_schedule") {
+      auto& list = key == "snap_schedule" ? px.snapshot_schedules : px.backup_schedules;
+      size_t start = 0;
+      while (start <= value.size()) {
+        const size_t semi = value.find(';', start);
+        const std::string one = value.substr(start, semi == std::string::npos ? std::string::npos : semi - start);
+        SnapshotSchedule schedule;
+        std::string why;
+        if (!ParseSchedule(one, &schedule, &why)) {
+          d.ctx.Error(at(key), where(key), why);
+          break;
+        }
+        list.push_back(schedule);
+        if (semi == std::string::npos) break;
+        start = semi + 1;
+      }
+    } else if (key == "cloudsnap_full_every") {
+      if (value.empty() || value.size() > 4 || !std::all_of(value.begin(), value.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) || std::stoi(value) < 1) {
+        d.ctx.Error(at(key), where(key), "\"" + value + "\" must be a whole number of backups, at least 1");
+      } else {
+        px.full_backup_every = std::stoi(value);
+      }
+    }
+  }
+  return sc;
+}
+
+PersistentVolumeClaim ParsePvc(Document& d) {
+  PersistentVolumeClaim pvc;
+  pvc.meta = d.meta;
+  d.top.Object("spec", [&](Fields& s) {
+    s.StringList("accessModes", &pvc.access_modes);
+    static const std::set<std::string> kModes = {"ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"};
+    for (size_t i = 0; i < pvc.access_modes.size(); ++i) {
+      if (!kModes.count(pvc.access_modes[i])) {
+        s.ctx().Error(s.Take("accessModes")[i], IndexPath(JoinPath(s.path(), "accessModes"), i),
+                      "\"" + pvc.access_modes[i] + "\" is not an access mode; use ReadWriteOnce, ReadOnlyMany, ReadWriteMany or ReadWriteOncePod");
+      }
+    }
+    if (s.Has("accessModes") && pvc.access_modes.empty()) {
+      s.ctx().Error(s.Take("accessModes"), JoinPath(s.path(), "accessModes"), "must name at least one access mode");
+    }
+    s.Object("resources", [&](Fields& r) {
+      r.Object("requests", [&](Fields& q) {
+        q.QuantityValue("storage", &pvc.storage);
+        if (pvc.storage && pvc.storage->MilliValue() <= 0) {
+          q.ctx().Error(q.Take("storage"), JoinPath(q.path(), "storage"), "must be positive");
+        }
+      });
+      r.Ignored({"limits"});
+    });
+    s.OptionalString("storageClassName", &pvc.storage_class_name);
+    s.Enum("volumeMode", &pvc.volume_mode, {"Filesystem", "Block"});
+    for (const char* key : {"dataSource", "dataSourceRef"}) {
+      s.Object(key, [&](Fields& ds) {
+        std::string group;
+        ds.String("apiGroup", &group);
+        ds.Enum("kind", &pvc.data_source_kind, {"VolumeSnapshot", "PersistentVolumeClaim"}, true);
+        ds.String("name", &pvc.data_source_name, true);
+        ds.Ignored({"namespace"});
+      });
+    }
+    s.Ignored({"selector", "volumeName", "volumeAttributesClassName"});
+  }, true);
+  if (!pvc.storage && d.ctx.error_count() == 0) {
+    d.ctx.Error(d.top.Take("spec"), "spec.resources.requests.storage", "is required: how large a volume to provision, e.g. 10Gi");
+  }
+  d.top.Ignored({"status"}, "status is set by the cluster");
+  return pvc;
+}
+
+VolumeSnapshot ParseVolumeSnapshot(Document& d) {
+  VolumeSnapshot vs;
+  vs.meta = d.meta;
+  d.top.Object("spec", [&](Fields& s) {
+    s.String("volumeSnapshotClassName", &vs.snapshot_class);
+    s.Object("source", [&](Fields& src) {
+      src.String("persistentVolumeClaimName", &vs.source_pvc);
+      src.String("volumeSnapshotContentName", &vs.source_content);
+      if (vs.source_pvc.empty() == vs.source_content.empty()) {
+        src.ctx().Error(src.node(), src.path(),
+                        "needs exactly one of persistentVolumeClaimName and volumeSnapshotContentName");
+      }
+    }, true);
+  }, true);
+  d.top.Ignored({"status"}, "status is set by the cluster");
+  return vs;
+}
+
+PriorityClass ParsePriorityClass(Document& d) {
+  PriorityClass pc;
+  pc.meta = d.meta;
+  d.top.Int32("value", &pc.value, INT32_MIN, 1000000000, true);
+  d.top.Bool("globalDefault", &pc.global_default);
+  d.top.Enum("preemptionPolicy", &pc.preemption_policy, {"PreemptLowerPriority", "Never"});
+  d.top.String("description", &pc.description);
+  return pc;
+}
+
+// --- Documents ---
+
+struct KindInfo {
+  std::string kind, api_version;
+  bool namespaced;
+  std::function<Object(Document&)> parse;
+};
+
+const std::vector<KindInfo>& Kinds() {
+  static const std::vector<KindInfo> kinds = {
+      {"Namespace", "v1", false, [](Document& d) -> Object { return ParseNamespace(d); }},
+      {"Node", "v1", false, [](Document& d) -> Object { return ParseNode(d); }},
+      {"Pod", "v1", true, [](Document& d) -> Object { return ParsePod(d); }},
+      {"PersistentVolumeClaim", "v1", true, [](Document& d) -> Object { return ParsePvc(d); }},
+      {"Deployment", "apps/v1", true, [](Document& d) -> Object { return ParseDeployment(d); }},
+      {"NetworkPolicy", "networking.k8s.io/v1", true, [](Document& d) -> Object { return ParseNetworkPolicy(d); }},
+      {"NetworkPolicy", "projectcalico.org/v3", true, [](Document& d) -> Object { return ParseCalicoPolicy(d, false); }},
+      {"GlobalNetworkPolicy", "projectcalico.org/v3", false, [](Document& d) -> Object { return ParseCalicoPolicy(d, true); }},
+      {"Tier", "projectcalico.org/v3", false, [](Document& d) -> Object { return ParseTier(d); }},
+      {"StorageClass", "storage.k8s.io/v1", false, [](Document& d) -> Object { return ParseStorageClass(d); }},
+      {"VolumeSnapshot", "snapshot.storage.k8s.io/v1", true, [](Document& d) -> Object { return ParseVolumeSnapshot(d); }},
+      {"PriorityClass", "scheduling.k8s.io/v1", false, [](Document& d) -> Object { return ParsePriorityClass(d); }},
+  };
+  return kinds;
+}
+
+ObjectMeta ParseMeta(Fields& top, const KindInfo& kind) {
+  ObjectMeta meta;
+  meta.pos = top.ctx().Pos(top.node());
+  top.Object("metadata", [&](Fields& m) {
+    if (m.String("name", &meta.name, true) && !meta.name.empty()) {
+      const bool label = kind.kind == "Namespace";
+      if (label ? !IsDnsLabel(meta.name) : !IsDnsSubdomain(meta.name)) {
+        m.ctx().Error(m.Take("name"), JoinPath(m.path(), "name"),
+                      "\"" + meta.name + "\" is not a valid name: lowercase letters, digits" +
+                          (label ? " and '-'" : ", '-' and '.'") +
+                          ", starting and ending with a letter or digit, at most " +
+                          (label ? "63" : "253"));
+      }
+    }
+    if (m.String("namespace", &meta.namespace_) && !meta.namespace_.empty()) {
+      if (!kind.namespaced) {
+        m.ctx().Error(m.Take("namespace"), JoinPath(m.path(), "namespace"),
+                      kind.kind + " is cluster-scoped and has no namespace; remove it");
+      } else if (!IsDnsLabel(meta.namespace_)) {
+        m.ctx().Error(m.Take("namespace"), JoinPath(m.path(), "namespace"),
+                      "\"" + meta.namespace_ + "\" is not a valid namespace name");
+      }
+    }
+    m.StringMap("labels", &meta.labels);
+    CheckLabels(m, "labels", meta.labels, true);
+    m.StringMap("annotations", &meta.annotations);
+    m.Ignored({"uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
+               "deletionGracePeriodSeconds", "managedFields", "ownerReferences", "finalizers",
+               "generateName", "selfLink"},
+              "set by the cluster");
+  }, true);
+  if (kind.namespaced && meta.namespace_.empty()) meta.namespace_ = "default";
+  // As the API server does: every namespace carries its own name as a label.
+  if (kind.kind == "Namespace" && !meta.name.empty()) {
+    meta.labels["kubernetes.io/metadata.name"] = meta.name;
+  }
+  return meta;
+}
+
+void LoadObject(Context& ctx, const YAML::Node& node, const std::string& path,
+                std::vector<Object>* out);
+
+void LoadList(Context& ctx, Fields& top, std::vector<Object>* out) {
+  YAML::Node items = top.Take("items");
+  top.Ignored({"metadata"}, "list metadata is not modelled");
+  if (!items.IsDefined()) return;
+  if (!items.IsSequence()) {
+    ctx.Error(items, "items", "must be a list of objects");
+    return;
+  }
+  for (size_t i = 0; i < items.size(); ++i) LoadObject(ctx, items[i], IndexPath("items", i), out);
+}
+
+void LoadObject(Context& ctx, const YAML::Node& node, const std::string& path,
+                std::vector<Object>* out) {
+  Fields top(ctx, node, path);
+  if (!top.ok()) return;
+  const size_t before = ctx.error_count();
+  std::string api_version, kind;
+  top.String("apiVersion", &api_version, true);
+  top.String("kind", &kind, true);
+  if (ctx.error_count() != before) return;
+  if (kind == "List" && api_version == "v1" && path.empty()) {
+    LoadList(ctx, top, out);
+    top.Finish();
+    return;
+  }
+  const KindInfo* info = nullptr;
+  std::vector<std::string> served_by;
+  std::set<std::string> kinds;
+  for (const KindInfo& k : Kinds()) {
+    kinds.insert(k.kind);
+    if (k.kind != kind) continue;
+    if (k.api_version == api_version) info = &k;
+    served_by.push_back(k.api_version);
+  }
+  if (!info) {
+    if (served_by.empty()) {
+      std::string list;
+      for (const auto& k : kinds) list += (list.empty() ? "" : ", ") + k;
+      ctx.Error(top.Take("kind"), JoinPath(path, "kind"),
+                "unknown kind \"" + kind + "\"; edgebed loads " + list);
+    } else {
+      std::string list;
+      for (const auto& v : served_by) list += (list.empty() ? "" : " or ") + v;
+      ctx.Error(top.Take("apiVersion"), JoinPath(path, "apiVersion"),
+                "\"" + api_version + "\" does not serve kind " + kind + "; use " + list);
+    }
+    return;
+  }
+  Document doc{ctx, top, ParseMeta(top, *info)};
+  Object object = info->parse(doc);
+  top.Finish();
+  if (ctx.error_count() == before) out->push_back(std::move(object));
+}
+
+}  // namespace
+
+std::string Diagnostic::ToString() const {
+  std::string s = pos.ToString();
+  if (!path.empty()) s += (s.empty() ? "" : ": ") + path;
+  return s + (s.empty() ? "" : ": ") + message;
+}
+
+LoadResult LoadManifests(std::string_view yaml, const std::string& source) {
+  LoadResult result;
+  Context ctx(source, &result.errors, &result.warnings);
+  if (yaml.size() > kMaxInputBytes) {
+    result.errors.push_back({SourcePos{source, 0, 0}, "",
+                             "larger than " + std::to_string(kMaxInputBytes >> 20) +
+                                 " MiB; split it into several files"});
+    return result;
+  }
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    SourcePos pos{source, e.mark.line >= 0 ? e.mark.line + 1 : 0,
+                  e.mark.column >= 0 ? e.mark.column + 1 : 0};
+    result.errors.push_back({pos, "", "YAML syntax error: " + e.msg});
+    return result;
+  }
+  try {
+    for (const YAML::Node& doc : documents) {
+      if (doc.IsNull()) continue;  // an empty document between "---" lines
+      LoadObject(ctx, doc, "", &result.objects);
+    }
+  } catch (const std::exception& e) {
+    // yaml-cpp throws on some malformed node accesses; never let it escape.
+    result.errors.push_back({SourcePos{source, 0, 0}, "", std::string("cannot read the document: ") + e.what()});
+  }
+  return result;
+}
+
+}  // namespace edgebed::model

@@ -1,0 +1,169 @@
+#include "core/model/objects.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace edgebed::model {
+namespace {
+
+template <typename... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <typename... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+std::string Resources(const ResourceList& list) {
+  std::string out;
+  for (const auto& [name, q] : list) out += (out.empty() ? "" : " ") + name + "=" + q.ToString();
+  return out;
+}
+
+std::string Plural(size_t n, const char* word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+std::string PodSpecSummary(const PodSpec& spec) {
+  ResourceList requests;
+  for (const Container& c : spec.containers) {
+    for (const auto& [name, q] : c.requests) {
+      requests[name] = Quantity::FromMilli(requests[name].MilliValue() + q.MilliValue());
+    }
+  }
+  std::string s = Plural(spec.containers.size(), "container");
+  if (!requests.empty()) s += ", requests " + Resources(requests);
+  if (!spec.node_name.empty()) s += ", node " + spec.node_name;
+  if (!spec.priority_class_name.empty()) s += ", priority class " + spec.priority_class_name;
+  size_t claims = 0;
+  for (const auto& v : spec.volumes) claims += v.claim_name.has_value();
+  if (claims) s += ", " + Plural(claims, "claim");
+  return s;
+}
+
+std::string Name(const ObjectMeta& m) {
+  return m.namespace_.empty() ? m.name : m.namespace_ + "/" + m.name;
+}
+
+}  // namespace
+
+std::string SourcePos::ToString() const {
+  if (file.empty()) return "";
+  if (line == 0) return file;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+bool Matches(const LabelSelector& selector, const Labels& labels) {
+  for (const auto& [k, v] : selector.match_labels) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  for (const auto& r : selector.match_expressions) {
+    auto it = labels.find(r.key);
+    const bool has = it != labels.end();
+    const bool in =
+        has && std::find(r.values.begin(), r.values.end(), it->second) != r.values.end();
+    if ((r.op == "In" && !in) || (r.op == "NotIn" && in) || (r.op == "Exists" && !has) ||
+        (r.op == "DoesNotExist" && has)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string KindOf(const Object& object) {
+  return std::visit(
+      Overloaded{[](const Namespace&) { return std::string("Namespace"); },
+                 [](const Node&) { return std::string("Node"); },
+                 [](const Pod&) { return std::string("Pod"); },
+                 [](const Deployment&) { return std::string("Deployment"); },
+                 [](const NetworkPolicy&) { return std::string("NetworkPolicy"); },
+                 [](const CalicoPolicy& p) {
+                   return std::string(p.global ? "GlobalNetworkPolicy" : "NetworkPolicy");
+                 },
+                 [](const Tier&) { return std::string("Tier"); },
+                 [](const StorageClass&) { return std::string("StorageClass"); },
+                 [](const PersistentVolumeClaim&) { return std::string("PersistentVolumeClaim"); },
+                 [](const VolumeSnapshot&) { return std::string("VolumeSnapshot"); },
+                 [](const PriorityClass&) { return std::string("PriorityClass"); }},
+      object);
+}
+
+const ObjectMeta& MetaOf(const Object& object) {
+  return std::visit([](const auto& o) -> const ObjectMeta& { return o.meta; }, object);
+}
+
+std::string Summarize(const Object& object) {
+  const ObjectMeta& meta = MetaOf(object);
+  std::string head = KindOf(object);
+  if (const auto* p = std::get_if<CalicoPolicy>(&object); p && !p->global) {
+    head = "NetworkPolicy (projectcalico.org/v3)";
+  } else if (std::holds_alternative<NetworkPolicy>(object)) {
+    head = "NetworkPolicy (networking.k8s.io/v1)";
+  }
+  head += " " + Name(meta) + ": ";
+  const std::string body = std::visit(
+      Overloaded{
+          [](const Namespace& n) { return Plural(n.meta.labels.size(), "label"); },
+          [](const Node& n) {
+            std::string s = "allocatable " + Resources(n.allocatable);
+            if (!n.taints.empty()) s += ", " + Plural(n.taints.size(), "taint");
+            if (n.unschedulable) s += ", unschedulable";
+            return s;
+          },
+          [](const Pod& p) { return PodSpecSummary(p.spec); },
+          [](const Deployment& d) {
+            return Plural(static_cast<size_t>(d.replicas), "replica") + " of " + PodSpecSummary(d.pod_template.spec) +
+                   ", " + d.strategy;
+          },
+          [](const NetworkPolicy& p) {
+            std::string types;
+            for (const auto& t : p.policy_types) types += (types.empty() ? "" : "+") + t;
+            return types + ", " + Plural(p.ingress.size(), "ingress rule") + ", " +
+                   Plural(p.egress.size(), "egress rule");
+          },
+          [](const CalicoPolicy& p) {
+            std::ostringstream s;
+            s << "tier " << p.tier << ", order ";
+            if (p.order) s << *p.order; else s << "none";
+            s << ", selector \"" << p.selector << "\", " << Plural(p.ingress.size(), "ingress rule")
+              << ", " << Plural(p.egress.size(), "egress rule");
+            return s.str();
+          },
+          [](const Tier& t) {
+            std::ostringstream s;
+            s << "order ";
+            if (t.order) s << *t.order; else s << "none";
+            s << ", default action " << t.default_action;
+            return s.str();
+          },
+          [](const StorageClass& sc) {
+            std::string s = sc.provisioner + ", repl " + std::to_string(sc.portworx.repl);
+            if (sc.portworx.sharedv4) s += ", sharedv4";
+            if (!sc.portworx.io_profile.empty()) s += ", io_profile " + sc.portworx.io_profile;
+            s += ", priority_io " + sc.portworx.priority_io;
+            if (!sc.portworx.snapshot_schedules.empty()) {
+              s += ", " + Plural(sc.portworx.snapshot_schedules.size(), "snapshot schedule");
+            }
+            if (!sc.portworx.backup_schedules.empty()) {
+              s += ", " + Plural(sc.portworx.backup_schedules.size(), "backup schedule");
+            }
+            return s;
+          },
+          [](const PersistentVolumeClaim& c) {
+            std::string modes;
+            for (const auto& m : c.access_modes) modes += (modes.empty() ? "" : ",") + m;
+            return (c.storage ? c.storage->ToString() : std::string("?")) + " " + modes +
+                   ", class " + (c.storage_class_name ? *c.storage_class_name : "(default)");
+          },
+          [](const VolumeSnapshot& v) {
+            return "of " + (v.source_pvc.empty() ? "content " + v.source_content
+                                                 : "claim " + v.source_pvc);
+          },
+          [](const PriorityClass& p) {
+            return "value " + std::to_string(p.value) + (p.global_default ? ", global default" : "");
+          }},
+      object);
+  return head + body;
+}
+
+}  // namespace edgebed::model

@@ -1,0 +1,321 @@
+// The object model: the Kubernetes, Calico and Portworx-style objects edgebed
+// understands, as typed C++ values.
+//
+// Field names follow the upstream APIs (camelCase becomes snake_case), and so
+// do defaults, which the loader (core/model/loader.h) fills in as the API
+// server would: a missing namespace is "default", policyTypes are derived
+// from the rules, requests default to limits, and so on. Every object keeps
+// where it came from, so an engine that finds it wanting later can still
+// point at file:line:column.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/model/quantity.h"
+
+namespace edgebed::model {
+
+struct SourcePos {
+  std::string file;
+  int line = 0, column = 0;  // 1-based; 0 when not from a file
+  std::string ToString() const;  // "file:line:column"
+};
+
+using Labels = std::map<std::string, std::string>;
+using ResourceList = std::map<std::string, Quantity>;  // "cpu", "memory", "nvidia.com/gpu", ...
+
+struct ObjectMeta {
+  std::string name;
+  std::string namespace_;  // empty for cluster-scoped kinds
+  Labels labels;
+  Labels annotations;
+  SourcePos pos;
+};
+
+// metav1.LabelSelector.
+struct LabelSelectorRequirement {
+  std::string key;
+  std::string op;  // In, NotIn, Exists, DoesNotExist
+  std::vector<std::string> values;
+};
+struct LabelSelector {
+  Labels match_labels;
+  std::vector<LabelSelectorRequirement> match_expressions;
+  bool Empty() const { return match_labels.empty() && match_expressions.empty(); }
+};
+// True if `labels` satisfy every term of `selector` (an empty selector matches all).
+bool Matches(const LabelSelector& selector, const Labels& labels);
+
+// An int or a string, as IntOrString fields ("80" or "http", 1 or "25%").
+struct IntOrString {
+  bool is_int = true;
+  int64_t int_value = 0;
+  std::string str_value;
+  std::string ToString() const { return is_int ? std::to_string(int_value) : str_value; }
+};
+
+struct Namespace {
+  ObjectMeta meta;
+};
+
+struct Taint {
+  std::string key, value;
+  std::string effect;  // NoSchedule, PreferNoSchedule, NoExecute
+};
+
+struct Node {
+  ObjectMeta meta;
+  bool unschedulable = false;
+  std::vector<Taint> taints;
+  ResourceList capacity;
+  ResourceList allocatable;  // defaults to capacity
+};
+
+struct NodeSelectorRequirement {
+  std::string key;
+  std::string op;  // In, NotIn, Exists, DoesNotExist, Gt, Lt
+  std::vector<std::string> values;
+};
+struct NodeSelectorTerm {
+  std::vector<NodeSelectorRequirement> match_expressions;
+  std::vector<NodeSelectorRequirement> match_fields;
+};
+struct PreferredSchedulingTerm {
+  int32_t weight = 0;  // 1..100
+  NodeSelectorTerm preference;
+};
+struct NodeAffinity {
+  std::vector<NodeSelectorTerm> required;  // ORed
+  std::vector<PreferredSchedulingTerm> preferred;
+};
+struct PodAffinityTerm {
+  std::optional<LabelSelector> label_selector;
+  std::vector<std::string> namespaces;
+  std::optional<LabelSelector> namespace_selector;
+  std::string topology_key;
+};
+struct WeightedPodAffinityTerm {
+  int32_t weight = 0;
+  PodAffinityTerm term;
+};
+struct PodAffinity {
+  std::vector<PodAffinityTerm> required;
+  std::vector<WeightedPodAffinityTerm> preferred;
+};
+struct Affinity {
+  std::optional<NodeAffinity> node_affinity;
+  std::optional<PodAffinity> pod_affinity;
+  std::optional<PodAffinity> pod_anti_affinity;
+};
+
+struct Toleration {
+  std::string key;
+  std::string op = "Equal";  // Equal, Exists
+  std::string value;
+  std::string effect;  // empty matches every effect
+  std::optional<int64_t> toleration_seconds;
+};
+
+struct ContainerPort {
+  std::string name;
+  int32_t container_port = 0;
+  std::string protocol = "TCP";
+  std::optional<int32_t> host_port;
+};
+
+struct Container {
+  std::string name, image;
+  std::vector<std::string> command, args;
+  std::vector<std::pair<std::string, std::string>> env;  // literal values only
+  std::string working_dir;
+  std::vector<ContainerPort> ports;
+  ResourceList requests, limits;
+};
+
+struct PodVolume {
+  std::string name;
+  std::optional<std::string> claim_name;  // persistentVolumeClaim.claimName
+  bool read_only = false;
+};
+
+struct TopologySpreadConstraint {
+  int32_t max_skew = 1;
+  std::string topology_key;
+  std::string when_unsatisfiable;  // DoNotSchedule, ScheduleAnyway
+  std::optional<LabelSelector> label_selector;
+  std::optional<int32_t> min_domains;
+};
+
+struct PodSpec {
+  std::vector<Container> containers, init_containers;
+  std::string node_name;
+  Labels node_selector;
+  Affinity affinity;
+  std::vector<Toleration> tolerations;
+  std::string priority_class_name;
+  std::optional<int32_t> priority;
+  std::string preemption_policy;  // empty, PreemptLowerPriority, Never
+  std::string scheduler_name = "default-scheduler";
+  std::string service_account_name = "default";
+  std::vector<PodVolume> volumes;
+  std::vector<TopologySpreadConstraint> topology_spread_constraints;
+  std::string restart_policy = "Always";
+  bool host_network = false;
+};
+
+struct Pod {
+  ObjectMeta meta;
+  PodSpec spec;
+};
+
+struct PodTemplate {
+  Labels labels, annotations;
+  PodSpec spec;
+};
+
+struct Deployment {
+  ObjectMeta meta;
+  int32_t replicas = 1;
+  LabelSelector selector;
+  PodTemplate pod_template;
+  std::string strategy = "RollingUpdate";  // or Recreate
+  IntOrString max_surge{false, 0, "25%"};
+  IntOrString max_unavailable{false, 0, "25%"};
+  int32_t min_ready_seconds = 0;
+};
+
+// networking.k8s.io/v1 NetworkPolicy.
+struct IpBlock {
+  std::string cidr;
+  std::vector<std::string> except;
+};
+struct NetworkPolicyPeer {
+  std::optional<LabelSelector> pod_selector;
+  std::optional<LabelSelector> namespace_selector;
+  std::optional<IpBlock> ip_block;
+};
+struct NetworkPolicyPort {
+  std::string protocol = "TCP";
+  std::optional<IntOrString> port;  // absent: every port
+  std::optional<int32_t> end_port;
+};
+struct NetworkPolicyRule {
+  std::vector<NetworkPolicyPeer> peers;  // from / to; empty matches everyone
+  std::vector<NetworkPolicyPort> ports;  // empty matches every port
+};
+struct NetworkPolicy {
+  ObjectMeta meta;
+  LabelSelector pod_selector;
+  std::vector<std::string> policy_types;  // defaulted: Ingress, plus Egress if egress rules
+  std::vector<NetworkPolicyRule> ingress, egress;
+};
+
+// projectcalico.org/v3 NetworkPolicy and GlobalNetworkPolicy.
+struct CalicoPort {
+  std::string name;  // a named port, or empty
+  int32_t first = 0, last = 0;
+};
+struct CalicoEntityRule {
+  std::vector<std::string> nets, not_nets;
+  std::string selector, not_selector, namespace_selector;
+  std::vector<CalicoPort> ports, not_ports;
+  std::vector<std::string> service_account_names;
+  std::string service_account_selector;
+};
+struct IcmpMatch {
+  std::optional<int32_t> type, code;
+};
+struct CalicoRule {
+  std::string action;  // Allow, Deny, Log, Pass
+  std::optional<IntOrString> protocol, not_protocol;  // name (TCP, UDP, ICMP...) or number
+  std::optional<IcmpMatch> icmp, not_icmp;
+  std::optional<int32_t> ip_version;
+  CalicoEntityRule source, destination;
+};
+struct CalicoPolicy {
+  ObjectMeta meta;
+  bool global = false;  // GlobalNetworkPolicy
+  std::string tier = "default";
+  std::optional<double> order;  // absent: after every ordered policy
+  std::string selector;
+  std::string namespace_selector;        // GlobalNetworkPolicy only
+  std::string service_account_selector;
+  std::vector<std::string> types;        // defaulted from the rules
+  std::vector<CalicoRule> ingress, egress;
+  bool do_not_track = false, pre_dnat = false, apply_on_forward = false;
+};
+struct Tier {
+  ObjectMeta meta;
+  std::optional<double> order;
+  std::string default_action = "Deny";  // or Pass
+};
+
+// storage.k8s.io/v1 StorageClass, with the Portworx parameters typed.
+struct SnapshotSchedule {
+  std::string kind;  // periodic, daily, weekly, monthly
+  int32_t interval_minutes = 0;  // periodic
+  std::string weekday;           // weekly: sunday..saturday
+  int32_t day_of_month = 0;      // monthly: 1..31
+  int32_t hour = 0, minute = 0;  // daily, weekly, monthly
+  int32_t retain = 0;
+};
+struct PortworxParameters {
+  int32_t repl = 1;
+  bool sharedv4 = false;
+  std::string io_profile;   // auto, db, db_remote, sequential, random, cms, sync_shared, journal, none
+  std::string priority_io = "low";  // high, medium, low
+  std::vector<SnapshotSchedule> snapshot_schedules;  // "snap_schedule"
+  std::vector<SnapshotSchedule> backup_schedules;    // "cloudsnap_schedule"
+  int32_t full_backup_every = 0;  // "cloudsnap_full_every": every Nth backup is full
+};
+struct StorageClass {
+  ObjectMeta meta;
+  std::string provisioner;
+  std::map<std::string, std::string> parameters;
+  PortworxParameters portworx;
+  std::string reclaim_policy = "Delete";
+  std::string volume_binding_mode = "Immediate";
+  bool allow_volume_expansion = false;
+  std::vector<NodeSelectorRequirement> allowed_topologies;  // ANDed within a term
+};
+
+struct PersistentVolumeClaim {
+  ObjectMeta meta;
+  std::vector<std::string> access_modes;
+  std::optional<Quantity> storage;  // resources.requests.storage
+  std::optional<std::string> storage_class_name;  // absent: the default class; "": none
+  std::string volume_mode = "Filesystem";
+  std::string data_source_kind, data_source_name;  // e.g. VolumeSnapshot, its name
+};
+
+struct VolumeSnapshot {
+  ObjectMeta meta;
+  std::string source_pvc;      // persistentVolumeClaimName
+  std::string source_content;  // volumeSnapshotContentName
+  std::string snapshot_class;
+};
+
+struct PriorityClass {
+  ObjectMeta meta;
+  int32_t value = 0;
+  bool global_default = false;
+  std::string preemption_policy = "PreemptLowerPriority";
+  std::string description;
+};
+
+using Object = std::variant<Namespace, Node, Pod, Deployment, NetworkPolicy, CalicoPolicy, Tier,
+                            StorageClass, PersistentVolumeClaim, VolumeSnapshot, PriorityClass>;
+
+// "Pod", "GlobalNetworkPolicy", ... for any object.
+std::string KindOf(const Object& object);
+const ObjectMeta& MetaOf(const Object& object);
+// One line a person reads, e.g.
+// "Pod floor-1/sensor-gateway: 1 container, requests cpu=100m memory=64Mi".
+std::string Summarize(const Object& object);
+
+}  // namespace edgebed::model

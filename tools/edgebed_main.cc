@@ -1,0 +1,38 @@
+// edgebed: the command-line front door to the real-node side of edgebed.
+//
+//   edgebed validate -f FILE...   load manifests, print what loaded or the errors
+//   edgebed heartbeat ...         run the heartbeat failure detector on real sockets
+#include <iostream>
+#include <string>
+
+#include "tools/heartbeat_command.h"
+#include "tools/validate.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: edgebed COMMAND [flags]\n"
+    "\n"
+    "Commands:\n"
+    "  validate    load Kubernetes-style manifests (-f FILE...) and print what was\n"
+    "              loaded, or every error as file:line:column\n"
+    "  heartbeat   run the heartbeat failure detector of core/probe on this host,\n"
+    "              over real UDP/TCP sockets, against peers given as ID=ADDR:PORT\n"
+    "\n"
+    "Run 'edgebed COMMAND --help' for a command's flags.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string command = argc > 1 ? argv[1] : "";
+  if (command == "validate") return edgebed::tools::RunValidate(argc - 1, argv + 1);
+  if (command == "heartbeat") return edgebed::tools::RunHeartbeat(argc - 1, argv + 1);
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  std::cerr << (command.empty() ? "edgebed: missing command\n"
+                                : "edgebed: unknown command '" + command + "'\n")
+            << kUsage;
+  return 2;
+}
