@@ -76,8 +76,8 @@ bool Context::Spend(const YAML::Node& at, const std::string& path) {
   }
   if (!exhausted_) {
     exhausted_ = true;
-    Error(at, path, "the document expands to more than 2,000,000 nodes (through YAML aliases?); "
-                    "write it out plainly");
+    Error(at, path, "the input expands to more than " + std::to_string(limit_) +
+                        " nodes (through YAML aliases?); write it out plainly");
   }
   return false;
 }
@@ -95,10 +95,10 @@ bool IsQuoted(const YAML::Node& scalar) { return scalar.Tag() == "!"; }
 bool LooksNonString(const YAML::Node& scalar) {
   if (!scalar.IsScalar() || IsQuoted(scalar)) return false;
   static const std::regex kNumber(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+)");
-  static const std::set<std::string> kWords = {
-      "true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes", "YES", "no", "No", "NO",
-      "on",   "On",   "ON",   "off",   "Off",   "OFF",   "y",   "Y",   "n",   "N",  "null", "Null",
-      "NULL", "~"};
+  // YAML 1.2's core schema: what JSON would read as a bool or null. (YAML
+  // 1.1's yes/no/on/off/y/n stay strings: names like "n" are common.)
+  static const std::set<std::string> kWords = {"true",  "True", "TRUE", "false", "False",
+                                               "FALSE", "null", "Null", "NULL",  "~"};
   const std::string& s = scalar.Scalar();
   return kWords.count(s) > 0 || std::regex_match(s, kNumber);
 }

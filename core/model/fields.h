@@ -26,8 +26,12 @@ namespace edgebed::model::internal {
 // small document into billions of nodes.
 class Context {
  public:
-  Context(std::string file, std::vector<Diagnostic>* errors, std::vector<Diagnostic>* warnings)
-      : file_(std::move(file)), errors_(errors), warnings_(warnings) {}
+  // `budget`: how many nodes the document may expand to; the loader allows
+  // a generous multiple of what its size could hold without aliases.
+  Context(std::string file, std::vector<Diagnostic>* errors, std::vector<Diagnostic>* warnings,
+          size_t budget)
+      : file_(std::move(file)), errors_(errors), warnings_(warnings), budget_(budget),
+        limit_(budget) {}
 
   SourcePos Pos(const YAML::Node& node) const;
   void Error(const YAML::Node& at, const std::string& path, const std::string& message);
@@ -40,7 +44,8 @@ class Context {
   std::string file_;
   std::vector<Diagnostic>* errors_;
   std::vector<Diagnostic>* warnings_;
-  size_t budget_ = 2'000'000;
+  size_t budget_;
+  size_t limit_;
   bool exhausted_ = false;
 };
 

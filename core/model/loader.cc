@@ -730,6 +730,12 @@ CalicoPolicy ParseCalicoPolicy(Document& d, bool global) {
     s.String("tier", &p.tier);
     s.Double("order", &p.order);
     s.String("selector", &p.selector);
+    if (!global && s.Has("namespaceSelector")) {
+      s.ctx().Error(s.Take("namespaceSelector"), JoinPath(s.path(), "namespaceSelector"),
+                    "only a GlobalNetworkPolicy selects namespaces; make this a "
+                    "GlobalNetworkPolicy, or put the namespaceSelector in a rule's source or "
+                    "destination");
+    }
     if (global) {
       s.String("namespaceSelector", &p.namespace_selector);
       s.Bool("doNotTrack", &p.do_not_track);
@@ -1098,7 +1104,7 @@ std::string Diagnostic::ToString() const {
 
 LoadResult LoadManifests(std::string_view yaml, const std::string& source) {
   LoadResult result;
-  Context ctx(source, &result.errors, &result.warnings);
+  Context ctx(source, &result.errors, &result.warnings, 100'000 + yaml.size() / 4);
   if (yaml.size() > kMaxInputBytes) {
     result.errors.push_back({SourcePos{source, 0, 0}, "",
                              "larger than " + std::to_string(kMaxInputBytes >> 20) +

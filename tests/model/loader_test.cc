@@ -1,0 +1,457 @@
+// Upstream-style manifests of every kind load into the typed model with
+// upstream's defaults.
+#include "core/model/loader.h"
+
+#include <gtest/gtest.h>
+
+namespace edgebed::model {
+namespace {
+
+template <typename T>
+std::vector<T> All(const LoadResult& r) {
+  std::vector<T> out;
+  for (const auto& o : r.objects) {
+    if (const T* t = std::get_if<T>(&o)) out.push_back(*t);
+  }
+  return out;
+}
+
+LoadResult Load(const std::string& yaml) {
+  LoadResult r = LoadManifests(yaml, "test.yaml");
+  for (const auto& e : r.errors) ADD_FAILURE() << e.ToString();
+  return r;
+}
+
+TEST(Loader, NamespaceGetsItsNameLabel) {
+  auto r = Load("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: floor-3\n  labels:\n    tier: ops\n");
+  auto ns = All<Namespace>(r);
+  ASSERT_EQ(ns.size(), 1u);
+  EXPECT_EQ(ns[0].meta.namespace_, "");
+  EXPECT_EQ(ns[0].meta.labels.at("kubernetes.io/metadata.name"), "floor-3");
+  EXPECT_EQ(ns[0].meta.labels.at("tier"), "ops");
+  EXPECT_EQ(ns[0].meta.pos.ToString(), "test.yaml:1:1");
+}
+
+TEST(Loader, NodeWithTopologyTaintsAndDefaultedAllocatable) {
+  auto r = Load(R"(apiVersion: v1
+kind: Node
+metadata:
+  name: b2-f7-n4
+  labels:
+    topology.kubernetes.io/zone: building-2
+    edgebed.io/floor: "7"
+spec:
+  unschedulable: true
+  taints:
+  - key: node.kubernetes.io/unreachable
+    effect: NoExecute
+status:
+  capacity: {cpu: "4", memory: 8Gi, pods: "110", example.com/camera: "2"}
+  addresses: [{type: InternalIP, address: 10.0.0.4}]
+)");
+  auto nodes = All<Node>(r);
+  ASSERT_EQ(nodes.size(), 1u);
+  const Node& n = nodes[0];
+  EXPECT_TRUE(n.unschedulable);
+  ASSERT_EQ(n.taints.size(), 1u);
+  EXPECT_EQ(n.taints[0].effect, "NoExecute");
+  EXPECT_EQ(n.capacity.at("memory").Value(), 8LL << 30);
+  EXPECT_EQ(n.allocatable.at("example.com/camera").Value(), 2);  // defaulted from capacity
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0].ToString(), "test.yaml:15:3: status.addresses: ignored: reported by a running node");
+}
+
+TEST(Loader, PodWithEverySchedulingField) {
+  auto r = Load(R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: inference-0
+  namespace: floor-1
+  labels: {app: inference}
+spec:
+  priorityClassName: high
+  priority: 1000
+  preemptionPolicy: Never
+  nodeSelector: {accelerator: jetson}
+  serviceAccountName: vision
+  tolerations:
+  - {key: edgebed.io/gpu, operator: Exists, effect: NoSchedule}
+  - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 60}
+  - {operator: Exists}
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+        - matchExpressions:
+          - {key: edgebed.io/floor, operator: In, values: ["1", "2"]}
+          - {key: cpu-count, operator: Gt, values: ["2"]}
+      preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 10
+        preference:
+          matchExpressions: [{key: zone, operator: Exists}]
+    podAntiAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+      - labelSelector: {matchLabels: {app: inference}}
+        topologyKey: kubernetes.io/hostname
+    podAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 50
+        podAffinityTerm:
+          labelSelector:
+            matchExpressions: [{key: app, operator: In, values: [broker]}]
+          namespaceSelector: {}
+          topologyKey: topology.kubernetes.io/zone
+  topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: edgebed.io/floor
+    whenUnsatisfiable: DoNotSchedule
+    labelSelector: {matchLabels: {app: inference}}
+  containers:
+  - name: server
+    image: edgebed/inference:1.4
+    command: [/bin/serve]
+    args: ["--port", "8500"]
+    env: [{name: MODEL, value: /models/v3}]
+    ports: [{name: grpc, containerPort: 8500}, {containerPort: 9000, protocol: UDP}]
+    resources:
+      limits: {cpu: "2", memory: 1Gi, nvidia.com/gpu: "1"}
+      requests: {cpu: 500m}
+    livenessProbe: {httpGet: {path: /healthz, port: 8500}}
+  volumes:
+  - name: model
+    persistentVolumeClaim: {claimName: model, readOnly: true}
+  - name: scratch
+    emptyDir: {}
+)");
+  auto pods = All<Pod>(r);
+  ASSERT_EQ(pods.size(), 1u);
+  const PodSpec& s = pods[0].spec;
+  EXPECT_EQ(s.priority, 1000);
+  EXPECT_EQ(s.preemption_policy, "Never");
+  EXPECT_EQ(s.scheduler_name, "default-scheduler");
+  EXPECT_EQ(s.restart_policy, "Always");
+  EXPECT_EQ(s.tolerations.size(), 3u);
+  EXPECT_EQ(s.tolerations[1].toleration_seconds, 60);
+  EXPECT_EQ(s.tolerations[2].op, "Exists");
+  ASSERT_TRUE(s.affinity.node_affinity);
+  EXPECT_EQ(s.affinity.node_affinity->required[0].match_expressions[1].op, "Gt");
+  EXPECT_EQ(s.affinity.node_affinity->preferred[0].weight, 10);
+  ASSERT_TRUE(s.affinity.pod_anti_affinity);
+  EXPECT_EQ(s.affinity.pod_anti_affinity->required[0].topology_key, "kubernetes.io/hostname");
+  EXPECT_TRUE(s.affinity.pod_affinity->preferred[0].term.namespace_selector->Empty());
+  EXPECT_EQ(s.topology_spread_constraints[0].when_unsatisfiable, "DoNotSchedule");
+  const Container& c = s.containers[0];
+  EXPECT_EQ(c.ports[0].protocol, "TCP");
+  EXPECT_EQ(c.ports[1].protocol, "UDP");
+  EXPECT_EQ(c.requests.at("cpu").MilliValue(), 500);
+  EXPECT_EQ(c.requests.at("memory").Value(), 1LL << 30);  // defaulted from the limit
+  EXPECT_EQ(c.requests.at("nvidia.com/gpu").Value(), 1);
+  EXPECT_EQ(s.volumes[0].claim_name, "model");
+  EXPECT_TRUE(s.volumes[0].read_only);
+  EXPECT_FALSE(s.volumes[1].claim_name);
+  ASSERT_EQ(r.warnings.size(), 2u);  // livenessProbe, emptyDir
+  EXPECT_EQ(r.warnings[0].path, "spec.containers[0].livenessProbe");
+  EXPECT_EQ(r.warnings[1].path, "spec.volumes[1].emptyDir");
+}
+
+TEST(Loader, DeploymentDefaultsAndStrategy) {
+  auto r = Load(R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: broker}
+spec:
+  selector: {matchLabels: {app: broker}}
+  template:
+    metadata: {labels: {app: broker, version: "2"}}
+    spec:
+      containers: [{name: mqtt, image: eclipse-mosquitto}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sensors, namespace: floor-2}
+spec:
+  replicas: 5
+  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 2, maxUnavailable: 10%}}
+  selector:
+    matchExpressions: [{key: app, operator: In, values: [sensor, gateway]}]
+  template:
+    metadata: {labels: {app: sensor}}
+    spec:
+      containers: [{name: s, image: sensor}]
+)");
+  auto deps = All<Deployment>(r);
+  ASSERT_EQ(deps.size(), 2u);
+  EXPECT_EQ(deps[0].meta.namespace_, "default");
+  EXPECT_EQ(deps[0].replicas, 1);
+  EXPECT_EQ(deps[0].max_surge.ToString(), "25%");
+  EXPECT_EQ(deps[1].replicas, 5);
+  EXPECT_TRUE(deps[1].max_surge.is_int);
+  EXPECT_EQ(deps[1].max_surge.int_value, 2);
+  EXPECT_EQ(deps[1].max_unavailable.ToString(), "10%");
+}
+
+// The example of the Kubernetes NetworkPolicy documentation, in substance.
+TEST(Loader, KubernetesNetworkPolicyAsDocumentedUpstream) {
+  auto r = Load(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: test-network-policy
+  namespace: default
+spec:
+  podSelector:
+    matchLabels:
+      role: db
+  policyTypes:
+  - Ingress
+  - Egress
+  ingress:
+  - from:
+    - ipBlock:
+        cidr: 172.17.0.0/16
+        except:
+        - 172.17.1.0/24
+    - namespaceSelector:
+        matchLabels:
+          project: myproject
+    - podSelector:
+        matchLabels:
+          role: frontend
+    ports:
+    - protocol: TCP
+      port: 6379
+  egress:
+  - to:
+    - ipBlock:
+        cidr: 10.0.0.0/24
+    ports:
+    - protocol: TCP
+      port: 32000
+      endPort: 32768
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: only-egress-rules}
+spec:
+  podSelector: {}
+  egress:
+  - to:
+    - namespaceSelector: {matchLabels: {team: a}}
+      podSelector: {matchLabels: {app: api}}
+    ports: [{port: http}, {protocol: SCTP}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all-ingress}
+spec:
+  podSelector: {}
+)");
+  auto policies = All<NetworkPolicy>(r);
+  ASSERT_EQ(policies.size(), 3u);
+  const NetworkPolicy& p = policies[0];
+  EXPECT_EQ(p.pod_selector.match_labels.at("role"), "db");
+  ASSERT_EQ(p.ingress[0].peers.size(), 3u);
+  EXPECT_EQ(p.ingress[0].peers[0].ip_block->except[0], "172.17.1.0/24");
+  EXPECT_EQ(p.ingress[0].ports[0].port->int_value, 6379);
+  EXPECT_EQ(p.egress[0].ports[0].end_port, 32768);
+  // policyTypes defaulting: Ingress always, Egress because of egress rules.
+  EXPECT_EQ(policies[1].policy_types, (std::vector<std::string>{"Ingress", "Egress"}));
+  EXPECT_TRUE(policies[1].egress[0].peers[0].namespace_selector.has_value());
+  EXPECT_TRUE(policies[1].egress[0].peers[0].pod_selector.has_value());
+  EXPECT_FALSE(policies[1].egress[0].ports[0].port->is_int);
+  EXPECT_EQ(policies[1].egress[0].ports[0].protocol, "TCP");
+  EXPECT_EQ(policies[1].egress[0].ports[1].protocol, "SCTP");
+  EXPECT_EQ(policies[2].policy_types, (std::vector<std::string>{"Ingress"}));
+}
+
+TEST(Loader, CalicoPoliciesTiersAndDefaults) {
+  auto r = Load(R"(apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: security}
+spec: {order: 100}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: security.quarantine}
+spec:
+  tier: security
+  order: 1.5
+  selector: quarantine == 'true' && !has(exempt)
+  namespaceSelector: all()
+  types: [Ingress, Egress]
+  ingress:
+  - action: Log
+  - action: Deny
+    protocol: ICMP
+    icmp: {type: 8, code: 0}
+    source: {nets: [0.0.0.0/0], notNets: ["10.0.0.0/8"]}
+  egress:
+  - action: Allow
+    protocol: TCP
+    destination:
+      selector: role in {'db', 'cache'}
+      ports: [5432, "6379:6380", redis]
+      serviceAccounts: {names: [reporter], selector: team == "a"}
+  - action: Pass
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: allow-tcp-6379, namespace: production}
+spec:
+  selector: role == 'database'
+  ingress:
+  - action: Allow
+    protocol: 6
+    source: {selector: role == 'frontend', namespaceSelector: has(projectcalico.org/name)}
+    destination: {ports: [6379]}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: egress-only, namespace: production}
+spec:
+  egress: [{action: Deny, protocol: UDP, notProtocol: TCP}]
+)");
+  auto tiers = All<Tier>(r);
+  ASSERT_EQ(tiers.size(), 1u);
+  EXPECT_EQ(tiers[0].default_action, "Deny");
+  auto policies = All<CalicoPolicy>(r);
+  ASSERT_EQ(policies.size(), 3u);
+  const CalicoPolicy& g = policies[0];
+  EXPECT_TRUE(g.global);
+  EXPECT_EQ(g.tier, "security");
+  EXPECT_EQ(g.order, 1.5);
+  EXPECT_EQ(g.ingress[1].icmp->type, 8);
+  EXPECT_EQ(g.ingress[1].source.not_nets[0], "10.0.0.0/8");
+  const auto& ports = g.egress[0].destination.ports;
+  ASSERT_EQ(ports.size(), 3u);
+  EXPECT_EQ(ports[1].first, 6379);
+  EXPECT_EQ(ports[1].last, 6380);
+  EXPECT_EQ(ports[2].name, "redis");
+  EXPECT_EQ(g.egress[0].destination.service_account_names[0], "reporter");
+  const CalicoPolicy& n = policies[1];
+  EXPECT_FALSE(n.global);
+  EXPECT_EQ(n.tier, "default");
+  EXPECT_FALSE(n.order);
+  EXPECT_EQ(n.types, (std::vector<std::string>{"Ingress"}));
+  EXPECT_EQ(n.ingress[0].protocol->int_value, 6);
+  EXPECT_EQ(policies[2].types, (std::vector<std::string>{"Egress"}));
+}
+
+TEST(Loader, PortworxStorageClassClaimsAndSnapshots) {
+  auto r = Load(R"(apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: px-db}
+provisioner: pxd.portworx.com
+parameters:
+  repl: "3"
+  io_profile: db_remote
+  priority_io: high
+  sharedv4: "false"
+  snap_schedule: "periodic=60,10;daily=02:30,7;weekly=sunday@03:00,4;monthly=1@04:00,12"
+  cloudsnap_schedule: "daily=01:00,30"
+  cloudsnap_full_every: "7"
+  fs: ext4
+volumeBindingMode: WaitForFirstConsumer
+allowVolumeExpansion: true
+allowedTopologies:
+- matchLabelExpressions: [{key: topology.kubernetes.io/zone, values: [building-1]}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: floor-1}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: px-db
+  resources: {requests: {storage: 10Gi}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: restored}
+spec:
+  accessModes: [ReadWriteMany]
+  resources: {requests: {storage: 500M}}
+  dataSource: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: nightly}
+---
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata: {name: nightly, namespace: floor-1}
+spec:
+  volumeSnapshotClassName: px-csi-snapclass
+  source: {persistentVolumeClaimName: data}
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: critical}
+value: 1000000
+globalDefault: false
+)");
+  auto classes = All<StorageClass>(r);
+  ASSERT_EQ(classes.size(), 1u);
+  const StorageClass& sc = classes[0];
+  EXPECT_EQ(sc.portworx.repl, 3);
+  EXPECT_EQ(sc.portworx.io_profile, "db_remote");
+  EXPECT_EQ(sc.portworx.priority_io, "high");
+  EXPECT_FALSE(sc.portworx.sharedv4);
+  ASSERT_EQ(sc.portworx.snapshot_schedules.size(), 4u);
+  EXPECT_EQ(sc.portworx.snapshot_schedules[0].interval_minutes, 60);
+  EXPECT_EQ(sc.portworx.snapshot_schedules[0].retain, 10);
+  EXPECT_EQ(sc.portworx.snapshot_schedules[1].hour, 2);
+  EXPECT_EQ(sc.portworx.snapshot_schedules[1].minute, 30);
+  EXPECT_EQ(sc.portworx.snapshot_schedules[2].weekday, "sunday");
+  EXPECT_EQ(sc.portworx.snapshot_schedules[3].day_of_month, 1);
+  EXPECT_EQ(sc.portworx.backup_schedules.size(), 1u);
+  EXPECT_EQ(sc.portworx.full_backup_every, 7);
+  EXPECT_EQ(sc.parameters.at("fs"), "ext4");  // other parameters are kept
+  EXPECT_EQ(sc.reclaim_policy, "Delete");
+  EXPECT_EQ(sc.volume_binding_mode, "WaitForFirstConsumer");
+  EXPECT_EQ(sc.allowed_topologies[0].values[0], "building-1");
+  auto claims = All<PersistentVolumeClaim>(r);
+  ASSERT_EQ(claims.size(), 2u);
+  EXPECT_EQ(claims[0].storage->Value(), 10LL << 30);
+  EXPECT_EQ(claims[0].volume_mode, "Filesystem");
+  EXPECT_FALSE(claims[1].storage_class_name);  // the default class
+  EXPECT_EQ(claims[1].data_source_kind, "VolumeSnapshot");
+  auto snaps = All<VolumeSnapshot>(r);
+  EXPECT_EQ(snaps[0].source_pvc, "data");
+  EXPECT_EQ(All<PriorityClass>(r)[0].preemption_policy, "PreemptLowerPriority");
+}
+
+TEST(Loader, ListsEmptyDocumentsAndFlowStyle) {
+  auto r = Load(R"(---
+---
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Namespace, metadata: {name: a}}
+- {apiVersion: v1, kind: Namespace, metadata: {name: b}}
+---
+)");
+  EXPECT_EQ(All<Namespace>(r).size(), 2u);
+}
+
+TEST(Loader, GoodDocumentsSurviveABadNeighbour) {
+  LoadResult r = LoadManifests(
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: good}\n---\n"
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Name}\n",
+      "mixed.yaml");
+  EXPECT_EQ(r.objects.size(), 1u);
+  EXPECT_EQ(r.errors.size(), 1u);
+}
+
+TEST(Loader, SmartBuildingManifestsLoadClean) {
+  const char* dir = EDGEBED_SOURCE_DIR;
+  for (const char* name : {"00-cluster.yaml", "10-storage.yaml", "20-workloads.yaml", "30-policy.yaml"}) {
+    const std::string path = std::string(dir) + "/scenarios/smart-building/" + name;
+    FILE* f = std::fopen(path.c_str(), "rb");
+    ASSERT_NE(f, nullptr) << path;
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fclose(f);
+    LoadResult r = LoadManifests(text, name);
+    EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].ToString());
+    EXPECT_FALSE(r.objects.empty());
+  }
+}
+
+}  // namespace
+}  // namespace edgebed::model
