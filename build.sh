@@ -42,10 +42,17 @@ install_missing() {
 
 ncpu() { nproc 2>/dev/null || echo 2; }
 
-build() {  # build DIR [cmake args...]
+build() {  # build DIR [cmake args...] [-- targets...]
   local dir=$1; shift
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-  cmake --build "$dir" -j "$(ncpu)"
+  local args=() targets=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=("$1"); shift; done
+  [ "${1:-}" = "--" ] && shift && targets=("$@")
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${args[@]}" >/dev/null
+  if [ ${#targets[@]} -gt 0 ]; then
+    cmake --build "$dir" -j "$(ncpu)" --target "${targets[@]}"
+  else
+    cmake --build "$dir" -j "$(ncpu)"
+  fi
 }
 
 cmd=${1:-help}
@@ -73,11 +80,12 @@ case "$cmd" in
     ;;
   fuzz)
     install_missing "${PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
-    CC=clang CXX=clang++ build build-fuzz -DEDGEBED_FUZZ=ON
+    CC=clang CXX=clang++ build build-fuzz -DEDGEBED_FUZZ=ON -- manifest_fuzzer
     seconds=${2:-60}
     mkdir -p build-fuzz/corpus
+    # New inputs go to build-fuzz/corpus; the scenario manifests seed it.
     ./build-fuzz/tests/fuzz/manifest_fuzzer -max_total_time="$seconds" -max_len=65536 \
-      build-fuzz/corpus tests/model/testdata
+      -timeout=10 build-fuzz/corpus scenarios/smart-building
     ;;
   bench)
     install_missing "${PACKAGES[@]}"

@@ -1094,6 +1094,53 @@ void LoadObject(Context& ctx, const YAML::Node& node, const std::string& path,
   if (ctx.error_count() == before) out->push_back(std::move(object));
 }
 
+// One YAML document of a stream, padded with the newlines and spaces that
+// precede it so yaml-cpp's marks still give the line and column in the file.
+struct DocumentText {
+  std::string padded;
+  int first_content_line = 0, first_content_column = 0;  // 1-based; 0: only comments
+};
+
+// Splits a stream at its "---" and "..." markers. yaml-cpp's LoadAll is not
+// used because version 0.7 loops forever on some malformed streams (a lone
+// ",", found by the fuzzer); YAML forbids a marker at column 0 inside any
+// scalar, so a marker line always separates documents.
+std::vector<DocumentText> SplitDocuments(std::string_view yaml) {
+  std::vector<DocumentText> docs(1);
+  int line_no = 0;
+  size_t start = 0;
+  while (start < yaml.size()) {
+    size_t end = yaml.find('\n', start);
+    if (end == std::string_view::npos) end = yaml.size();
+    std::string_view line = yaml.substr(start, end - start);
+    ++line_no;
+    auto marker = [&](std::string_view m) {
+      return line.substr(0, 3) == m && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+    };
+    std::string text(line);
+    if (!line.empty() && line[0] == '%') {
+      text.clear();  // a directive (%YAML, %TAG): nothing edgebed needs
+    } else if (marker("---") || marker("...")) {
+      const bool open = marker("---");
+      docs.emplace_back();
+      docs.back().padded.assign(static_cast<size_t>(line_no - 1), '\n');
+      text = open ? "   " + std::string(line.substr(3)) : "";
+    }
+    DocumentText& doc = docs.back();
+    if (doc.first_content_line == 0) {
+      const size_t first = text.find_first_not_of(" \t\r");
+      if (first != std::string::npos && text[first] != '#') {
+        doc.first_content_line = line_no;
+        doc.first_content_column = static_cast<int>(first) + 1;
+      }
+    }
+    doc.padded += text;
+    doc.padded += '\n';
+    start = end + 1;
+  }
+  return docs;
+}
+
 }  // namespace
 
 std::string Diagnostic::ToString() const {
@@ -1111,23 +1158,32 @@ LoadResult LoadManifests(std::string_view yaml, const std::string& source) {
                                  " MiB; split it into several files"});
     return result;
   }
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    SourcePos pos{source, e.mark.line >= 0 ? e.mark.line + 1 : 0,
-                  e.mark.column >= 0 ? e.mark.column + 1 : 0};
-    result.errors.push_back({pos, "", "YAML syntax error: " + e.msg});
-    return result;
-  }
-  try {
-    for (const YAML::Node& doc : documents) {
-      if (doc.IsNull()) continue;  // an empty document between "---" lines
-      LoadObject(ctx, doc, "", &result.objects);
+  for (const DocumentText& text : SplitDocuments(yaml)) {
+    YAML::Node doc;
+    try {
+      doc = YAML::Load(text.padded);
+    } catch (const YAML::Exception& e) {
+      SourcePos pos{source, e.mark.line >= 0 ? e.mark.line + 1 : 0,
+                    e.mark.column >= 0 ? e.mark.column + 1 : 0};
+      result.errors.push_back({pos, "", "YAML syntax error: " + e.msg});
+      continue;
     }
-  } catch (const std::exception& e) {
-    // yaml-cpp throws on some malformed node accesses; never let it escape.
-    result.errors.push_back({SourcePos{source, 0, 0}, "", std::string("cannot read the document: ") + e.what()});
+    if (doc.IsNull()) {
+      // yaml-cpp 0.7 stops without a word at a stray top-level ',': content
+      // that did not become a node is an error, not an empty document.
+      if (text.first_content_line > 0) {
+        result.errors.push_back({SourcePos{source, text.first_content_line, text.first_content_column}, "",
+                                 "YAML syntax error: this document could not be read; check for a "
+                                 "stray ',' or an unclosed bracket"});
+      }
+      continue;
+    }
+    try {
+      LoadObject(ctx, doc, "", &result.objects);
+    } catch (const std::exception& e) {
+      // yaml-cpp throws on some malformed node accesses; never let it escape.
+      result.errors.push_back({ctx.Pos(doc), "", std::string("cannot read the document: ") + e.what()});
+    }
   }
   return result;
 }

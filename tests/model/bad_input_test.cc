@@ -140,6 +140,31 @@ TEST(BadInputs, EveryErrorOfAFileIsReported) {
   EXPECT_EQ(r.errors[2].ToString(), "many.yaml:9:3: spec.nodeNmae: unknown field \"nodeNmae\"; did you mean \"nodeName\"?");
 }
 
+// Found by the fuzzer: yaml-cpp 0.7's LoadAll never returns on a lone ",",
+// and its Load reads ",\n..." as an empty document.
+TEST(BadInputs, StrayTopLevelCommaIsAnErrorNotAHang) {
+  const LoadResult r = LoadManifests(
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n  ,\napiVersion: v1\n", "comma.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].ToString(),
+            "comma.yaml:5:3: YAML syntax error: this document could not be read; check for a "
+            "stray ',' or an unclosed bracket");
+  EXPECT_EQ(r.objects.size(), 1u);
+}
+
+TEST(BadInputs, DirectivesAndEndMarkersAreYaml) {
+  const LoadResult r = LoadManifests(
+      "%YAML 1.2\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n...\n"
+      "--- {apiVersion: v1, kind: Namespace, metadata: {name: b, labels: {x: Y}}}\n"
+      "# only a comment\n---\n",
+      "markers.yaml");
+  EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].ToString());
+  EXPECT_EQ(r.objects.size(), 2u);
+  const LoadResult late = LoadManifests("---\n\n\napiVersion: v1\nkind: Nope\n", "late.yaml");
+  ASSERT_EQ(late.errors.size(), 1u);
+  EXPECT_EQ(late.errors[0].pos.ToString(), "late.yaml:5:7");  // positions survive the split
+}
+
 TEST(BadInputs, OversizedInputIsRefusedUpFront) {
   const std::string huge(kMaxInputBytes + 1, '#');
   const LoadResult r = LoadManifests(huge, "huge.yaml");
