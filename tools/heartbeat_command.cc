@@ -21,7 +21,9 @@ struct Address {
 };
 
 // "127.0.0.1:7001" -> ip and port, or an error naming the flag.
-StatusOr<Address> ParseAddress(const std::string& text, const std::string& flag) {
+// Port 0 (let the system pick) only where `allow_any_port`.
+StatusOr<Address> ParseAddress(const std::string& text, const std::string& flag,
+                               bool allow_any_port) {
   const size_t colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
     return InvalidArgument("\"" + text + "\" is not ADDRESS:PORT, e.g. 127.0.0.1:7001", flag);
@@ -29,8 +31,10 @@ StatusOr<Address> ParseAddress(const std::string& text, const std::string& flag)
   const std::string port = text.substr(colon + 1);
   char* end = nullptr;
   const long p = std::strtol(port.c_str(), &end, 10);
-  if (*end != '\0' || p < 1 || p > 65535) {
-    return InvalidArgument("\"" + port + "\" is not a port number 1..65535", flag);
+  if (port.empty() || *end != '\0' || p < (allow_any_port ? 0 : 1) || p > 65535) {
+    return InvalidArgument("\"" + port + "\" is not a port number " +
+                               (allow_any_port ? "0" : "1") + "..65535",
+                           flag);
   }
   return Address{text.substr(0, colon), static_cast<uint16_t>(p)};
 }
@@ -78,7 +82,7 @@ int RunHeartbeat(int argc, char** argv) {
   config.attempts = static_cast<int>(attempts);
   config.payload_bytes = static_cast<size_t>(std::max<int64_t>(payload, 0));
   if (Status s = config.Validate(); !s.ok()) return usage_error("--" + s.where() + ": " + s.message());
-  auto address = ParseAddress(listen, "--listen");
+  auto address = ParseAddress(listen, "--listen", /*allow_any_port=*/true);
   if (!address.ok()) return usage_error(address.status().ToString());
 
   std::vector<std::pair<NodeId, Address>> peers;
@@ -89,7 +93,7 @@ int RunHeartbeat(int argc, char** argv) {
     if (eq == std::string::npos || end != p.c_str() + eq || eq == 0) {
       return usage_error("--peer: \"" + p + "\" is not ID=ADDRESS:PORT, e.g. 2=127.0.0.1:7002");
     }
-    auto a = ParseAddress(p.substr(eq + 1), "--peer");
+    auto a = ParseAddress(p.substr(eq + 1), "--peer", /*allow_any_port=*/false);
     if (!a.ok()) return usage_error(a.status().ToString());
     peers.emplace_back(static_cast<NodeId>(peer_id), *a);
   }

@@ -1,0 +1,210 @@
+// End-to-end: the commands a user runs, run as a user runs them.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "core/results/results_db.h"
+
+namespace edgebed::tools {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kEdgebed = std::string(EDGEBED_BINARY_DIR) + "/tools/edgebed";
+const std::string kSim = std::string(EDGEBED_BINARY_DIR) + "/tools/edgebed-sim";
+const std::string kSource = EDGEBED_SOURCE_DIR;
+
+struct Outcome {
+  int exit_code;
+  std::string out;  // stdout and stderr together
+};
+
+Outcome Shell(const std::string& command) {
+  Outcome o{-1, ""};
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return o;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) o.out.append(buf, n);
+  const int status = ::pclose(p);
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
+
+struct TempDir {
+  TempDir() {
+    path = fs::temp_directory_path() /
+           ("edgebed-cli-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string File(const std::string& name, const std::string& text) const {
+    const fs::path p = path / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  fs::path path;
+};
+
+TEST(Validate, LoadsTheSmartBuildingManifests) {
+  Outcome o = Shell(kEdgebed + " validate -f " + kSource + "/scenarios/smart-building");
+  EXPECT_EQ(o.exit_code, 0) << o.out;
+  EXPECT_NE(o.out.find("22 objects loaded from 4 files, 2 warnings, 0 errors"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("Deployment building-services/inference: 2 replicas"), std::string::npos);
+}
+
+TEST(Validate, ReportsEveryErrorWithItsPlaceAndExitsOne) {
+  TempDir dir;
+  const std::string bad = dir.File("bad.yaml",
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n"
+      "    resources: {requests: {cpu: 2 cores}}\n---\napiVersion: v1\nkind: Namespace\n"
+      "metadata: {name: fine}\n");
+  Outcome o = Shell(kEdgebed + " validate " + bad);
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.out.find("error: " + bad + ":7:33: spec.containers[0].resources.requests.cpu: \"2 cores\" is not a quantity"),
+            std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("Namespace fine"), std::string::npos);  // the good neighbour still loads
+  EXPECT_NE(o.out.find("1 objects loaded from 1 file, 0 warnings, 1 error"), std::string::npos);
+}
+
+TEST(Validate, BadUsageExitsTwo) {
+  EXPECT_EQ(Shell(kEdgebed + " validate").exit_code, 2);
+  Outcome missing = Shell(kEdgebed + " validate -f /no/such/file.yaml");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.out.find("/no/such/file.yaml: no such file or directory"), std::string::npos);
+  Outcome flag = Shell(kEdgebed + " validate --filenmae x");
+  EXPECT_EQ(flag.exit_code, 2);
+  EXPECT_NE(flag.out.find("did you mean '--filename'?"), std::string::npos);
+  EXPECT_EQ(Shell(kEdgebed + " validate --help").exit_code, 0);
+  EXPECT_EQ(Shell(kEdgebed + " --help").exit_code, 0);
+  EXPECT_EQ(Shell(kEdgebed + " frobnicate").exit_code, 2);
+}
+
+uint16_t FreePort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+// Three processes, one node each, on loopback; one is killed, the others
+// declare it dead.
+TEST(Heartbeat, ThreeProcessesDetectAKilledOne) {
+  TempDir dir;
+  const uint16_t ports[3] = {FreePort(), FreePort(), FreePort()};
+  pid_t pids[3];
+  for (int i = 0; i < 3; ++i) {
+    std::vector<std::string> args = {kEdgebed, "heartbeat", "--id", std::to_string(i),
+                                     "--listen", "127.0.0.1:" + std::to_string(ports[i]),
+                                     "--interval", "200ms", "--timeout", "50ms",
+                                     "--duration", i == 2 ? "60s" : "4s",
+                                     "--data-dir", (dir.path / ("n" + std::to_string(i))).string()};
+    for (int j = 0; j < 3; ++j) {
+      if (j != i) args.push_back("--peer=" + std::to_string(j) + "=127.0.0.1:" + std::to_string(ports[j]));
+    }
+    const std::string log = (dir.path / ("log" + std::to_string(i))).string();
+    pids[i] = ::fork();
+    ASSERT_GE(pids[i], 0);
+    if (pids[i] == 0) {
+      std::freopen(log.c_str(), "w", stdout);
+      std::freopen(log.c_str(), "a", stderr);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ::kill(pids[2], SIGKILL);
+  for (int i = 0; i < 3; ++i) {
+    int status = 0;
+    ::waitpid(pids[i], &status, 0);
+    if (i < 2) EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "node " << i;
+  }
+  for (int i = 0; i < 2; ++i) {
+    std::ifstream in(dir.path / ("log" + std::to_string(i)));
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string log = text.str();
+    EXPECT_NE(log.find("probe.peer_state peer=2 state=alive"), std::string::npos) << log;
+    EXPECT_NE(log.find("probe.peer_state peer=2 state=dead"), std::string::npos) << log;
+    EXPECT_NE(log.find("peer " + std::to_string(1 - i) + ": alive"), std::string::npos) << log;
+    EXPECT_NE(log.find("peer 2: dead"), std::string::npos) << log;
+  }
+}
+
+TEST(Heartbeat, BadUsageExitsTwo) {
+  EXPECT_EQ(Shell(kEdgebed + " heartbeat").exit_code, 2);
+  Outcome peer = Shell(kEdgebed + " heartbeat --id 1 --peer nonsense");
+  EXPECT_EQ(peer.exit_code, 2);
+  EXPECT_NE(peer.out.find("is not ID=ADDRESS:PORT"), std::string::npos) << peer.out;
+  EXPECT_EQ(Shell(kEdgebed + " heartbeat --id 1 --listen 127.0.0.1:99999").exit_code, 2);
+}
+
+// The main job, small: runs, says where its results went, and the same seed
+// gives the same database but for its wall-clock table.
+TEST(EdgebedSim, RunsTheDemoAndReplaysItFromTheSeed) {
+  TempDir dir;
+  const std::string flags = " run --buildings 2 --floors 2 --nodes-per-floor 5 --duration 20s --seed 3";
+  const std::string a = (dir.path / "a.db").string(), b = (dir.path / "b.db").string();
+  Outcome first = Shell(kSim + flags + " --out " + a);
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  EXPECT_NE(first.out.find("20 edge nodes and 7 routers"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("partition building 1"), std::string::npos);
+  EXPECT_NE(first.out.find("results: " + a), std::string::npos);
+  ASSERT_EQ(Shell(kSim + flags + " --out " + b).exit_code, 0);
+
+  auto dump = [](const std::string& path) {
+    auto db = results::ResultsDb::Open(path);
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    std::ostringstream s;
+    auto runs = (*db)->Runs();
+    EXPECT_TRUE(runs.ok());
+    for (const auto& r : *runs) {
+      s << r.info.scenario << " " << r.info.seed << "\n";
+      for (const auto& [k, v] : r.info.parameters) s << k << "=" << v << "\n";
+      // Each StatusOr is kept in a variable: a range-for over *temporary dangles.
+      const auto names = (*db)->MetricNames(r.run_id);
+      EXPECT_TRUE(names.ok());
+      for (const auto& name : *names) {
+        const auto samples = (*db)->Samples(r.run_id, name);
+        for (const auto& p : *samples) {
+          s << name << " " << ToNanos(p.time) << " " << p.node << " " << p.value << "\n";
+        }
+      }
+      const auto events = (*db)->Events(r.run_id);
+      for (const auto& e : *events) {
+        s << ToNanos(e.time) << " " << e.node << " " << e.kind << " " << e.detail << "\n";
+      }
+    }
+    return s.str();
+  };
+  const std::string da = dump(a), db = dump(b);
+  EXPECT_GT(da.size(), 10000u);
+  EXPECT_EQ(da, db);
+  EXPECT_NE(da.find("fault.outcome fault=\"partition building 1\""), std::string::npos);
+}
+
+TEST(EdgebedSim, BadFlagsExitTwoAndNameTheFlag) {
+  Outcome o = Shell(kSim + " run --nodes-per-floor 65");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.out.find("--nodes-per-floor: must be 1..64"), std::string::npos) << o.out;
+  EXPECT_EQ(Shell(kSim + " run --drop-rate 0.9").exit_code, 2);
+  EXPECT_EQ(Shell(kSim + " walk").exit_code, 2);
+  EXPECT_EQ(Shell(kSim + " run --help").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace edgebed::tools
