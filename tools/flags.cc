@@ -7,25 +7,11 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/base/closest.h"
 #include "core/base/units.h"
 
 namespace edgebed::tools {
 namespace {
-
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string FormatDuration(std::chrono::nanoseconds d) {
   const int64_t ns = d.count();
@@ -35,19 +21,6 @@ std::string FormatDuration(std::chrono::nanoseconds d) {
 }
 
 }  // namespace
-
-std::string Closest(const std::string& word, const std::vector<std::string>& candidates) {
-  std::string best;
-  size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
-  for (const auto& c : candidates) {
-    const size_t d = EditDistance(word, c);
-    if (d < best_distance) {
-      best = c;
-      best_distance = d;
-    }
-  }
-  return best;
-}
 
 Flags::Flags(std::string command, std::string summary)
     : command_(std::move(command)), summary_(std::move(summary)) {}
@@ -167,7 +140,7 @@ int Flags::Parse(int argc, char** argv, int first) {
     if (!flag) {
       std::vector<std::string> names;
       for (const auto& f : flags_) names.push_back(f.name);
-      const std::string near = Closest(name, names);
+      const std::string near = ClosestName(name, names);
       return fail("unknown flag '" + arg + "'" + (near.empty() ? "" : "; did you mean '--" + near + "'?"));
     }
     if (!has_value) {

@@ -54,7 +54,4 @@ class Flags {
   std::vector<std::string>* positional_ = nullptr;
 };
 
-// The closest of `candidates` to `word` by edit distance, or "" if none is close.
-std::string Closest(const std::string& word, const std::vector<std::string>& candidates);
-
 }  // namespace edgebed::tools

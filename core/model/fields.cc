@@ -1,5 +1,7 @@
 #include "core/model/fields.h"
 
+#include "core/base/closest.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -9,33 +11,16 @@
 namespace edgebed::model::internal {
 namespace {
 
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      const bool same = std::tolower(a[i - 1]) == std::tolower(b[j - 1]);
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
+std::string NotOneOf(const std::string& value, const std::vector<std::string>& allowed) {
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  const std::string near = ClosestName(value, allowed);
+  return "\"" + value + "\" is not one of " + list +
+         (near.empty() ? "" : "; did you mean \"" + near + "\"?");
 }
 
 std::string Closest(const std::string& word, const std::set<std::string>& known) {
-  std::string best;
-  size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
-  for (const auto& k : known) {
-    const size_t d = EditDistance(word, k);
-    if (d < best_distance) {
-      best = k;
-      best_distance = d;
-    }
-  }
-  return best;
+  return ClosestName(word, std::vector<std::string>(known.begin(), known.end()));
 }
 
 const char* TypeName(const YAML::Node& n) {
@@ -97,10 +82,26 @@ bool LooksNonString(const YAML::Node& scalar) {
   static const std::regex kNumber(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+)");
   // YAML 1.2's core schema: what JSON would read as a bool or null. (YAML
   // 1.1's yes/no/on/off/y/n stay strings: names like "n" are common.)
-  static const std::set<std::string> kWords = {"true",  "True", "TRUE", "false", "False",
-                                               "FALSE", "null", "Null", "NULL",  "~"};
+  static const std::set<std::string> kWords = {
+      "true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL", "~",
+      ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN"};
   const std::string& s = scalar.Scalar();
   return kWords.count(s) > 0 || std::regex_match(s, kNumber);
+}
+
+void CheckDuplicateKeys(Context& ctx, const YAML::Node& map, const std::string& path) {
+  std::map<std::string, int> first_line;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    if (!it->first.IsScalar()) continue;
+    const std::string& key = it->first.Scalar();
+    const int line = ctx.Pos(it->first).line;
+    auto [seen, inserted] = first_line.emplace(key, line);
+    if (!inserted) {
+      ctx.Error(it->first, JoinPath(path, key),
+                "\"" + key + "\" is given twice (first on line " + std::to_string(seen->second) +
+                    "); keep one");
+    }
+  }
 }
 
 Fields::Fields(Context& ctx, const YAML::Node& node, std::string path)
@@ -111,6 +112,8 @@ Fields::Fields(Context& ctx, const YAML::Node& node, std::string path)
     ctx_.Error(node, path_.empty() ? "(document)" : path_,
                std::string("must be a mapping of fields, not ") + TypeName(node));
     ok_ = false;
+  } else {
+    CheckDuplicateKeys(ctx_, node_, path_);
   }
 }
 
@@ -166,13 +169,7 @@ bool Fields::Enum(const std::string& key, std::string* out,
   if (!v.IsDefined()) return String(key, &value, required);  // reports a missing required key
   if (!String(key, &value)) return false;
   if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
-    std::string list;
-    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    std::set<std::string> options(allowed.begin(), allowed.end());
-    const std::string near = Closest(value, options);
-    ctx_.Error(v, JoinPath(path_, key),
-               "\"" + value + "\" is not one of " + list +
-                   (near.empty() ? "" : "; did you mean \"" + near + "\"?"));
+    ctx_.Error(v, JoinPath(path_, key), NotOneOf(value, allowed));
     return false;
   }
   *out = value;
@@ -225,10 +222,15 @@ bool Fields::Bool(const std::string& key, bool* out) {
   YAML::Node v = Take(key);
   if (!v.IsDefined()) return true;
   if (!Scalar(key, v, "true or false")) return false;
+  // go-yaml v2, which kubectl reads manifests with, resolves these as booleans.
+  static const std::set<std::string> kTrue = {"true", "True", "TRUE", "yes", "Yes", "YES",
+                                              "on",   "On",   "ON",   "y",   "Y"};
+  static const std::set<std::string> kFalse = {"false", "False", "FALSE", "no", "No", "NO",
+                                               "off",   "Off",   "OFF",   "n",  "N"};
   const std::string& s = v.Scalar();
-  if (!IsQuoted(v) && (s == "true" || s == "True" || s == "TRUE")) {
+  if (!IsQuoted(v) && kTrue.count(s)) {
     *out = true;
-  } else if (!IsQuoted(v) && (s == "false" || s == "False" || s == "FALSE")) {
+  } else if (!IsQuoted(v) && kFalse.count(s)) {
     *out = false;
   } else {
     ctx_.Error(v, JoinPath(path_, key), "\"" + s + "\" is not true or false" +
@@ -278,6 +280,21 @@ bool Fields::StringList(const std::string& key, std::vector<std::string>* out) {
   return good;
 }
 
+bool Fields::EnumList(const std::string& key, std::vector<std::string>* out,
+                      const std::vector<std::string>& allowed) {
+  const size_t first = out->size();
+  if (!StringList(key, out)) return false;
+  bool good = true;
+  for (size_t i = first; i < out->size(); ++i) {
+    if (std::find(allowed.begin(), allowed.end(), (*out)[i]) == allowed.end()) {
+      ctx_.Error(Take(key)[i - first], IndexPath(JoinPath(path_, key), i - first),
+                 NotOneOf((*out)[i], allowed));
+      good = false;
+    }
+  }
+  return good;
+}
+
 bool Fields::StringMap(const std::string& key, std::map<std::string, std::string>* out) {
   YAML::Node v = Take(key);
   if (!v.IsDefined()) return true;
@@ -285,7 +302,9 @@ bool Fields::StringMap(const std::string& key, std::map<std::string, std::string
     ctx_.Error(v, JoinPath(path_, key), std::string("must be a mapping of strings, not ") + TypeName(v));
     return false;
   }
-  bool good = true;
+  const size_t before = ctx_.error_count();
+  CheckDuplicateKeys(ctx_, v, JoinPath(path_, key));
+  bool good = ctx_.error_count() == before;
   for (auto it = v.begin(); it != v.end(); ++it) {
     const std::string k = it->first.IsScalar() ? it->first.Scalar() : "?";
     const std::string where = JoinPath(path_, key) + "." + k;
@@ -324,7 +343,9 @@ bool Fields::Resources(const std::string& key, ResourceList* out) {
     ctx_.Error(v, JoinPath(path_, key), std::string("must be a mapping of resource names to quantities, not ") + TypeName(v));
     return false;
   }
-  bool good = true;
+  const size_t before = ctx_.error_count();
+  CheckDuplicateKeys(ctx_, v, JoinPath(path_, key));
+  bool good = ctx_.error_count() == before;
   for (auto it = v.begin(); it != v.end(); ++it) {
     const std::string name = it->first.IsScalar() ? it->first.Scalar() : "?";
     const std::string where = JoinPath(path_, key) + "." + name;
@@ -360,6 +381,14 @@ bool Fields::IntOrStr(const std::string& key, std::optional<IntOrString>* out) {
   } else {
     *out = IntOrString{false, 0, s};
   }
+  return true;
+}
+
+bool Fields::Selector(const std::string& key, CalicoSelector* out) {
+  std::string text;
+  if (!String(key, &text)) return false;
+  out->expression = text;
+  if (!text.empty()) out->pos = ctx_.Pos(Take(key));
   return true;
 }
 

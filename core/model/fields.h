@@ -74,13 +74,20 @@ class Fields {
   bool Int(const std::string& key, int64_t* out, int64_t min, int64_t max, bool required = false);
   bool Int32(const std::string& key, int32_t* out, int64_t min, int64_t max, bool required = false);
   bool OptionalInt32(const std::string& key, std::optional<int32_t>* out, int64_t min, int64_t max);
+  // true/false, and the YAML 1.1 spellings kubectl also reads as booleans
+  // (yes/no, on/off, y/n), so manifests that apply upstream load here.
   bool Bool(const std::string& key, bool* out);
   bool Double(const std::string& key, std::optional<double>* out);
   bool StringList(const std::string& key, std::vector<std::string>* out);
+  // A list whose every item must be one of `allowed`.
+  bool EnumList(const std::string& key, std::vector<std::string>* out,
+                const std::vector<std::string>& allowed);
   bool StringMap(const std::string& key, std::map<std::string, std::string>* out);
   bool QuantityValue(const std::string& key, std::optional<Quantity>* out);
   bool Resources(const std::string& key, ResourceList* out);
   bool IntOrStr(const std::string& key, std::optional<IntOrString>* out);
+  // A Calico selector expression, kept as text with its position.
+  bool Selector(const std::string& key, CalicoSelector* out);
 
   // A nested mapping; `parse` gets its Fields (only if present and a mapping).
   bool Object(const std::string& key, const std::function<void(Fields&)>& parse,
@@ -103,6 +110,10 @@ class Fields {
   bool ok_ = true;
   std::set<std::string> known_;
 };
+
+// Reports every key of `map` that repeats an earlier one (as kubectl does:
+// YAML forbids it, and a silent "last one wins" would hide a typo'd edit).
+void CheckDuplicateKeys(Context& ctx, const YAML::Node& map, const std::string& path);
 
 // Scalar conversions shared with the parsers.
 // A plain (unquoted) YAML scalar that JSON would read as a number, bool or null.

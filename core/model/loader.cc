@@ -578,13 +578,7 @@ NetworkPolicy ParseNetworkPolicy(Document& d) {
     s.Object("podSelector", [&](Fields& ps) { np.pod_selector = ParseLabelSelector(ps); }, true);
     rules(s, "ingress", "from", &np.ingress);
     rules(s, "egress", "to", &np.egress);
-    s.StringList("policyTypes", &np.policy_types);
-    for (size_t i = 0; i < np.policy_types.size(); ++i) {
-      if (np.policy_types[i] != "Ingress" && np.policy_types[i] != "Egress") {
-        s.ctx().Error(s.Take("policyTypes")[i], IndexPath(JoinPath(s.path(), "policyTypes"), i),
-                      "\"" + np.policy_types[i] + "\" is not one of Ingress, Egress");
-      }
-    }
+    s.EnumList("policyTypes", &np.policy_types, {"Ingress", "Egress"});
     // Upstream's defaulting: Ingress always, Egress when there are egress rules.
     if (np.policy_types.empty()) {
       np.policy_types.push_back("Ingress");
@@ -745,13 +739,7 @@ CalicoPolicy ParseCalicoPolicy(Document& d, bool global) {
     s.String("serviceAccountSelector", &p.service_account_selector);
     s.List("ingress", [&](Fields& r, size_t) { p.ingress.push_back(ParseCalicoRule(r)); });
     s.List("egress", [&](Fields& r, size_t) { p.egress.push_back(ParseCalicoRule(r)); });
-    s.StringList("types", &p.types);
-    for (size_t i = 0; i < p.types.size(); ++i) {
-      if (p.types[i] != "Ingress" && p.types[i] != "Egress") {
-        s.ctx().Error(s.Take("types")[i], IndexPath(JoinPath(s.path(), "types"), i),
-                      "\"" + p.types[i] + "\" is not one of Ingress, Egress");
-      }
-    }
+    s.EnumList("types", &p.types, {"Ingress", "Egress"});
     // Calico's defaulting: Ingress unless there are only egress rules;
     // Egress when there are egress rules.
     if (p.types.empty()) {
@@ -904,14 +892,8 @@ PersistentVolumeClaim ParsePvc(Document& d) {
   PersistentVolumeClaim pvc;
   pvc.meta = d.meta;
   d.top.Object("spec", [&](Fields& s) {
-    s.StringList("accessModes", &pvc.access_modes);
-    static const std::set<std::string> kModes = {"ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"};
-    for (size_t i = 0; i < pvc.access_modes.size(); ++i) {
-      if (!kModes.count(pvc.access_modes[i])) {
-        s.ctx().Error(s.Take("accessModes")[i], IndexPath(JoinPath(s.path(), "accessModes"), i),
-                      "\"" + pvc.access_modes[i] + "\" is not an access mode; use ReadWriteOnce, ReadOnlyMany, ReadWriteMany or ReadWriteOncePod");
-      }
-    }
+    s.EnumList("accessModes", &pvc.access_modes,
+               {"ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"});
     if (s.Has("accessModes") && pvc.access_modes.empty()) {
       s.ctx().Error(s.Take("accessModes"), JoinPath(s.path(), "accessModes"), "must name at least one access mode");
     }

@@ -216,16 +216,28 @@ struct NetworkPolicy {
 };
 
 // projectcalico.org/v3 NetworkPolicy and GlobalNetworkPolicy.
+//
+// A Calico selector ("role == 'db' && has(floor)") stays the text the user
+// wrote: core/policy parses it. It keeps where it was written, so a parse
+// error there can still point at file:line:column. Empty means "not given",
+// which Calico reads as all() where a selector is optional.
+struct CalicoSelector {
+  std::string expression;
+  SourcePos pos;
+  bool empty() const { return expression.empty(); }
+};
 struct CalicoPort {
   std::string name;  // a named port, or empty
   int32_t first = 0, last = 0;
 };
 struct CalicoEntityRule {
+  // CIDRs with their prefix length; a bare address as Calico accepts it
+  // ("10.0.0.5") is stored with its host prefix ("10.0.0.5/32").
   std::vector<std::string> nets, not_nets;
-  std::string selector, not_selector, namespace_selector;
+  CalicoSelector selector, not_selector, namespace_selector;
   std::vector<CalicoPort> ports, not_ports;
-  std::vector<std::string> service_account_names;
-  std::string service_account_selector;
+  std::vector<std::string> service_account_names;  // serviceAccounts.names
+  CalicoSelector service_account_selector;         // serviceAccounts.selector
 };
 struct IcmpMatch {
   std::optional<int32_t> type, code;
@@ -234,7 +246,7 @@ struct CalicoRule {
   std::string action;  // Allow, Deny, Log, Pass
   std::optional<IntOrString> protocol, not_protocol;  // name (TCP, UDP, ICMP...) or number
   std::optional<IcmpMatch> icmp, not_icmp;
-  std::optional<int32_t> ip_version;
+  std::optional<int32_t> ip_version;  // 4 or 6
   CalicoEntityRule source, destination;
 };
 struct CalicoPolicy {
@@ -242,11 +254,14 @@ struct CalicoPolicy {
   bool global = false;  // GlobalNetworkPolicy
   std::string tier = "default";
   std::optional<double> order;  // absent: after every ordered policy
-  std::string selector;
-  std::string namespace_selector;        // GlobalNetworkPolicy only
-  std::string service_account_selector;
-  std::vector<std::string> types;        // defaulted from the rules
+  CalicoSelector selector;
+  CalicoSelector namespace_selector;        // GlobalNetworkPolicy only
+  CalicoSelector service_account_selector;
+  // Defaulted as Calico does: Ingress when there are no egress rules, Egress
+  // when there are only egress rules, both when there are both.
+  std::vector<std::string> types;
   std::vector<CalicoRule> ingress, egress;
+  // GlobalNetworkPolicy only.
   bool do_not_track = false, pre_dnat = false, apply_on_forward = false;
 };
 struct Tier {

@@ -76,10 +76,5 @@ TEST(Flags, BadUsageExitsTwoAndNamesTheFix) {
   EXPECT_EQ(pos.rest, std::vector<std::string>{"stray"});
 }
 
-TEST(Closest, SuggestsOnlyNearWords) {
-  EXPECT_EQ(Closest("replica", {"replicas", "selector"}), "replicas");
-  EXPECT_EQ(Closest("zzzzzz", {"replicas", "selector"}), "");
-}
-
 }  // namespace
 }  // namespace edgebed::tools
