@@ -6,7 +6,6 @@
 #include <iostream>
 #include <sstream>
 
-#include "core/model/loader.h"
 #include "tools/flags.h"
 
 namespace edgebed::tools {
@@ -14,46 +13,65 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The files named: each file itself, each directory's *.yaml and *.yml in
-// name order. False (after saying why) if a name is neither.
-bool Expand(const std::vector<std::string>& names, std::vector<std::string>* files) {
-  for (const auto& name : names) {
-    std::error_code ec;
-    if (fs::is_directory(name, ec)) {
-      std::vector<std::string> found;
-      for (const auto& entry : fs::directory_iterator(name, ec)) {
-        const std::string ext = entry.path().extension().string();
-        if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) {
-          found.push_back(entry.path().string());
-        }
-      }
-      std::sort(found.begin(), found.end());
-      if (found.empty()) {
-        std::cerr << "edgebed validate: " << name << ": no .yaml or .yml files in this directory\n";
-        return false;
-      }
-      files->insert(files->end(), found.begin(), found.end());
-    } else if (fs::is_regular_file(name, ec) || name == "-") {
-      files->push_back(name);
-    } else {
-      std::cerr << "edgebed validate: " << name << ": no such file or directory\n";
-      return false;
-    }
-  }
-  return true;
+constexpr const char* kSummary =
+    "Loads Kubernetes-style manifests (Namespace, Node, Pod, Deployment, NetworkPolicy,\n"
+    "Calico NetworkPolicy, GlobalNetworkPolicy and Tier, StorageClass,\n"
+    "PersistentVolumeClaim, VolumeSnapshot, PriorityClass; also a v1 List of them)\n"
+    "and prints one line per object loaded, then a warning for each field edgebed\n"
+    "ignores, then every error as file:line:column: field.path: what is wrong.\n"
+    "A directory loads its *.yaml and *.yml files in name order; '-' reads standard\n"
+    "input. Exits 0 when everything loaded, 1 on any error, 2 on bad usage.";
+
+std::string Plural(size_t n, const char* word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
 }  // namespace
 
+StatusOr<std::vector<std::string>> ExpandManifestPaths(const std::vector<std::string>& names) {
+  std::vector<std::string> files;
+  for (const auto& name : names) {
+    std::error_code ec;
+    if (name == "-" || fs::is_regular_file(name, ec)) {
+      files.push_back(name);
+    } else if (fs::is_directory(name, ec)) {
+      std::vector<std::string> found;
+      for (const auto& entry : fs::directory_iterator(name, ec)) {
+        const std::string ext = entry.path().extension().string();
+        if (entry.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml")) {
+          found.push_back(entry.path().string());
+        }
+      }
+      if (ec) return IoError("cannot list this directory: " + ec.message(), name);
+      if (found.empty()) {
+        return NotFound("no .yaml or .yml files in this directory; name the files with -f",
+                        name);
+      }
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else {
+      return NotFound("no such file or directory; check the path", name);
+    }
+  }
+  return files;
+}
+
+StatusOr<model::LoadResult> LoadManifestFile(const std::string& path) {
+  std::stringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return IoError("cannot be read; check its permissions", path);
+    text << in.rdbuf();
+    if (in.bad()) return IoError("reading failed part way", path);
+  }
+  return model::LoadManifests(text.str(), path == "-" ? "<stdin>" : path);
+}
+
 int RunValidate(int argc, char** argv) {
   std::vector<std::string> names;
-  Flags flags("edgebed validate",
-              "Loads Kubernetes-style manifests (Namespace, Node, Pod, Deployment, NetworkPolicy,\n"
-              "Calico NetworkPolicy, GlobalNetworkPolicy and Tier, StorageClass,\n"
-              "PersistentVolumeClaim, VolumeSnapshot, PriorityClass) and prints one line per\n"
-              "object loaded, then warnings for fields edgebed ignores, then every error as\n"
-              "file:line:column: field.path: what is wrong. A directory loads its *.yaml and\n"
-              "*.yml files; '-' reads standard input. Exits 1 if any manifest has an error.");
+  Flags flags("edgebed validate", kSummary);
   flags.Repeated("filename", "f", "a manifest file or directory", &names);
   flags.Positional("[FILE...]", &names);
   if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
@@ -61,35 +79,34 @@ int RunValidate(int argc, char** argv) {
     std::cerr << "edgebed validate: name at least one manifest: edgebed validate -f FILE\n";
     return 2;
   }
-  std::vector<std::string> files;
-  if (!Expand(names, &files)) return 2;
-
-  size_t objects = 0, warnings = 0, errors = 0;
-  for (const auto& file : files) {
-    std::stringstream text;
-    if (file == "-") {
-      text << std::cin.rdbuf();
-    } else {
-      std::ifstream in(file, std::ios::binary);
-      if (!in) {
-        std::cerr << "edgebed validate: " << file << ": cannot be read\n";
-        return 2;
-      }
-      text << in.rdbuf();
-    }
-    const model::LoadResult result = model::LoadManifests(text.str(), file == "-" ? "<stdin>" : file);
-    for (const auto& o : result.objects) std::cout << model::Summarize(o) << "\n";
-    for (const auto& w : result.warnings) std::cout << "warning: " << w.ToString() << "\n";
-    for (const auto& e : result.errors) std::cerr << "error: " << e.ToString() << "\n";
-    objects += result.objects.size();
-    warnings += result.warnings.size();
-    errors += result.errors.size();
+  StatusOr<std::vector<std::string>> files = ExpandManifestPaths(names);
+  if (!files.ok()) {
+    std::cerr << "edgebed validate: " << files.status().ToString() << "\n";
+    return 2;
   }
-  std::cout << objects << " objects loaded from " << files.size() << " file"
-            << (files.size() == 1 ? "" : "s") << ", " << warnings << " warning"
-            << (warnings == 1 ? "" : "s") << ", " << errors << " error" << (errors == 1 ? "" : "s")
-            << "\n";
-  return errors == 0 ? 0 : 1;
+
+  // Everything is loaded before anything is printed, so the output reads in
+  // one order whatever the number of files: objects, warnings, errors.
+  model::LoadResult all;
+  for (const auto& file : *files) {
+    StatusOr<model::LoadResult> result = LoadManifestFile(file);
+    if (!result.ok()) {
+      std::cerr << "edgebed validate: " << result.status().ToString() << "\n";
+      return 2;
+    }
+    for (auto& o : result->objects) all.objects.push_back(std::move(o));
+    for (auto& w : result->warnings) all.warnings.push_back(std::move(w));
+    for (auto& e : result->errors) all.errors.push_back(std::move(e));
+  }
+  for (const auto& o : all.objects) std::cout << model::Summarize(o) << "\n";
+  for (const auto& w : all.warnings) std::cout << "warning: " << w.ToString() << "\n";
+  std::cout.flush();
+  for (const auto& e : all.errors) std::cerr << "error: " << e.ToString() << "\n";
+  std::cerr.flush();
+  std::cout << all.objects.size() << " objects loaded from " << Plural(files->size(), "file")
+            << ", " << Plural(all.warnings.size(), "warning") << ", "
+            << Plural(all.errors.size(), "error") << "\n";
+  return all.errors.empty() ? 0 : 1;
 }
 
 }  // namespace edgebed::tools

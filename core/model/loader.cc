@@ -1,6 +1,7 @@
 #include "core/model/loader.h"
 
 #include <arpa/inet.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <functional>
 #include <set>
 
+#include "core/base/closest.h"
 #include "core/model/fields.h"
 
 namespace edgebed::model {
@@ -381,6 +383,10 @@ PodSpec ParsePodSpec(Fields& f) {
     t.Enum("whenUnsatisfiable", &c.when_unsatisfiable, {"DoNotSchedule", "ScheduleAnyway"}, true);
     OptionalSelector(t, "labelSelector", &c.label_selector);
     t.OptionalInt32("minDomains", &c.min_domains, 1, INT32_MAX);
+    if (c.min_domains && c.when_unsatisfiable == "ScheduleAnyway") {
+      t.ctx().Error(t.Take("minDomains"), JoinPath(t.path(), "minDomains"),
+                    "can only be used with whenUnsatisfiable: DoNotSchedule");
+    }
     t.Ignored({"matchLabelKeys", "nodeAffinityPolicy", "nodeTaintsPolicy"});
     s.topology_spread_constraints.push_back(std::move(c));
   });
@@ -397,14 +403,17 @@ PodSpec ParsePodSpec(Fields& f) {
 
 // --- Kinds ---
 
+// What a kind's parser gets: the document's top-level fields and its metadata.
 struct Document {
   Context& ctx;
   Fields& top;
   ObjectMeta meta;
+  size_t errors_before;  // the error count when this document began
 };
 
 Namespace ParseNamespace(Document& d) {
   d.top.Ignored({"spec"}, "namespace finalizers are not modelled");
+  d.top.Ignored({"status"}, "status is set by the cluster");
   return Namespace{d.meta};
 }
 
@@ -446,7 +455,8 @@ void ParseIntOrPercent(Fields& f, const std::string& key, IntOrString* out) {
   std::optional<IntOrString> v;
   f.IntOrStr(key, &v);
   if (!v) return;
-  if (v->is_int ? v->int_value < 0 : (v->str_value.size() < 2 || v->str_value.back() != '%' ||
+  if (v->is_int ? v->int_value < 0 : (v->str_value.size() < 2 || v->str_value.size() > 10 ||
+                                      v->str_value.back() != '%' ||
                                       !std::all_of(v->str_value.begin(), v->str_value.end() - 1,
                                                    [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))) {
     f.ctx().Error(f.Take(key), JoinPath(f.path(), key),
@@ -463,8 +473,11 @@ Deployment ParseDeployment(Document& d) {
     s.Int32("replicas", &dep.replicas, 0, INT32_MAX);
     s.Int32("minReadySeconds", &dep.min_ready_seconds, 0, INT32_MAX);
     const bool selector_ok = s.Object("selector", [&](Fields& sel) { dep.selector = ParseLabelSelector(sel); }, true);
-    bool template_ok = s.Object("template", [&](Fields& t) {
-      t.Object("metadata", [&](Fields& m) {
+    // The selector is checked against the template's labels even when the
+    // pod spec below has errors of its own: each is worth reporting.
+    bool labels_ok = false;
+    s.Object("template", [&](Fields& t) {
+      labels_ok = t.Object("metadata", [&](Fields& m) {
         m.StringMap("labels", &dep.pod_template.labels);
         CheckLabels(m, "labels", dep.pod_template.labels, true);
         m.StringMap("annotations", &dep.pod_template.annotations);
@@ -478,27 +491,59 @@ Deployment ParseDeployment(Document& d) {
         }
       }, true);
     }, true);
-    if (selector_ok && template_ok && s.Has("selector")) {
+    if (selector_ok && labels_ok && s.Has("selector")) {
       if (dep.selector.Empty()) {
         s.ctx().Error(s.Take("selector"), JoinPath(s.path(), "selector"),
                       "must not be empty; select the template's labels");
       } else if (!Matches(dep.selector, dep.pod_template.labels)) {
         s.ctx().Error(s.Take("selector"), JoinPath(s.path(), "selector"),
-                      "does not match the template's labels (spec.template.metadata.labels); "
-                      "the Deployment would never own its pods");
+                      "does not match the template's labels (" +
+                          JoinPath(s.path(), "template.metadata.labels") +
+                          "); the Deployment would never own its pods");
       }
     }
     s.Object("strategy", [&](Fields& st) {
       st.Enum("type", &dep.strategy, {"RollingUpdate", "Recreate"});
+      if (dep.strategy == "Recreate" && st.Has("rollingUpdate")) {
+        st.ctx().Error(st.Take("rollingUpdate"), JoinPath(st.path(), "rollingUpdate"),
+                       "may not be specified when strategy type is Recreate; remove it or use "
+                       "type RollingUpdate");
+        return;
+      }
       st.Object("rollingUpdate", [&](Fields& ru) {
         ParseIntOrPercent(ru, "maxSurge", &dep.max_surge);
         ParseIntOrPercent(ru, "maxUnavailable", &dep.max_unavailable);
+        // Upstream's checks: a rollout must be able to make progress, and
+        // cannot take down more than every pod.
+        const auto amount = [](const IntOrString& v) {
+          return v.is_int ? v.int_value : std::stoll(v.str_value.substr(0, v.str_value.size() - 1));
+        };
+        if (amount(dep.max_surge) == 0 && amount(dep.max_unavailable) == 0) {
+          ru.ctx().Error(ru.Has("maxUnavailable") ? ru.Take("maxUnavailable") : ru.node(),
+                         JoinPath(ru.path(), "maxUnavailable"),
+                         "may not be 0 when maxSurge is 0: the rollout could never replace a "
+                         "pod; allow at least 1 of either");
+        } else if (!dep.max_unavailable.is_int && amount(dep.max_unavailable) > 100) {
+          ru.ctx().Error(ru.Take("maxUnavailable"), JoinPath(ru.path(), "maxUnavailable"),
+                         "must not be more than 100%");
+        }
       });
     });
     s.Ignored({"paused", "progressDeadlineSeconds", "revisionHistoryLimit"});
   }, true);
   d.top.Ignored({"status"}, "status is set by the cluster");
   return dep;
+}
+
+// Upstream refuses a list of policy types that names one twice.
+void CheckNoRepeats(Fields& f, const std::string& key, const std::vector<std::string>& list) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (std::find(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(i), list[i]) !=
+        list.begin() + static_cast<std::ptrdiff_t>(i)) {
+      f.ctx().Error(f.Take(key)[i], IndexPath(JoinPath(f.path(), key), i),
+                    "\"" + list[i] + "\" is listed twice; keep one");
+    }
+  }
 }
 
 void CheckCidr(Fields& f, const std::string& key, const std::string& text, Cidr* out,
@@ -579,12 +624,14 @@ NetworkPolicy ParseNetworkPolicy(Document& d) {
     rules(s, "ingress", "from", &np.ingress);
     rules(s, "egress", "to", &np.egress);
     s.EnumList("policyTypes", &np.policy_types, {"Ingress", "Egress"});
+    CheckNoRepeats(s, "policyTypes", np.policy_types);
     // Upstream's defaulting: Ingress always, Egress when there are egress rules.
     if (np.policy_types.empty()) {
       np.policy_types.push_back("Ingress");
       if (!np.egress.empty()) np.policy_types.push_back("Egress");
     }
   }, true);
+  d.top.Ignored({"status"}, "status is set by the cluster");
   return np;
 }
 
@@ -639,19 +686,33 @@ CalicoEntityRule ParseEntityRule(Fields& f) {
     std::vector<std::string>* nets = std::string(key) == "nets" ? &e.nets : &e.not_nets;
     f.StringList(key, nets);
     for (size_t i = 0; i < nets->size(); ++i) {
+      std::string& net = (*nets)[i];
       Cidr c;
       std::string why;
-      if (!ParseCidr((*nets)[i], &c, &why)) f.ctx().Error(f.Take(key)[i], IndexPath(JoinPath(f.path(), key), i), why);
+      // Calico, unlike a Kubernetes ipBlock, takes a bare address as its host
+      // network; it is stored with the prefix so the policy engine sees one form.
+      if (net.find('/') == std::string::npos) {
+        if (ParseCidr(net + "/32", &c, &why)) {
+          net += "/32";
+        } else if (ParseCidr(net + "/128", &c, &why)) {
+          net += "/128";
+        } else {
+          f.ctx().Error(f.Take(key)[i], IndexPath(JoinPath(f.path(), key), i),
+                        "\"" + net + "\" is neither a CIDR nor an IP address");
+        }
+      } else if (!ParseCidr(net, &c, &why)) {
+        f.ctx().Error(f.Take(key)[i], IndexPath(JoinPath(f.path(), key), i), why);
+      }
     }
   }
-  f.String("selector", &e.selector);
-  f.String("notSelector", &e.not_selector);
-  f.String("namespaceSelector", &e.namespace_selector);
+  f.Selector("selector", &e.selector);
+  f.Selector("notSelector", &e.not_selector);
+  f.Selector("namespaceSelector", &e.namespace_selector);
   ParseCalicoPorts(f, "ports", &e.ports);
   ParseCalicoPorts(f, "notPorts", &e.not_ports);
   f.Object("serviceAccounts", [&](Fields& sa) {
     sa.StringList("names", &e.service_account_names);
-    sa.String("selector", &e.service_account_selector);
+    sa.Selector("selector", &e.service_account_selector);
   });
   f.Ignored({"services"}, "Kubernetes service matches are not modelled");
   return e;
@@ -663,8 +724,11 @@ void ParseProtocol(Fields& f, const std::string& key, std::optional<IntOrString>
   const IntOrString& p = **out;
   if (p.is_int ? (p.int_value < 1 || p.int_value > 255)
                : std::find(kCalicoProtocols.begin(), kCalicoProtocols.end(), p.str_value) == kCalicoProtocols.end()) {
+    const std::string near = p.is_int ? "" : ClosestName(p.str_value, kCalicoProtocols);
     f.ctx().Error(f.Take(key), JoinPath(f.path(), key),
-                  "\"" + p.ToString() + "\" is not a protocol; use TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255");
+                  "\"" + p.ToString() + "\" is not a protocol; use TCP, UDP, ICMP, ICMPv6, SCTP, "
+                  "UDPLite or a number 1-255" +
+                      (near.empty() ? "" : " (did you mean \"" + near + "\"?)"));
     out->reset();
   }
 }
@@ -700,6 +764,19 @@ CalicoRule ParseCalicoRule(Fields& f) {
   f.OptionalInt32("ipVersion", &r.ip_version, 4, 6);
   if (r.ip_version && *r.ip_version == 5) {
     f.ctx().Error(f.Take("ipVersion"), JoinPath(f.path(), "ipVersion"), "must be 4 or 6");
+  } else if (r.ip_version) {
+    // As Calico: ICMP is IPv4's and ICMPv6 is IPv6's, in protocol and notProtocol alike.
+    for (const char* key : {"protocol", "notProtocol"}) {
+      const auto& p = std::string(key) == "protocol" ? r.protocol : r.not_protocol;
+      if (!p) continue;
+      const bool icmp4 = p->is_int ? p->int_value == 1 : p->str_value == "ICMP";
+      const bool icmp6 = p->is_int ? p->int_value == 58 : p->str_value == "ICMPv6";
+      if ((icmp4 && *r.ip_version != 4) || (icmp6 && *r.ip_version != 6)) {
+        f.ctx().Error(f.Take("ipVersion"), JoinPath(f.path(), "ipVersion"),
+                      std::string("must be ") + (icmp4 ? "4" : "6") + " with " + key + " " +
+                          p->ToString() + "; drop ipVersion or fix the protocol");
+      }
+    }
   }
   for (const char* side : {"source", "destination"}) {
     CalicoEntityRule* e = std::string(side) == "source" ? &r.source : &r.destination;
@@ -723,7 +800,7 @@ CalicoPolicy ParseCalicoPolicy(Document& d, bool global) {
   d.top.Object("spec", [&](Fields& s) {
     s.String("tier", &p.tier);
     s.Double("order", &p.order);
-    s.String("selector", &p.selector);
+    s.Selector("selector", &p.selector);
     if (!global && s.Has("namespaceSelector")) {
       s.ctx().Error(s.Take("namespaceSelector"), JoinPath(s.path(), "namespaceSelector"),
                     "only a GlobalNetworkPolicy selects namespaces; make this a "
@@ -731,12 +808,22 @@ CalicoPolicy ParseCalicoPolicy(Document& d, bool global) {
                     "destination");
     }
     if (global) {
-      s.String("namespaceSelector", &p.namespace_selector);
+      s.Selector("namespaceSelector", &p.namespace_selector);
       s.Bool("doNotTrack", &p.do_not_track);
       s.Bool("preDNAT", &p.pre_dnat);
       s.Bool("applyOnForward", &p.apply_on_forward);
+    } else {
+      // Host-endpoint options exist only on the global kind; say so rather
+      // than "unknown field", which would send the user hunting for a typo.
+      for (const char* key : {"doNotTrack", "preDNAT", "applyOnForward"}) {
+        if (s.Has(key)) {
+          s.ctx().Error(s.Take(key), JoinPath(s.path(), key),
+                        std::string("only a GlobalNetworkPolicy has ") + key +
+                            " (it applies to host endpoints); make this a GlobalNetworkPolicy");
+        }
+      }
     }
-    s.String("serviceAccountSelector", &p.service_account_selector);
+    s.Selector("serviceAccountSelector", &p.service_account_selector);
     s.List("ingress", [&](Fields& r, size_t) { p.ingress.push_back(ParseCalicoRule(r)); });
     s.List("egress", [&](Fields& r, size_t) { p.egress.push_back(ParseCalicoRule(r)); });
     s.EnumList("types", &p.types, {"Ingress", "Egress"});
@@ -746,9 +833,24 @@ CalicoPolicy ParseCalicoPolicy(Document& d, bool global) {
       if (!p.ingress.empty() || p.egress.empty()) p.types.push_back("Ingress");
       if (!p.egress.empty()) p.types.push_back("Egress");
     }
+    CheckNoRepeats(s, "types", p.types);
+    // Calico's own checks of a host-endpoint policy.
     if ((p.pre_dnat || p.do_not_track) && !p.apply_on_forward) {
       s.ctx().Error(s.node(), JoinPath(s.path(), "applyOnForward"),
                     "must be true when preDNAT or doNotTrack is set");
+    }
+    if (p.pre_dnat && p.do_not_track) {
+      s.ctx().Error(s.Take("preDNAT"), JoinPath(s.path(), "preDNAT"),
+                    "preDNAT and doNotTrack cannot both be true; choose one");
+    }
+    if (p.pre_dnat && !p.egress.empty()) {
+      s.ctx().Error(s.Take("egress"), JoinPath(s.path(), "egress"),
+                    "a preDNAT policy cannot have egress rules (it sees packets only on their "
+                    "way in); move them to another policy");
+    } else if (p.pre_dnat &&
+               std::find(p.types.begin(), p.types.end(), "Egress") != p.types.end()) {
+      s.ctx().Error(s.Take("types"), JoinPath(s.path(), "types"),
+                    "a preDNAT policy cannot have type Egress; use [Ingress]");
     }
     s.Ignored({"performanceHints", "stagedAction"});
   }, true);
@@ -767,19 +869,29 @@ Tier ParseTier(Document& d) {
 
 // --- Storage ---
 
-// One schedule of the Portworx form "periodic=60,10", "daily=02:00,7",
-// "weekly=sunday@03:00,4", "monthly=1@04:00,12" (the last number: how many to retain).
+// One schedule in Portworx's own notation, as pxctl and the volume spec's
+// snap_schedule take it: "periodic=MINUTES[,KEEP]", "daily=HH:MM[,KEEP]",
+// "weekly=DAY@HH:MM[,KEEP]", "monthly=DAY@HH:MM[,KEEP]". Without KEEP, pxctl's
+// defaults apply: 5 periodic, 7 daily, 5 weekly, 12 monthly.
 bool ParseSchedule(const std::string& text, SnapshotSchedule* out, std::string* why) {
-  const size_t eq = text.find('='), comma = text.rfind(',');
-  if (eq == std::string::npos || comma == std::string::npos || comma < eq) {
-    *why = "\"" + text + "\" is not a schedule; write periodic=MINUTES,RETAIN, daily=HH:MM,RETAIN, "
-           "weekly=DAY@HH:MM,RETAIN or monthly=DAY@HH:MM,RETAIN";
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos) {
+    *why = "\"" + text + "\" is not a schedule; write periodic=MINUTES,KEEP, daily=HH:MM,KEEP, "
+           "weekly=DAY@HH:MM,KEEP or monthly=DAY@HH:MM,KEEP";
     return false;
   }
   out->kind = text.substr(0, eq);
-  const std::string when = text.substr(eq + 1, comma - eq - 1), retain = text.substr(comma + 1);
+  std::string when = text.substr(eq + 1);
+  std::string keep;
+  if (const size_t comma = when.find(','); comma != std::string::npos) {
+    keep = when.substr(comma + 1);
+    when = when.substr(0, comma);
+  }
   auto number = [](const std::string& s, int lo, int hi, int32_t* v) {
-    if (s.empty() || s.size() > 6 || !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) return false;
+    if (s.empty() || s.size() > 6 ||
+        !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      return false;
+    }
     *v = std::stoi(s);
     return *v >= lo && *v <= hi;
   };
@@ -788,29 +900,140 @@ bool ParseSchedule(const std::string& text, SnapshotSchedule* out, std::string* 
     return colon != std::string::npos && number(s.substr(0, colon), 0, 23, &out->hour) &&
            number(s.substr(colon + 1), 0, 59, &out->minute);
   };
-  if (!number(retain, 1, 1000, &out->retain)) {
-    *why = "\"" + text + "\": the number to retain must be 1..1000";
-    return false;
-  }
   const size_t at = when.find('@');
   bool good = false;
   if (out->kind == "periodic") {
+    out->retain = 5;
     good = number(when, 1, 525600, &out->interval_minutes);
   } else if (out->kind == "daily") {
+    out->retain = 7;
     good = clock(when);
   } else if (out->kind == "weekly") {
-    static const std::set<std::string> kDays = {"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"};
+    static const std::set<std::string> kDays = {"sunday",   "monday", "tuesday", "wednesday",
+                                                "thursday", "friday", "saturday"};
+    out->retain = 5;
     out->weekday = when.substr(0, at);
     good = at != std::string::npos && kDays.count(out->weekday) && clock(when.substr(at + 1));
   } else if (out->kind == "monthly") {
+    out->retain = 12;
     good = at != std::string::npos && number(when.substr(0, at), 1, 31, &out->day_of_month) &&
            clock(when.substr(at + 1));
   } else {
     *why = "\"" + out->kind + "\" is not a schedule kind; use periodic, daily, weekly or monthly";
     return false;
   }
-  if (!good) *why = "\"" + text + "\" is not a valid " + out->kind + " schedule";
-  return good;
+  if (!good) {
+    static const std::map<std::string, std::string> kForm = {
+        {"periodic", "periodic=MINUTES,KEEP, e.g. periodic=60,10"},
+        {"daily", "daily=HH:MM,KEEP, e.g. daily=02:30,7"},
+        {"weekly", "weekly=DAY@HH:MM,KEEP, e.g. weekly=sunday@03:00,4"},
+        {"monthly", "monthly=DAY@HH:MM,KEEP, e.g. monthly=1@04:00,12"}};
+    *why = "\"" + text + "\" is not a valid " + out->kind + " schedule; write " +
+           kForm.at(out->kind);
+    return false;
+  }
+  if (!keep.empty() && !number(keep, 1, 1000, &out->retain)) {
+    *why = "\"" + text + "\": the number to keep must be 1..1000";
+    return false;
+  }
+  return true;
+}
+
+bool IsPortworxProvisioner(const std::string& provisioner) {
+  return provisioner == "pxd.portworx.com" || provisioner == "kubernetes.io/portworx-volume";
+}
+
+// The parameters Portworx reads, typed. Names and values are those of the
+// openstorage volume spec (repl, io_priority or its alias priority_io,
+// io_profile, sharedv4, snap_interval, snap_schedule); cloudsnap_schedule and
+// cloudsnap_full_every are edgebed's, in the same notation, for backups to
+// the cloud. Other parameters (fs, group, ...) stay in `parameters` untouched.
+PortworxParameters ParsePortworxParameters(Fields& top, const std::map<std::string, std::string>& parameters) {
+  PortworxParameters px;
+  Context& ctx = top.ctx();
+  YAML::Node params = top.Take("parameters");
+  auto at = [&](const std::string& key) { return params.IsMap() ? params[key] : params; };
+  auto where = [&](const std::string& key) {
+    return JoinPath(JoinPath(top.path(), "parameters"), key);
+  };
+  auto schedules = [&](const std::string& key, const std::string& value,
+                       std::vector<SnapshotSchedule>* list) {
+    size_t start = 0;
+    while (start <= value.size()) {
+      const size_t semi = value.find(';', start);
+      const std::string one =
+          value.substr(start, semi == std::string::npos ? std::string::npos : semi - start);
+      SnapshotSchedule schedule;
+      std::string why;
+      if (!ParseSchedule(one, &schedule, &why)) {
+        ctx.Error(at(key), where(key), why);
+        return;
+      }
+      list->push_back(schedule);
+      if (semi == std::string::npos) return;
+      start = semi + 1;
+    }
+  };
+  auto whole = [](const std::string& s, int lo, int hi, int32_t* v) {
+    if (s.empty() || s.size() > 6 ||
+        !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      return false;
+    }
+    *v = std::stoi(s);
+    return *v >= lo && *v <= hi;
+  };
+  for (const auto& [key, value] : parameters) {
+    if (key == "repl") {
+      if (!whole(value, 1, 3, &px.repl)) {
+        ctx.Error(at(key), where(key),
+                  "\"" + value + "\" is not a replica count; use \"1\", \"2\" or \"3\"");
+      }
+    } else if (key == "sharedv4") {
+      if (value != "true" && value != "false") {
+        ctx.Error(at(key), where(key), "\"" + value + "\" must be \"true\" or \"false\"");
+      }
+      px.sharedv4 = value == "true";
+    } else if (key == "io_profile") {
+      static const std::vector<std::string> kProfiles = {
+          "auto", "auto_journal", "db", "db_remote", "sequential", "random",
+          "cms",  "sync_shared",  "journal", "none"};
+      if (std::find(kProfiles.begin(), kProfiles.end(), value) == kProfiles.end()) {
+        const std::string near = ClosestName(value, kProfiles);
+        ctx.Error(at(key), where(key),
+                  "\"" + value + "\" is not an io_profile; use auto, auto_journal, db, db_remote, "
+                  "sequential, random, cms, sync_shared, journal or none" +
+                      (near.empty() ? "" : " (did you mean \"" + near + "\"?)"));
+      }
+      px.io_profile = value;
+    } else if (key == "priority_io" || key == "io_priority") {
+      if (value != "high" && value != "medium" && value != "low") {
+        ctx.Error(at(key), where(key), "\"" + value + "\" is not a priority; use high, medium or low");
+      }
+      px.priority_io = value;
+    } else if (key == "snap_interval") {
+      // Minutes between snapshots; "0" turns scheduled snapshots off.
+      int32_t minutes = 0;
+      if (!whole(value, 0, 525600, &minutes)) {
+        ctx.Error(at(key), where(key),
+                  "\"" + value + "\" is not a number of minutes; write e.g. \"60\" (0: no snapshots)");
+      } else if (minutes > 0) {
+        SnapshotSchedule periodic;
+        periodic.kind = "periodic";
+        periodic.interval_minutes = minutes;
+        periodic.retain = 5;
+        px.snapshot_schedules.push_back(periodic);
+      }
+    } else if (key == "snap_schedule") {
+      schedules(key, value, &px.snapshot_schedules);
+    } else if (key == "cloudsnap_schedule") {
+      schedules(key, value, &px.backup_schedules);
+    } else if (key == "cloudsnap_full_every") {
+      if (!whole(value, 1, 1000, &px.full_backup_every)) {
+        ctx.Error(at(key), where(key), "\"" + value + "\" must be a whole number of backups, 1..1000");
+      }
+    }
+  }
+  return px;
 }
 
 StorageClass ParseStorageClass(Document& d) {
@@ -827,63 +1050,17 @@ StorageClass ParseStorageClass(Document& d) {
       r.op = "In";
       e.String("key", &r.key, true);
       e.StringList("values", &r.values);
+      if (e.Has("values") && r.values.empty()) {
+        e.ctx().Error(e.Take("values"), JoinPath(e.path(), "values"), "must name at least one value");
+      }
       sc.allowed_topologies.push_back(std::move(r));
     });
   });
   d.top.Ignored({"mountOptions"});
-
-  // The Portworx parameters, typed. Unknown parameters stay in `parameters`:
-  // a StorageClass is shared with other provisioners, so they are not errors.
-  YAML::Node params = d.top.Take("parameters");
-  auto at = [&](const std::string& key) { return params.IsMap() ? params[key] : params; };
-  auto where = [](const std::string& key) { return "parameters." + key; };
-  PortworxParameters& px = sc.portworx;
-  for (const auto& [key, value] : sc.parameters) {
-    if (key == "repl") {
-      if (value != "1" && value != "2" && value != "3") {
-        d.ctx.Error(at(key), where(key), "\"" + value + "\" is not a replica count; use \"1\", \"2\" or \"3\"");
-      } else {
-        px.repl = value[0] - '0';
-      }
-    } else if (key == "sharedv4") {
-      if (value != "true" && value != "false") {
-        d.ctx.Error(at(key), where(key), "\"" + value + "\" must be \"true\" or \"false\"");
-      }
-      px.sharedv4 = value == "true";
-    } else if (key == "io_profile") {
-      static const std::set<std::string> kProfiles = {"auto", "db", "db_remote", "sequential", "random", "cms", "sync_shared", "journal", "none"};
-      if (!kProfiles.count(value)) {
-        d.ctx.Error(at(key), where(key), "\"" + value + "\" is not an io_profile; use auto, db, db_remote, sequential, random, cms, sync_shared, journal or none");
-      }
-      px.io_profile = value;
-    } else if (key == "priority_io" || key == "io_priority") {
-      if (value != "high" && value != "medium" && value != "low") {
-        d.ctx.Error(at(key), where(key), "\"" + value + "\" is not a priority; use high, medium or low");
-      }
-      px.priority_io = value;
-    } else if (key == "snap_schedule" || key == "cloudsnap_schedule") {
-      auto& list = key == "snap_schedule" ? px.snapshot_schedules : px.backup_schedules;
-      size_t start = 0;
-      while (start <= value.size()) {
-        const size_t semi = value.find(';', start);
-        const std::string one = value.substr(start, semi == std::string::npos ? std::string::npos : semi - start);
-        SnapshotSchedule schedule;
-        std::string why;
-        if (!ParseSchedule(one, &schedule, &why)) {
-          d.ctx.Error(at(key), where(key), why);
-          break;
-        }
-        list.push_back(schedule);
-        if (semi == std::string::npos) break;
-        start = semi + 1;
-      }
-    } else if (key == "cloudsnap_full_every") {
-      if (value.empty() || value.size() > 4 || !std::all_of(value.begin(), value.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) || std::stoi(value) < 1) {
-        d.ctx.Error(at(key), where(key), "\"" + value + "\" must be a whole number of backups, at least 1");
-      } else {
-        px.full_backup_every = std::stoi(value);
-      }
-    }
+  // A StorageClass of another provisioner may share parameter names with
+  // Portworx; they are that provisioner's business, not errors here.
+  if (IsPortworxProvisioner(sc.provisioner)) {
+    sc.portworx = ParsePortworxParameters(d.top, sc.parameters);
   }
   return sc;
 }
@@ -919,8 +1096,9 @@ PersistentVolumeClaim ParsePvc(Document& d) {
     }
     s.Ignored({"selector", "volumeName", "volumeAttributesClassName"});
   }, true);
-  if (!pvc.storage && d.ctx.error_count() == 0) {
-    d.ctx.Error(d.top.Take("spec"), "spec.resources.requests.storage", "is required: how large a volume to provision, e.g. 10Gi");
+  if (!pvc.storage && d.ctx.error_count() == d.errors_before) {
+    d.ctx.Error(d.top.Take("spec"), JoinPath(d.top.path(), "spec.resources.requests.storage"),
+                "is required: how large a volume to provision, e.g. 10Gi");
   }
   d.top.Ignored({"status"}, "status is set by the cluster");
   return pvc;
@@ -1070,7 +1248,7 @@ void LoadObject(Context& ctx, const YAML::Node& node, const std::string& path,
     }
     return;
   }
-  Document doc{ctx, top, ParseMeta(top, *info)};
+  Document doc{ctx, top, ParseMeta(top, *info), before};
   Object object = info->parse(doc);
   top.Finish();
   if (ctx.error_count() == before) out->push_back(std::move(object));
@@ -1123,6 +1301,22 @@ std::vector<DocumentText> SplitDocuments(std::string_view yaml) {
   return docs;
 }
 
+// True if line `index` (0-based) of `text` starts with whitespace holding a
+// tab: the commonest cause of yaml-cpp's terse "illegal map value".
+bool IndentedWithTab(std::string_view text, int index) {
+  if (index < 0) return false;
+  size_t start = 0;
+  for (int i = 0; i < index; ++i) {
+    start = text.find('\n', start);
+    if (start == std::string_view::npos) return false;
+    ++start;
+  }
+  for (size_t i = start; i < text.size() && (text[i] == ' ' || text[i] == '\t'); ++i) {
+    if (text[i] == '\t') return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string Diagnostic::ToString() const {
@@ -1144,10 +1338,22 @@ LoadResult LoadManifests(std::string_view yaml, const std::string& source) {
     YAML::Node doc;
     try {
       doc = YAML::Load(text.padded);
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp's own guard against a stack overflow; its message is "bad file".
+      SourcePos pos{source, e.mark.line >= 0 ? e.mark.line + 1 : 0,
+                    e.mark.column >= 0 ? e.mark.column + 1 : 0};
+      result.errors.push_back({pos, "", "YAML nests deeper than " + std::to_string(e.depth()) +
+                                            " levels here; no manifest needs that, check for "
+                                            "unbalanced brackets"});
+      continue;
     } catch (const YAML::Exception& e) {
       SourcePos pos{source, e.mark.line >= 0 ? e.mark.line + 1 : 0,
                     e.mark.column >= 0 ? e.mark.column + 1 : 0};
-      result.errors.push_back({pos, "", "YAML syntax error: " + e.msg});
+      std::string hint;
+      if (IndentedWithTab(yaml, e.mark.line)) {
+        hint = "; this line is indented with a tab, which YAML does not allow: use spaces";
+      }
+      result.errors.push_back({pos, "", "YAML syntax error: " + e.msg + hint});
       continue;
     }
     if (doc.IsNull()) {
@@ -1165,8 +1371,17 @@ LoadResult LoadManifests(std::string_view yaml, const std::string& source) {
     } catch (const std::exception& e) {
       // yaml-cpp throws on some malformed node accesses; never let it escape.
       result.errors.push_back({ctx.Pos(doc), "", std::string("cannot read the document: ") + e.what()});
+    } catch (...) {
+      result.errors.push_back({ctx.Pos(doc), "", "cannot read the document"});
     }
   }
+  // Parsers report as they walk (an unknown key only once its mapping is
+  // done); a reader wants the file's order.
+  const auto by_position = [](const Diagnostic& a, const Diagnostic& b) {
+    return std::make_pair(a.pos.line, a.pos.column) < std::make_pair(b.pos.line, b.pos.column);
+  };
+  std::stable_sort(result.errors.begin(), result.errors.end(), by_position);
+  std::stable_sort(result.warnings.begin(), result.warnings.end(), by_position);
   return result;
 }
 

@@ -106,6 +106,10 @@ std::string Summarize(const Object& object) {
           [](const Namespace& n) { return Plural(n.meta.labels.size(), "label"); },
           [](const Node& n) {
             std::string s = "allocatable " + Resources(n.allocatable);
+            if (auto zone = n.meta.labels.find("topology.kubernetes.io/zone");
+                zone != n.meta.labels.end()) {
+              s += ", zone " + zone->second;
+            }
             if (!n.taints.empty()) s += ", " + Plural(n.taints.size(), "taint");
             if (n.unschedulable) s += ", unschedulable";
             return s;
@@ -125,7 +129,7 @@ std::string Summarize(const Object& object) {
             std::ostringstream s;
             s << "tier " << p.tier << ", order ";
             if (p.order) s << *p.order; else s << "none";
-            s << ", selector \"" << p.selector << "\", " << Plural(p.ingress.size(), "ingress rule")
+            s << ", selector \"" << (p.selector.empty() ? "all()" : p.selector.expression) << "\", " << Plural(p.ingress.size(), "ingress rule")
               << ", " << Plural(p.egress.size(), "egress rule");
             return s.str();
           },
@@ -137,23 +141,35 @@ std::string Summarize(const Object& object) {
             return s.str();
           },
           [](const StorageClass& sc) {
-            std::string s = sc.provisioner + ", repl " + std::to_string(sc.portworx.repl);
-            if (sc.portworx.sharedv4) s += ", sharedv4";
-            if (!sc.portworx.io_profile.empty()) s += ", io_profile " + sc.portworx.io_profile;
-            s += ", priority_io " + sc.portworx.priority_io;
-            if (!sc.portworx.snapshot_schedules.empty()) {
-              s += ", " + Plural(sc.portworx.snapshot_schedules.size(), "snapshot schedule");
+            std::string s = sc.provisioner;
+            if (sc.portworx) {
+              const PortworxParameters& px = *sc.portworx;
+              s += ", repl " + std::to_string(px.repl);
+              if (px.sharedv4) s += ", sharedv4";
+              if (!px.io_profile.empty()) s += ", io_profile " + px.io_profile;
+              s += ", priority_io " + px.priority_io;
+              if (!px.snapshot_schedules.empty()) {
+                s += ", " + Plural(px.snapshot_schedules.size(), "snapshot schedule");
+              }
+              if (!px.backup_schedules.empty()) {
+                s += ", " + Plural(px.backup_schedules.size(), "backup schedule");
+              }
             }
-            if (!sc.portworx.backup_schedules.empty()) {
-              s += ", " + Plural(sc.portworx.backup_schedules.size(), "backup schedule");
-            }
+            if (sc.reclaim_policy != "Delete") s += ", reclaim " + sc.reclaim_policy;
+            if (sc.volume_binding_mode != "Immediate") s += ", " + sc.volume_binding_mode;
             return s;
           },
           [](const PersistentVolumeClaim& c) {
             std::string modes;
             for (const auto& m : c.access_modes) modes += (modes.empty() ? "" : ",") + m;
             return (c.storage ? c.storage->ToString() : std::string("?")) + " " + modes +
-                   ", class " + (c.storage_class_name ? *c.storage_class_name : "(default)");
+                   ", class " +
+                   (!c.storage_class_name           ? std::string("(default)")
+                    : c.storage_class_name->empty() ? std::string("(none)")
+                                                    : *c.storage_class_name) +
+                   (c.data_source_name.empty()
+                        ? ""
+                        : ", from " + c.data_source_kind + " " + c.data_source_name);
           },
           [](const VolumeSnapshot& v) {
             return "of " + (v.source_pvc.empty() ? "content " + v.source_content

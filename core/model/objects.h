@@ -271,32 +271,40 @@ struct Tier {
 };
 
 // storage.k8s.io/v1 StorageClass, with the Portworx parameters typed.
+//
+// A snapshot or backup schedule, in Portworx's notation
+// ("periodic=60,10;daily=02:30,7;weekly=sunday@03:00,4;monthly=1@04:00,12").
 struct SnapshotSchedule {
-  std::string kind;  // periodic, daily, weekly, monthly
+  std::string kind;              // periodic, daily, weekly, monthly
   int32_t interval_minutes = 0;  // periodic
   std::string weekday;           // weekly: sunday..saturday
   int32_t day_of_month = 0;      // monthly: 1..31
   int32_t hour = 0, minute = 0;  // daily, weekly, monthly
-  int32_t retain = 0;
+  int32_t retain = 0;            // how many to keep (pxctl's default when not written)
 };
+// Defaults are Portworx's: one replica, io_profile auto (chosen from the
+// I/O pattern; kept empty here when not written), priority low.
 struct PortworxParameters {
-  int32_t repl = 1;
-  bool sharedv4 = false;
-  std::string io_profile;   // auto, db, db_remote, sequential, random, cms, sync_shared, journal, none
-  std::string priority_io = "low";  // high, medium, low
-  std::vector<SnapshotSchedule> snapshot_schedules;  // "snap_schedule"
-  std::vector<SnapshotSchedule> backup_schedules;    // "cloudsnap_schedule"
-  int32_t full_backup_every = 0;  // "cloudsnap_full_every": every Nth backup is full
+  int32_t repl = 1;                  // "repl": 1..3
+  bool sharedv4 = false;             // "sharedv4": many pods mount it over NFS
+  std::string io_profile;            // auto, auto_journal, db, db_remote, sequential, random,
+                                     // cms, sync_shared, journal, none
+  std::string priority_io = "low";   // "priority_io" or "io_priority": high, medium, low
+  std::vector<SnapshotSchedule> snapshot_schedules;  // "snap_schedule", "snap_interval"
+  std::vector<SnapshotSchedule> backup_schedules;    // "cloudsnap_schedule" (edgebed's)
+  int32_t full_backup_every = 0;     // "cloudsnap_full_every": every Nth backup is full
 };
 struct StorageClass {
   ObjectMeta meta;
   std::string provisioner;
-  std::map<std::string, std::string> parameters;
-  PortworxParameters portworx;
-  std::string reclaim_policy = "Delete";
-  std::string volume_binding_mode = "Immediate";
+  std::map<std::string, std::string> parameters;  // all of them, as written
+  // Present when the provisioner is Portworx (pxd.portworx.com or the in-tree
+  // kubernetes.io/portworx-volume).
+  std::optional<PortworxParameters> portworx;
+  std::string reclaim_policy = "Delete";          // or Retain
+  std::string volume_binding_mode = "Immediate";  // or WaitForFirstConsumer
   bool allow_volume_expansion = false;
-  std::vector<NodeSelectorRequirement> allowed_topologies;  // ANDed within a term
+  std::vector<NodeSelectorRequirement> allowed_topologies;  // op In, ANDed within the term
 };
 
 struct PersistentVolumeClaim {

@@ -7,13 +7,15 @@ namespace edgebed::model {
 namespace {
 
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+// Milli-units in 64 bits hold 9.2e15 units: 8 PiB, or 9.2 million million cores.
+constexpr const char* kTooLarge = "too large: edgebed holds quantities up to 8Pi";
 
 Status NotAQuantity(std::string_view text, const std::string& why) {
   return InvalidArgument("\"" + std::string(text) + "\" is not a quantity (" + why +
                          "); write e.g. \"250m\", \"1.5\", \"2Gi\", \"500M\"");
 }
 
-// Multiplies with saturation; false on overflow.
+// False on overflow.
 bool MulCheck(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
 bool AddCheck(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
 
@@ -32,8 +34,8 @@ Quantity Quantity::FromUnits(int64_t units) {
 }
 
 int64_t Quantity::Value() const {
-  if (milli_ >= 0) return milli_ / 1000 + (milli_ % 1000 != 0);
-  return milli_ / 1000;  // toward zero is toward +infinity for negatives
+  // Away from zero, as upstream's Value() rounds: "1500m" is 2, "-1500m" is -2.
+  return milli_ / 1000 + (milli_ % 1000 > 0) - (milli_ % 1000 < 0);
 }
 
 std::string Quantity::ToString() const {
@@ -67,7 +69,7 @@ StatusOr<Quantity> Quantity::Parse(std::string_view text) {
     if (!std::isdigit(static_cast<unsigned char>(c))) break;
     any_digit = true;
     if (digits > (kMax - 9) / 10) {
-      if (!point) return NotAQuantity(text, "too large");
+      if (!point) return NotAQuantity(text, kTooLarge);
       truncated |= c != '0';  // more precision than 18 digits: round up later
       continue;
     }
@@ -117,11 +119,11 @@ StatusOr<Quantity> Quantity::Parse(std::string_view text) {
 
   // milli = digits * 10^(exponent10 + 3 - decimals) * binary, rounded up.
   int64_t milli = digits;
-  if (!MulCheck(milli, binary, &milli)) return NotAQuantity(text, "too large");
+  if (!MulCheck(milli, binary, &milli)) return NotAQuantity(text, kTooLarge);
   int shift = exponent10 + 3 - decimals;
   bool inexact = truncated;
   for (; shift > 0; --shift) {
-    if (!MulCheck(milli, 10, &milli)) return NotAQuantity(text, "too large");
+    if (!MulCheck(milli, 10, &milli)) return NotAQuantity(text, kTooLarge);
   }
   for (; shift < 0; ++shift) {
     inexact |= milli % 10 != 0;
@@ -131,7 +133,7 @@ StatusOr<Quantity> Quantity::Parse(std::string_view text) {
       break;
     }
   }
-  if (inexact && !AddCheck(milli, 1, &milli)) return NotAQuantity(text, "too large");
+  if (inexact && !AddCheck(milli, 1, &milli)) return NotAQuantity(text, kTooLarge);
   Quantity q;
   q.milli_ = negative ? -milli : milli;
   q.text_ = std::string(text);

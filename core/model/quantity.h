@@ -4,7 +4,8 @@
 // request and every memory or storage size up to 8 EiB / 1000 (9 PB) that an
 // edge node will see. As upstream's MilliValue(), a quantity finer than a
 // milli-unit rounds up ("100n" cpu is 1m); Value() rounds up to whole units
-// ("1500m" is 2). The text the user wrote is kept for printing.
+// ("1500m" is 2). Rounding is away from zero for negative quantities, as
+// upstream's. The text the user wrote is kept for printing.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@ class Quantity {
  public:
   Quantity() = default;
   static Quantity FromMilli(int64_t milli);
+  // REQUIRES: |units| * 1000 fits in int64 (9.2e15 units).
   static Quantity FromUnits(int64_t units);
 
   // Accepts upstream's grammar: a signed decimal number, then an optional
@@ -27,7 +29,7 @@ class Quantity {
   static StatusOr<Quantity> Parse(std::string_view text);
 
   int64_t MilliValue() const { return milli_; }
-  int64_t Value() const;  // rounded up to a whole unit
+  int64_t Value() const;  // rounded up (away from zero) to a whole unit
   bool IsZero() const { return milli_ == 0; }
   // The text it was parsed from, or a canonical form ("250m", "2Gi", "3").
   std::string ToString() const;

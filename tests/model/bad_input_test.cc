@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/model/loader.h"
+#include "tests/model/testdata.h"
 
 namespace edgebed::model {
 namespace {
@@ -13,7 +14,6 @@ struct BadCase {
   const char* error;  // the first error, exactly
 };
 
-const char* kPod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n";
 
 const BadCase kCases[] = {
     {"yaml_syntax", "apiVersion: v1\nkind: [Pod\n", 
@@ -116,6 +116,70 @@ const BadCase kCases[] = {
      "bad.yaml:4:23: spec.unschedulable: \"yes\" is not true or false; remove the quotes"},
     {"string_expected_got_list", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: [a, b]}]\n", 
      "bad.yaml:5:33: spec.containers[0].image: must be a string, not a list"},
+    {"duplicate_key", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  name: b\n",
+     "bad.yaml:5:3: metadata.name: \"name\" is given twice (first on line 4); keep one"},
+    {"duplicate_label", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {floor: \"1\", floor: \"2\"}\n",
+     "bad.yaml:5:24: metadata.labels.floor: \"floor\" is given twice (first on line 5); keep one"},
+    {"metadata_typo", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  lables: {x: y}\n",
+     "bad.yaml:5:3: metadata.lables: unknown field \"lables\"; did you mean \"labels\"?"},
+    {"volume_field_typo", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  volumes: [{name: v, persistentVolumeClaim: {claimName: data, readonly: true}}]\n",
+     "bad.yaml:6:64: spec.volumes[0].persistentVolumeClaim.readonly: unknown field \"readonly\"; did you mean \"readOnly\"?"},
+    {"tier_typo", "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: t}\nspec: {order: 100, defualtAction: Pass}\n",
+     "bad.yaml:4:20: spec.defualtAction: unknown field \"defualtAction\"; did you mean \"defaultAction\"?"},
+    {"taint_effect_typo", "apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec:\n  taints: [{key: gpu, effect: NoSchedul}]\n",
+     "bad.yaml:5:31: spec.taints[0].effect: \"NoSchedul\" is not one of NoSchedule, PreferNoSchedule, NoExecute; did you mean \"NoSchedule\"?"},
+    {"negative_request", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    resources: {requests: {memory: -1Gi}}\n",
+     "bad.yaml:7:36: spec.containers[0].resources.requests.memory: must not be negative"},
+    {"quantity_overflow", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    resources: {limits: {memory: 99999999999999999999}}\n",
+     "bad.yaml:7:34: spec.containers[0].resources.limits.memory: \"99999999999999999999\" is not a quantity (too large: edgebed holds quantities up to 8Pi); write e.g. \"250m\", \"1.5\", \"2Gi\", \"500M\""},
+    {"toleration_seconds_not_number", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  tolerations: [{key: a, operator: Exists, effect: NoExecute, tolerationSeconds: ten}]\n",
+     "bad.yaml:6:82: spec.tolerations[0].tolerationSeconds: \"ten\" is not a whole number"},
+    {"min_domains_with_schedule_anyway", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  topologySpreadConstraints:\n  - {maxSkew: 1, topologyKey: zone, whenUnsatisfiable: ScheduleAnyway, minDomains: 2}\n",
+     "bad.yaml:7:84: spec.topologySpreadConstraints[0].minDomains: can only be used with whenUnsatisfiable: DoNotSchedule"},
+    {"recreate_with_rolling_update", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c}]}\n  strategy:\n    type: Recreate\n    rollingUpdate: {maxSurge: 1}\n",
+     "bad.yaml:11:20: spec.strategy.rollingUpdate: may not be specified when strategy type is Recreate; remove it or use type RollingUpdate"},
+    {"max_surge_and_unavailable_zero", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c}]}\n  strategy:\n    rollingUpdate: {maxSurge: 0, maxUnavailable: 0%}\n",
+     "bad.yaml:10:50: spec.strategy.rollingUpdate.maxUnavailable: may not be 0 when maxSurge is 0: the rollout could never replace a pod; allow at least 1 of either"},
+    {"max_unavailable_over_100", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c}]}\n  strategy:\n    rollingUpdate: {maxUnavailable: 110%}\n",
+     "bad.yaml:10:37: spec.strategy.rollingUpdate.maxUnavailable: must not be more than 100%"},
+    {"max_surge_malformed", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c}]}\n  strategy:\n    rollingUpdate: {maxSurge: 25 percent}\n",
+     "bad.yaml:10:31: spec.strategy.rollingUpdate.maxSurge: \"25 percent\" must be a non-negative number or a percentage like \"25%\""},
+    {"policy_types_twice", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress, Ingress]\n",
+     "bad.yaml:6:34: spec.policyTypes[2]: \"Ingress\" is listed twice; keep one"},
+    {"empty_peer", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  podSelector: {}\n  ingress:\n  - from: [{}]\n",
+     "bad.yaml:7:12: spec.ingress[0].from[0]: a peer needs podSelector, namespaceSelector or ipBlock"},
+    {"ipblock_bare_address", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  podSelector: {}\n  ingress:\n  - from: [{ipBlock: {cidr: 192.168.1.7}}]\n",
+     "bad.yaml:7:29: spec.ingress[0].from[0].ipBlock.cidr: \"192.168.1.7\" is not a CIDR; add the prefix length, e.g. \"192.168.1.7/32\""},
+    {"calico_do_not_track_namespaced", "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  selector: all()\n  doNotTrack: true\n",
+     "bad.yaml:6:15: spec.doNotTrack: only a GlobalNetworkPolicy has doNotTrack (it applies to host endpoints); make this a GlobalNetworkPolicy"},
+    {"calico_prednat_egress", "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  preDNAT: true\n  applyOnForward: true\n  egress: [{action: Allow}]\n",
+     "bad.yaml:7:11: spec.egress: a preDNAT policy cannot have egress rules (it sees packets only on their way in); move them to another policy"},
+    {"calico_prednat_and_donottrack", "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  preDNAT: true\n  doNotTrack: true\n  applyOnForward: true\n",
+     "bad.yaml:5:12: spec.preDNAT: preDNAT and doNotTrack cannot both be true; choose one"},
+    {"calico_icmp_wrong_ip_version", "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  ingress: [{action: Allow, protocol: ICMPv6, ipVersion: 4}]\n",
+     "bad.yaml:5:58: spec.ingress[0].ipVersion: must be 6 with protocol ICMPv6; drop ipVersion or fix the protocol"},
+    {"calico_bad_net", "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  ingress: [{action: Allow, source: {nets: [10.0.0.0/33]}}]\n",
+     "bad.yaml:5:45: spec.ingress[0].source.nets[0]: \"10.0.0.0/33\" is not a CIDR: the prefix length must be 0..32"},
+    {"calico_not_an_address", "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  ingress: [{action: Allow, source: {notNets: [building-7]}}]\n",
+     "bad.yaml:5:48: spec.ingress[0].source.notNets[0]: \"building-7\" is neither a CIDR nor an IP address"},
+    {"calico_lowercase_protocol", "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  ingress: [{action: Allow, protocol: udp}]\n",
+     "bad.yaml:5:39: spec.ingress[0].protocol: \"udp\" is not a protocol; use TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255 (did you mean \"UDP\"?)"},
+    {"px_io_profile_typo", "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: s}\nprovisioner: pxd.portworx.com\nparameters: {io_profile: db-remote}\n",
+     "bad.yaml:5:26: parameters.io_profile: \"db-remote\" is not an io_profile; use auto, auto_journal, db, db_remote, sequential, random, cms, sync_shared, journal or none (did you mean \"db_remote\"?)"},
+    {"px_snap_interval_bad", "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: s}\nprovisioner: pxd.portworx.com\nparameters: {snap_interval: hourly}\n",
+     "bad.yaml:5:29: parameters.snap_interval: \"hourly\" is not a number of minutes; write e.g. \"60\" (0: no snapshots)"},
+    {"px_schedule_bad_weekday", "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: s}\nprovisioner: pxd.portworx.com\nparameters: {snap_schedule: \"weekly=sonday@03:00,4\"}\n",
+     "bad.yaml:5:29: parameters.snap_schedule: \"weekly=sonday@03:00,4\" is not a valid weekly schedule; write weekly=DAY@HH:MM,KEEP, e.g. weekly=sunday@03:00,4"},
+    {"list_item_error_path", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: storage.k8s.io/v1\n  kind: StorageClass\n  metadata: {name: s}\n  provisioner: pxd.portworx.com\n  parameters: {repl: \"0\"}\n",
+     "bad.yaml:8:22: items[0].parameters.repl: \"0\" is not a replica count; use \"1\", \"2\" or \"3\""},
+    {"pvc_data_source_kind", "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: c}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n  dataSource: {kind: Snapshot, name: s}\n",
+     "bad.yaml:7:22: spec.dataSource.kind: \"Snapshot\" is not one of VolumeSnapshot, PersistentVolumeClaim"},
+    {"priority_class_too_high", "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: p}\nvalue: 2000000000\n",
+     "bad.yaml:4:8: value: 2000000000 is out of range; it must be between -2147483648 and 1000000000"},
+    {"snapshot_without_source", "apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata: {name: s}\nspec: {volumeSnapshotClassName: c}\n",
+     "bad.yaml:4:7: spec.source: is required"},
+    {"yaml_tab", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n\tcontainers: []\n",
+     "bad.yaml:5:12: YAML syntax error: illegal map value; this line is indented with a tab, which YAML does not allow: use spaces"},
 };
 
 class BadInput : public ::testing::TestWithParam<BadCase> {};
@@ -190,6 +254,77 @@ TEST(BadInputs, AliasBombsHitTheNodeBudget) {
   }
   EXPECT_TRUE(budget);
   EXPECT_LT(r.errors.size(), 10000u);
+}
+
+// Found reading upstream: a document's own missing field is reported even
+// after an earlier document of the same stream had errors.
+TEST(BadInputs, AMissingClaimSizeIsReportedAfterABadNeighbour) {
+  const LoadResult r = LoadManifests(
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Name}\n---\n"
+      "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: c}\n"
+      "spec: {accessModes: [ReadWriteOnce]}\n",
+      "two.yaml");
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_EQ(r.errors[1].ToString(),
+            "two.yaml:8:7: spec.resources.requests.storage: is required: how large a volume to "
+            "provision, e.g. 10Gi");
+}
+
+// yaml-cpp refuses to recurse past 500 levels ("bad file"); the user is told
+// what that means.
+TEST(BadInputs, DeepNestingIsAnErrorNotAStackOverflow) {
+  for (const char* open_close : {"[]", "{}"}) {
+    std::string doc = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: ";
+    for (int i = 0; i < 100000; ++i) doc += open_close[0] == '[' ? "[" : "{a: ";
+    doc += open_close[0] == '[' ? "" : "1";
+    doc += std::string(100000, open_close[1]);
+    const LoadResult r = LoadManifests(doc, "deep.yaml");
+    ASSERT_EQ(r.errors.size(), 1u) << open_close;
+    EXPECT_NE(r.errors[0].message.find("YAML nests deeper than 500 levels here; no manifest needs "
+                                       "that, check for unbalanced brackets"),
+              std::string::npos)
+        << r.errors[0].ToString();
+    EXPECT_EQ(r.errors[0].pos.line, 4);
+  }
+}
+
+// Every mistake of a realistic file is reported, in the file's order.
+TEST(BadInputs, TestdataMistakesAllReportedInOrder) {
+  const std::string text = ReadSourceFile("tests/model/testdata/bad/mistakes.yaml");
+  ASSERT_FALSE(text.empty());
+  const LoadResult r = LoadManifests(text, "mistakes.yaml");
+  std::vector<std::string> got;
+  for (const auto& e : r.errors) got.push_back(e.ToString());
+  const std::vector<std::string> want = {
+      "mistakes.yaml:7:3: spec.replica: unknown field \"replica\"; did you mean \"replicas\"?",
+      "mistakes.yaml:9:5: spec.selector: does not match the template's labels "
+      "(spec.template.metadata.labels); the Deployment would never own its pods",
+      "mistakes.yaml:18:27: spec.template.spec.containers[0].resources.requests.cpu: \"12x\" is "
+      "not a quantity (unknown suffix \"x\"; use Ki Mi Gi Ti Pi Ei, n u m k M G T P E, or "
+      "e<exponent>); write e.g. \"250m\", \"1.5\", \"2Gi\", \"500M\"",
+      "mistakes.yaml:23:9: metadata.name: \"Sensor_1\" is not a valid name: lowercase letters, "
+      "digits, '-' and '.', starting and ending with a letter or digit, at most 253",
+      "mistakes.yaml:30:23: spec.containers[0].ports[0].containerPort: 70000 is out of range; it "
+      "must be between 1 and 65535",
+      "mistakes.yaml:30:40: spec.containers[0].ports[0].protocol: \"tcp\" is not one of TCP, UDP, "
+      "SCTP; did you mean \"TCP\"?",
+      "mistakes.yaml:32:39: spec.tolerations[0].value: must be empty when operator is Exists",
+      "mistakes.yaml:42:45: spec.ingress[0].from[0].ipBlock.except[0]: \"10.1.0.0/24\" must lie "
+      "strictly inside cidr \"10.0.0.0/16\"",
+      "mistakes.yaml:50:13: spec.ingress[0].action: \"Accept\" is not one of Allow, Deny, Log, Pass",
+      "mistakes.yaml:51:15: spec.ingress[0].protocol: \"tcp\" is not a protocol; use TCP, UDP, "
+      "ICMP, ICMPv6, SCTP, UDPLite or a number 1-255 (did you mean \"TCP\"?)",
+      "mistakes.yaml:57:14: metadata.namespace: StorageClass is cluster-scoped and has no "
+      "namespace; remove it",
+      "mistakes.yaml:60:9: parameters.repl: \"5\" is not a replica count; use \"1\", \"2\" or \"3\"",
+      "mistakes.yaml:61:16: parameters.priority_io: \"urgent\" is not a priority; use high, medium "
+      "or low",
+      "mistakes.yaml:64:7: kind: unknown kind \"Secret\"; edgebed loads Deployment, "
+      "GlobalNetworkPolicy, Namespace, NetworkPolicy, Node, PersistentVolumeClaim, Pod, "
+      "PriorityClass, StorageClass, Tier, VolumeSnapshot",
+  };
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(r.objects.empty());
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/model/testdata.h"
+
 namespace edgebed::model {
 namespace {
 
@@ -386,19 +388,19 @@ globalDefault: false
   auto classes = All<StorageClass>(r);
   ASSERT_EQ(classes.size(), 1u);
   const StorageClass& sc = classes[0];
-  EXPECT_EQ(sc.portworx.repl, 3);
-  EXPECT_EQ(sc.portworx.io_profile, "db_remote");
-  EXPECT_EQ(sc.portworx.priority_io, "high");
-  EXPECT_FALSE(sc.portworx.sharedv4);
-  ASSERT_EQ(sc.portworx.snapshot_schedules.size(), 4u);
-  EXPECT_EQ(sc.portworx.snapshot_schedules[0].interval_minutes, 60);
-  EXPECT_EQ(sc.portworx.snapshot_schedules[0].retain, 10);
-  EXPECT_EQ(sc.portworx.snapshot_schedules[1].hour, 2);
-  EXPECT_EQ(sc.portworx.snapshot_schedules[1].minute, 30);
-  EXPECT_EQ(sc.portworx.snapshot_schedules[2].weekday, "sunday");
-  EXPECT_EQ(sc.portworx.snapshot_schedules[3].day_of_month, 1);
-  EXPECT_EQ(sc.portworx.backup_schedules.size(), 1u);
-  EXPECT_EQ(sc.portworx.full_backup_every, 7);
+  EXPECT_EQ(sc.portworx->repl, 3);
+  EXPECT_EQ(sc.portworx->io_profile, "db_remote");
+  EXPECT_EQ(sc.portworx->priority_io, "high");
+  EXPECT_FALSE(sc.portworx->sharedv4);
+  ASSERT_EQ(sc.portworx->snapshot_schedules.size(), 4u);
+  EXPECT_EQ(sc.portworx->snapshot_schedules[0].interval_minutes, 60);
+  EXPECT_EQ(sc.portworx->snapshot_schedules[0].retain, 10);
+  EXPECT_EQ(sc.portworx->snapshot_schedules[1].hour, 2);
+  EXPECT_EQ(sc.portworx->snapshot_schedules[1].minute, 30);
+  EXPECT_EQ(sc.portworx->snapshot_schedules[2].weekday, "sunday");
+  EXPECT_EQ(sc.portworx->snapshot_schedules[3].day_of_month, 1);
+  EXPECT_EQ(sc.portworx->backup_schedules.size(), 1u);
+  EXPECT_EQ(sc.portworx->full_backup_every, 7);
   EXPECT_EQ(sc.parameters.at("fs"), "ext4");  // other parameters are kept
   EXPECT_EQ(sc.reclaim_policy, "Delete");
   EXPECT_EQ(sc.volume_binding_mode, "WaitForFirstConsumer");
@@ -436,20 +438,31 @@ TEST(Loader, GoodDocumentsSurviveABadNeighbour) {
   EXPECT_EQ(r.errors.size(), 1u);
 }
 
-TEST(Loader, SmartBuildingManifestsLoadClean) {
-  const char* dir = EDGEBED_SOURCE_DIR;
-  for (const char* name : {"00-cluster.yaml", "10-storage.yaml", "20-workloads.yaml", "30-policy.yaml"}) {
-    const std::string path = std::string(dir) + "/scenarios/smart-building/" + name;
-    FILE* f = std::fopen(path.c_str(), "rb");
-    ASSERT_NE(f, nullptr) << path;
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-    std::fclose(f);
+// The shipped scenario and the realistic test manifests load without an
+// error, every object of them.
+TEST(Loader, ShippedManifestsLoadClean) {
+  const std::pair<const char*, size_t> files[] = {
+      {"scenarios/smart-building/00-cluster.yaml", 0},
+      {"scenarios/smart-building/10-storage.yaml", 0},
+      {"scenarios/smart-building/20-workloads.yaml", 0},
+      {"scenarios/smart-building/30-policy.yaml", 0},
+      {"tests/model/testdata/calico-policies.yaml", 7},
+      {"tests/model/testdata/cluster.yaml", 7},
+      {"tests/model/testdata/list.yaml", 2},
+      {"tests/model/testdata/network-policies.yaml", 3},
+      {"tests/model/testdata/storage.yaml", 9},
+      {"tests/model/testdata/workloads.yaml", 3},
+  };
+  for (const auto& [name, objects] : files) {
+    const std::string text = ReadSourceFile(name);
+    ASSERT_FALSE(text.empty()) << name;
     LoadResult r = LoadManifests(text, name);
     EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].ToString());
-    EXPECT_FALSE(r.objects.empty());
+    if (objects > 0) {
+      EXPECT_EQ(r.objects.size(), objects) << name;
+    } else {
+      EXPECT_FALSE(r.objects.empty()) << name;
+    }
   }
 }
 

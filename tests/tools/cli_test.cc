@@ -131,7 +131,9 @@ TEST(Heartbeat, ThreeProcessesDetectAKilledOne) {
   for (int i = 0; i < 3; ++i) {
     int status = 0;
     ::waitpid(pids[i], &status, 0);
-    if (i < 2) EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "node " << i;
+    if (i < 2) {
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "node " << i;
+    }
   }
   for (int i = 0; i < 2; ++i) {
     std::ifstream in(dir.path / ("log" + std::to_string(i)));
