@@ -89,8 +89,9 @@ case "$cmd" in
     ;;
   bench)
     install_missing "${PACKAGES[@]}"
-    build build -DCMAKE_BUILD_TYPE=Release
-    for b in build/benchmarks/*_bench; do "$b" "${@:2}"; done
+    # Its own directory: a Release build must not flip build/ back and forth.
+    build build-bench -DCMAKE_BUILD_TYPE=Release
+    for b in build-bench/benchmarks/*_bench; do "$b" "${@:2}"; done
     ;;
   help|-h|--help)
     sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
