@@ -20,6 +20,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,18 @@ void RemoveDb(const std::string& path) {
   for (const char* suffix : {"", "-journal", "-wal", "-shm"}) fs::remove(path + suffix, ec);
 }
 
+// A new database at `path` with a run begun, or null after marking the
+// benchmark failed. Called with timing paused.
+std::unique_ptr<ResultsDb> FreshRun(const std::string& path, benchmark::State& state) {
+  RemoveDb(path);
+  auto db = ResultsDb::Open(path);
+  if (!db.ok() || !(*db)->BeginRun({"bench", "", 1, "r", {}}).ok()) {
+    state.SkipWithError("cannot open the results database");
+    return nullptr;
+  }
+  return std::move(*db);
+}
+
 // Probe round trips from `series` (node, peer) pairs, in time order.
 std::vector<MetricSample> MakeSamples(int count, int series) {
   Random r(1);
@@ -64,15 +77,11 @@ void BM_ResultsDbRecord(benchmark::State& state) {
   const std::string path = TempPath("resultsdb.db");
   for (auto _ : state) {
     state.PauseTiming();
-    RemoveDb(path);
-    auto db = ResultsDb::Open(path);
-    if (!db.ok() || !(*db)->BeginRun({"bench", "", 1, "r", {}}).ok()) {
-      state.SkipWithError("cannot open the results database");
-      break;
-    }
+    std::unique_ptr<ResultsDb> db = FreshRun(path, state);
+    if (!db) break;
     state.ResumeTiming();
-    for (const MetricSample& s : samples) (*db)->Record(s);
-    if (!(*db)->EndRun(Time(Duration(kSamples))).ok() || !(*db)->Close().ok()) {
+    for (const MetricSample& s : samples) db->Record(s);
+    if (!db->EndRun(Time(Duration(kSamples))).ok() || !db->Close().ok()) {
       state.SkipWithError("recording failed");
       break;
     }
@@ -93,15 +102,11 @@ void BM_ResultsDbEvent(benchmark::State& state) {
   const std::string path = TempPath("events.db");
   for (auto _ : state) {
     state.PauseTiming();
-    RemoveDb(path);
-    auto db = ResultsDb::Open(path);
-    if (!db.ok() || !(*db)->BeginRun({"bench", "", 1, "r", {}}).ok()) {
-      state.SkipWithError("cannot open the results database");
-      break;
-    }
+    std::unique_ptr<ResultsDb> db = FreshRun(path, state);
+    if (!db) break;
     state.ResumeTiming();
-    for (const EventRecord& e : events) (*db)->Event(e);
-    if (!(*db)->Close().ok()) {
+    for (const EventRecord& e : events) db->Event(e);
+    if (!db->Close().ok()) {
       state.SkipWithError("recording failed");
       break;
     }
