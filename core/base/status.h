@@ -74,6 +74,9 @@ inline Status InvalidArgument(std::string msg, std::string where = {}) {
 inline Status NotFound(std::string msg, std::string where = {}) {
   return Status(StatusCode::kNotFound, std::move(msg), std::move(where));
 }
+inline Status AlreadyExists(std::string msg, std::string where = {}) {
+  return Status(StatusCode::kAlreadyExists, std::move(msg), std::move(where));
+}
 inline Status IoError(std::string msg, std::string where = {}) {
   return Status(StatusCode::kIoError, std::move(msg), std::move(where));
 }

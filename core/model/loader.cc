@@ -1,6 +1,5 @@
 #include "core/model/loader.h"
 
-#include <arpa/inet.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
@@ -12,6 +11,7 @@
 #include <set>
 
 #include "core/base/closest.h"
+#include "core/base/ip.h"
 #include "core/model/fields.h"
 
 namespace edgebed::model {
@@ -82,48 +82,6 @@ bool IsPortName(const std::string& s) {
     else if (!std::isdigit(static_cast<unsigned char>(c)) && c != '-') return false;
   }
   return letter;
-}
-
-struct Cidr {
-  int family = 0;  // 4 or 6
-  std::array<uint8_t, 16> bytes{};
-  int prefix = 0;
-};
-
-// Parses "10.0.0.0/8" or "fd00::/64"; a bare address is refused, as upstream's ipBlock does.
-bool ParseCidr(const std::string& text, Cidr* out, std::string* why) {
-  const size_t slash = text.find('/');
-  if (slash == std::string::npos) {
-    *why = "\"" + text + "\" is not a CIDR; add the prefix length, e.g. \"" + text + "/32\"";
-    return false;
-  }
-  const std::string address = text.substr(0, slash), length = text.substr(slash + 1);
-  if (inet_pton(AF_INET, address.c_str(), out->bytes.data()) == 1) {
-    out->family = 4;
-  } else if (inet_pton(AF_INET6, address.c_str(), out->bytes.data()) == 1) {
-    out->family = 6;
-  } else {
-    *why = "\"" + text + "\" is not a CIDR: \"" + address + "\" is not an IP address";
-    return false;
-  }
-  const int max = out->family == 4 ? 32 : 128;
-  if (length.empty() || length.size() > 3 ||
-      !std::all_of(length.begin(), length.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) ||
-      std::stoi(length) > max) {
-    *why = "\"" + text + "\" is not a CIDR: the prefix length must be 0.." + std::to_string(max);
-    return false;
-  }
-  out->prefix = std::stoi(length);
-  return true;
-}
-
-bool CidrContains(const Cidr& outer, const Cidr& inner) {
-  if (outer.family != inner.family || inner.prefix < outer.prefix) return false;
-  for (int bit = 0; bit < outer.prefix; ++bit) {
-    const int byte = bit / 8, mask = 0x80 >> (bit % 8);
-    if ((outer.bytes[byte] & mask) != (inner.bytes[byte] & mask)) return false;
-  }
-  return true;
 }
 
 // --- Shared pieces of schema ---
@@ -445,9 +403,28 @@ Node ParseNode(Document& d) {
 }
 
 Pod ParsePod(Document& d) {
-  Pod p{d.meta, {}};
+  Pod p{d.meta, {}, {}};
   d.top.Object("spec", [&](Fields& s) { p.spec = ParsePodSpec(s); }, true);
-  d.top.Ignored({"status"}, "status is set by the cluster");
+  d.top.Object("status", [&](Fields& s) {
+    const auto add_ip = [&](Fields& f, const std::string& key) {
+      std::string ip;
+      f.String(key, &ip);
+      IpPrefix address;
+      if (ip.empty()) return;
+      if (!ParseIpAddress(ip, &address)) {
+        f.ctx().Error(f.Take(key), JoinPath(f.path(), key),
+                      "\"" + ip + "\" is not an IP address; write e.g. \"10.42.0.7\"");
+      } else if (std::find(p.pod_ips.begin(), p.pod_ips.end(), ip) == p.pod_ips.end()) {
+        p.pod_ips.push_back(ip);
+      }
+    };
+    add_ip(s, "podIP");
+    s.List("podIPs", [&](Fields& entry, size_t) { add_ip(entry, "ip"); });
+    s.Ignored({"phase", "conditions", "hostIP", "hostIPs", "startTime", "containerStatuses",
+               "initContainerStatuses", "ephemeralContainerStatuses", "qosClass", "message",
+               "reason", "nominatedNodeName", "resize", "resourceClaimStatuses"},
+              "reported by a running pod");
+  });
   return p;
 }
 
@@ -546,7 +523,7 @@ void CheckNoRepeats(Fields& f, const std::string& key, const std::vector<std::st
   }
 }
 
-void CheckCidr(Fields& f, const std::string& key, const std::string& text, Cidr* out,
+void CheckCidr(Fields& f, const std::string& key, const std::string& text, IpPrefix* out,
                const std::string& path) {
   std::string why;
   if (!ParseCidr(text, out, &why)) f.ctx().Error(f.Take(key), path, why);
@@ -565,18 +542,18 @@ NetworkPolicy ParseNetworkPolicy(Document& d) {
         OptionalSelector(p, "namespaceSelector", &peer.namespace_selector);
         p.Object("ipBlock", [&](Fields& b) {
           IpBlock block;
-          Cidr outer;
+          IpPrefix outer;
           if (b.String("cidr", &block.cidr, true) && !block.cidr.empty()) {
             CheckCidr(b, "cidr", block.cidr, &outer, JoinPath(b.path(), "cidr"));
           }
           b.StringList("except", &block.except);
           for (size_t i = 0; i < block.except.size(); ++i) {
-            Cidr inner;
+            IpPrefix inner;
             std::string why;
             const std::string where = IndexPath(JoinPath(b.path(), "except"), i);
             if (!ParseCidr(block.except[i], &inner, &why)) {
               b.ctx().Error(b.Take("except")[i], where, why);
-            } else if (outer.family != 0 && (!CidrContains(outer, inner) || inner.prefix == outer.prefix)) {
+            } else if (outer.family != 0 && (!outer.Contains(inner) || inner.prefix == outer.prefix)) {
               b.ctx().Error(b.Take("except")[i], where,
                             "\"" + block.except[i] + "\" must lie strictly inside cidr \"" +
                                 block.cidr + "\"");
@@ -687,15 +664,13 @@ CalicoEntityRule ParseEntityRule(Fields& f) {
     f.StringList(key, nets);
     for (size_t i = 0; i < nets->size(); ++i) {
       std::string& net = (*nets)[i];
-      Cidr c;
+      IpPrefix c;
       std::string why;
       // Calico, unlike a Kubernetes ipBlock, takes a bare address as its host
       // network; it is stored with the prefix so the policy engine sees one form.
       if (net.find('/') == std::string::npos) {
-        if (ParseCidr(net + "/32", &c, &why)) {
-          net += "/32";
-        } else if (ParseCidr(net + "/128", &c, &why)) {
-          net += "/128";
+        if (ParseIpAddress(net, &c)) {
+          net += "/" + std::to_string(c.prefix);
         } else {
           f.ctx().Error(f.Take(key)[i], IndexPath(JoinPath(f.path(), key), i),
                         "\"" + net + "\" is neither a CIDR nor an IP address");

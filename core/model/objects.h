@@ -171,6 +171,10 @@ struct PodSpec {
 struct Pod {
   ObjectMeta meta;
   PodSpec spec;
+  // status.podIP, then the rest of status.podIPs: given when a manifest was
+  // taken from a running cluster (kubectl get -o yaml); else the cluster
+  // assigns them.
+  std::vector<std::string> pod_ips;
 };
 
 struct PodTemplate {

@@ -63,6 +63,35 @@ status:
   EXPECT_EQ(r.warnings[0].ToString(), "test.yaml:15:3: status.addresses: ignored: reported by a running node");
 }
 
+// A pod taken from a running cluster keeps its addresses; the rest of its
+// status is said to be ignored.
+TEST(Loader, PodStatusGivesItsAddresses) {
+  LoadResult r = Load(R"(apiVersion: v1
+kind: Pod
+metadata: {name: broker, namespace: floor-1}
+spec:
+  containers: [{name: mqtt, image: eclipse-mosquitto:2}]
+status:
+  phase: Running
+  podIP: 10.42.1.7
+  podIPs: [{ip: 10.42.1.7}, {ip: "fd00::7"}]
+)");
+  auto pods = All<Pod>(r);
+  ASSERT_EQ(pods.size(), 1u);
+  EXPECT_EQ(pods[0].pod_ips, (std::vector<std::string>{"10.42.1.7", "fd00::7"}));
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0].path, "status.phase");
+
+  LoadResult bad = LoadManifests(
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\n"
+      "status: {podIP: 10.42.1.300}\n",
+      "bad.yaml");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].ToString(),
+            "bad.yaml:5:17: status.podIP: \"10.42.1.300\" is not an IP address; write e.g. "
+            "\"10.42.0.7\"");
+}
+
 TEST(Loader, PodWithEverySchedulingField) {
   auto r = Load(R"(apiVersion: v1
 kind: Pod
