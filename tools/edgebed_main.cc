@@ -2,10 +2,12 @@
 //
 //   edgebed validate -f FILE...   load manifests, print what loaded or the errors
 //   edgebed heartbeat ...         run the heartbeat failure detector on real sockets
+//   edgebed policy matrix|explain what the network policies of manifests allow
 #include <iostream>
 #include <string>
 
 #include "tools/heartbeat_command.h"
+#include "tools/policy_command.h"
 #include "tools/validate.h"
 
 namespace {
@@ -18,6 +20,8 @@ constexpr const char* kUsage =
     "              loaded, or every error as file:line:column\n"
     "  heartbeat   run the heartbeat failure detector of core/probe on this host,\n"
     "              over real UDP/TCP sockets, against peers given as ID=ADDR:PORT\n"
+    "  policy      matrix: which pods of the manifests may reach which;\n"
+    "              explain: which tier, policy and rule decide one connection\n"
     "\n"
     "Run 'edgebed COMMAND --help' for a command's flags.\n";
 
@@ -27,6 +31,7 @@ int main(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
   if (command == "validate") return edgebed::tools::RunValidate(argc - 1, argv + 1);
   if (command == "heartbeat") return edgebed::tools::RunHeartbeat(argc - 1, argv + 1);
+  if (command == "policy") return edgebed::tools::RunPolicy(argc - 1, argv + 1);
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kUsage;
     return 0;

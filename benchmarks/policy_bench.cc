@@ -1,0 +1,212 @@
+// The policy dataplane: packets per second per core on the established-flow
+// fast path and on first packets, against the reference evaluator (the
+// specification, read rule by rule) and a linear scan of the compiled rules
+// (how iptables-style rule lists scale), in the same run. Rule sets are
+// ClassBench filter sets (written in ClassBench's format and parsed back) and
+// Kubernetes-shaped ones: many namespaces, each with its own policies.
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/env/random.h"
+#include "core/policy/classbench.h"
+#include "core/policy/classifier.h"
+#include "core/policy/dataplane.h"
+#include "core/policy/reference.h"
+
+namespace edgebed::policy {
+namespace {
+
+constexpr uint32_t kProtected = 0x0a2a0001;  // the endpoint the rules guard
+constexpr size_t kPackets = 4096;
+
+// A filter set in ClassBench's format, shaped like its ACL seeds: prefixes
+// mostly /16../32 with some wildcards, destination ports mostly one
+// well-known port, some ranges, TCP mostly.
+std::string GenerateClassBench(size_t filters, uint64_t seed) {
+  Random r(seed);
+  static const int kLengths[] = {0, 8, 16, 20, 24, 24, 28, 32, 32, 32};
+  static const int kPorts[] = {22, 25, 53, 80, 110, 123, 143, 161, 443, 1521, 1883, 3306, 5432, 8080, 8883};
+  std::string text;
+  const auto prefix = [&] {
+    const int length = kLengths[r.Uniform(10)];
+    const uint32_t address = static_cast<uint32_t>(r.Uniform(uint64_t{1} << 32)) &
+                             (length == 0 ? 0 : ~uint32_t{0} << (32 - length));
+    return Ipv4Prefix(address, length).ToString();
+  };
+  for (size_t i = 0; i < filters; ++i) {
+    std::string dports;
+    const double kind = r.UnitReal();
+    if (kind < 0.6) {
+      const int port = kPorts[r.Uniform(15)];
+      dports = std::to_string(port) + " : " + std::to_string(port);
+    } else if (kind < 0.8) {
+      dports = "1024 : 65535";
+    } else {
+      dports = "0 : 65535";
+    }
+    const double p = r.UnitReal();
+    const char* protocol = p < 0.7 ? "0x06/0xFF" : p < 0.9 ? "0x11/0xFF" : "0x00/0x00";
+    text += "@" + prefix() + "\t" + prefix() + "\t0 : 65535\t" + dports + "\t" + protocol +
+            "\t0x0000/0x0000\n";
+  }
+  return text;
+}
+
+// Packets that land inside the filters, as ClassBench's trace generator does,
+// plus some that match none.
+std::vector<Packet> PacketsFor(const std::vector<Rule>& rules, uint64_t seed) {
+  Random r(seed);
+  std::vector<Packet> packets;
+  const auto inside = [&](const EntityMatch& m) {
+    if (m.nets.empty()) return static_cast<uint32_t>(r.Uniform(uint64_t{1} << 32));
+    const IpPrefix& n = m.nets.front();
+    const uint32_t host = n.prefix == 32 ? 0 : static_cast<uint32_t>(r.Uniform(uint64_t{1} << (32 - n.prefix)));
+    return (n.v4() & (n.prefix == 0 ? 0 : ~uint32_t{0} << (32 - n.prefix))) | host;
+  };
+  for (size_t i = 0; i < kPackets; ++i) {
+    Packet p;
+    if (r.Chance(0.9)) {
+      const Rule& rule = rules[r.Uniform(rules.size())];
+      p.src = inside(rule.source);
+      p.dst = inside(rule.destination);
+      p.protocol = rule.protocol ? *rule.protocol : kTcp;
+      p.dst_port = rule.destination.ports.empty()
+                       ? static_cast<uint16_t>(r.Uniform(65536))
+                       : static_cast<uint16_t>(r.UniformInt(rule.destination.ports.front().first,
+                                                            rule.destination.ports.front().last));
+    } else {
+      p.src = static_cast<uint32_t>(r.Uniform(uint64_t{1} << 32));
+      p.dst = static_cast<uint32_t>(r.Uniform(uint64_t{1} << 32));
+      p.dst_port = static_cast<uint16_t>(r.Uniform(65536));
+    }
+    p.src_port = static_cast<uint16_t>(1024 + r.Uniform(60000));
+    packets.push_back(p);
+  }
+  return packets;
+}
+
+// One endpoint guarded by a ClassBench filter set as its ingress rules.
+struct ClassBenchWorld {
+  Inventory inventory;
+  PolicySet set;
+  std::vector<PolicySet::OrderedTier> tiers;
+  std::vector<Packet> packets;
+  std::unique_ptr<Classifier> indexed, scanned;
+  const Endpoint* endpoint = nullptr;
+
+  explicit ClassBenchWorld(size_t filters) {
+    const std::string text = GenerateClassBench(filters, 42);
+    std::vector<Rule> rules = *ParseClassBench(text, "generated.txt");
+    packets = PacketsFor(rules, 7);
+    set.Upsert(ClassBenchPolicy(std::move(rules), "classbench"));
+    tiers = *set.Ordered();
+    Endpoint e;
+    e.namespace_ = "bench";
+    e.name = "guarded";
+    e.ips = {kProtected};
+    (void)inventory.AddEndpoint(e);
+    endpoint = &inventory.endpoints().front();
+    indexed = std::make_unique<Classifier>(tiers, inventory);
+    scanned = std::make_unique<Classifier>(tiers, inventory, SIZE_MAX);
+  }
+};
+
+ClassBenchWorld& World(size_t filters) {
+  static std::map<size_t, std::unique_ptr<ClassBenchWorld>> worlds;
+  auto& w = worlds[filters];
+  if (!w) w = std::make_unique<ClassBenchWorld>(filters);
+  return *w;
+}
+
+void BM_FirstPacket_Indexed(benchmark::State& state) {
+  ClassBenchWorld& w = World(static_cast<size_t>(state.range(0)));
+  size_t i = 0, allowed = 0;
+  for (auto _ : state) {
+    const Decision d = w.indexed->Evaluate(*w.endpoint, Direction::kIngress, w.packets[i++ % kPackets]);
+    allowed += d.allowed;
+  }
+  benchmark::DoNotOptimize(allowed);
+  state.SetItemsProcessed(state.iterations());
+  state.counters["index_bytes_per_rule"] =
+      static_cast<double>(w.indexed->index_bytes()) / static_cast<double>(state.range(0));
+}
+
+void BM_FirstPacket_LinearScan(benchmark::State& state) {
+  ClassBenchWorld& w = World(static_cast<size_t>(state.range(0)));
+  size_t i = 0, allowed = 0;
+  for (auto _ : state) {
+    const Decision d = w.scanned->Evaluate(*w.endpoint, Direction::kIngress, w.packets[i++ % kPackets]);
+    allowed += d.allowed;
+  }
+  benchmark::DoNotOptimize(allowed);
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_FirstPacket_Reference(benchmark::State& state) {
+  ClassBenchWorld& w = World(static_cast<size_t>(state.range(0)));
+  const ReferenceEvaluator reference(w.tiers, w.inventory);
+  size_t i = 0, allowed = 0;
+  for (auto _ : state) {
+    const Decision d = reference.Evaluate(*w.endpoint, Direction::kIngress, w.packets[i++ % kPackets]);
+    allowed += d.allowed;
+  }
+  benchmark::DoNotOptimize(allowed);
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK(BM_FirstPacket_Indexed)->Arg(100)->Arg(1000)->Arg(10000)->Arg(100000);
+BENCHMARK(BM_FirstPacket_LinearScan)->Arg(100)->Arg(1000)->Arg(10000)->Arg(100000);
+BENCHMARK(BM_FirstPacket_Reference)->Arg(100)->Arg(1000)->Arg(10000);
+
+// Compiling a ClassBench set: what a policy update costs today (the whole
+// program is rebuilt).
+void BM_Compile(benchmark::State& state) {
+  ClassBenchWorld& w = World(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) {
+    Classifier c(w.tiers, w.inventory);
+    benchmark::DoNotOptimize(c.rule_count());
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_Compile)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+// The established-flow fast path: packets of connections already tracked,
+// in either direction, through the full dataplane.
+void BM_FastPath(benchmark::State& state) {
+  ClassBenchWorld& w = World(10000);
+  Dataplane dp(w.indexed.get(), &w.inventory, Dataplane::Options{});
+  const size_t flows = static_cast<size_t>(state.range(0));
+  std::vector<Packet> packets;
+  Random r(3);
+  const Time now{};
+  for (size_t i = 0; packets.size() < flows && i < flows * 50; ++i) {
+    Packet syn;
+    syn.src = static_cast<uint32_t>(r.Uniform(uint64_t{1} << 32));
+    syn.dst = kProtected;
+    syn.src_port = static_cast<uint16_t>(1024 + r.Uniform(60000));
+    syn.dst_port = 22;
+    syn.protocol = kTcp;
+    syn.tcp_flags = kSyn;
+    if (!dp.Process(syn, now).allowed) continue;
+    Packet data = syn;
+    data.tcp_flags = kAck;
+    packets.push_back(data);
+  }
+  size_t i = 0, allowed = 0;
+  for (auto _ : state) {
+    allowed += dp.Process(packets[i++ % packets.size()], now).allowed;
+  }
+  benchmark::DoNotOptimize(allowed);
+  state.SetItemsProcessed(state.iterations());
+  state.counters["flows"] = static_cast<double>(packets.size());
+}
+BENCHMARK(BM_FastPath)->Arg(1000)->Arg(100000);
+
+}  // namespace
+}  // namespace edgebed::policy
+
+BENCHMARK_MAIN();

@@ -1,0 +1,455 @@
+#include "core/policy/classifier.h"
+
+#include <algorithm>
+
+namespace edgebed::policy {
+
+namespace {
+
+constexpr uint32_t kMaxAddress = 0xffffffffu;
+constexpr uint32_t kMaxPort = 0xffffu;
+
+uint64_t NamedKey(uint32_t address, uint8_t protocol, uint16_t port) {
+  return uint64_t{address} << 24 | uint64_t{protocol} << 16 | port;
+}
+
+std::pair<uint32_t, uint32_t> Bounds(const IpPrefix& p) {
+  const uint32_t host_bits = p.prefix == 0 ? kMaxAddress : (1u << (32 - p.prefix)) - 1;
+  const uint32_t first = p.v4() & ~host_bits;
+  return {first, first | host_bits};
+}
+
+RangeSet Prefixes(const std::vector<IpPrefix>& nets) {
+  RangeSet s;
+  for (const IpPrefix& n : nets) {
+    if (n.family != 4) continue;  // the dataplane is IPv4
+    const auto [first, last] = Bounds(n);
+    s.Add(first, last);
+  }
+  s.Normalize();
+  return s;
+}
+
+bool HasPorts(uint8_t protocol) {
+  return protocol == kTcp || protocol == kUdp || protocol == kSctp || protocol == kUdpLite;
+}
+
+// Numeric port specs into `numeric`; named ones resolved against every pod
+// into `named`.
+void CompilePorts(const std::vector<PortSpec>& specs, const Inventory& inventory,
+                  RangeSet* numeric, std::unordered_set<uint64_t>* named) {
+  for (const PortSpec& s : specs) {
+    if (s.name.empty()) {
+      numeric->Add(s.first, s.last);
+      continue;
+    }
+    for (const Endpoint& e : inventory.endpoints()) {
+      for (const NamedPort& p : e.ports) {
+        if (p.name != s.name) continue;
+        for (uint32_t ip : e.ips) named->insert(NamedKey(ip, p.protocol, p.port));
+      }
+    }
+  }
+  numeric->Normalize();
+}
+
+bool PortMatches(const RangeSet& numeric, const std::unordered_set<uint64_t>& named,
+                 uint32_t address, uint16_t port, uint8_t protocol) {
+  if (!HasPorts(protocol)) return false;
+  return numeric.Contains(port) ||
+         (!named.empty() && named.count(NamedKey(address, protocol, port)));
+}
+
+bool SideMatches(const CompiledSide& s, uint32_t address, uint16_t port, uint8_t protocol) {
+  if (!s.any_address && !s.addresses.Contains(address)) return false;
+  if (!s.any_port && !PortMatches(s.ports, s.named_ports, address, port, protocol)) return false;
+  if (s.has_not_ports && PortMatches(s.not_ports, s.not_named_ports, address, port, protocol)) {
+    return false;
+  }
+  return true;
+}
+
+bool RuleMatches(const CompiledRule& r, const Packet& p) {
+  if (r.never) return false;
+  if (r.protocol >= 0 && r.protocol != p.protocol) return false;
+  if (r.not_protocol >= 0 && r.not_protocol == p.protocol) return false;
+  const bool icmp = p.protocol == kIcmp || p.protocol == kIcmpv6;
+  if (r.has_icmp && !(icmp && (r.icmp_type < 0 || r.icmp_type == p.icmp_type) &&
+                      (r.icmp_code < 0 || r.icmp_code == p.icmp_code))) {
+    return false;
+  }
+  if (r.has_not_icmp && icmp && (r.not_icmp_type < 0 || r.not_icmp_type == p.icmp_type) &&
+      (r.not_icmp_code < 0 || r.not_icmp_code == p.icmp_code)) {
+    return false;
+  }
+  return SideMatches(r.source, p.src, p.src_port, p.protocol) &&
+         SideMatches(r.destination, p.dst, p.dst_port, p.protocol);
+}
+
+}  // namespace
+
+RangeSet RangeSet::All(uint32_t max) {
+  RangeSet s;
+  s.ranges_.push_back({0, max});
+  return s;
+}
+
+void RangeSet::Add(uint32_t first, uint32_t last) { ranges_.push_back({first, last}); }
+
+void RangeSet::Normalize() {
+  std::sort(ranges_.begin(), ranges_.end());
+  std::vector<std::pair<uint32_t, uint32_t>> merged;
+  for (const auto& r : ranges_) {
+    if (!merged.empty() && (merged.back().second == UINT32_MAX || r.first <= merged.back().second + 1)) {
+      merged.back().second = std::max(merged.back().second, r.second);
+    } else {
+      merged.push_back(r);
+    }
+  }
+  ranges_ = std::move(merged);
+}
+
+RangeSet RangeSet::Intersect(const RangeSet& other) const {
+  RangeSet out;
+  size_t i = 0, j = 0;
+  while (i < ranges_.size() && j < other.ranges_.size()) {
+    const uint32_t lo = std::max(ranges_[i].first, other.ranges_[j].first);
+    const uint32_t hi = std::min(ranges_[i].second, other.ranges_[j].second);
+    if (lo <= hi) out.ranges_.push_back({lo, hi});
+    if (ranges_[i].second < other.ranges_[j].second) ++i; else ++j;
+  }
+  return out;
+}
+
+RangeSet RangeSet::Complement(uint32_t max) const {
+  RangeSet out;
+  uint64_t next = 0;
+  for (const auto& [first, last] : ranges_) {
+    if (first > next) out.ranges_.push_back({static_cast<uint32_t>(next), first - 1});
+    next = uint64_t{last} + 1;
+  }
+  if (next <= max) out.ranges_.push_back({static_cast<uint32_t>(next), max});
+  return out;
+}
+
+bool RangeSet::Contains(uint32_t value) const {
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), value,
+                             [](uint32_t v, const std::pair<uint32_t, uint32_t>& r) { return v < r.first; });
+  return it != ranges_.begin() && std::prev(it)->second >= value;
+}
+
+// --- RuleIndex ---
+
+void RuleIndex::Field::Build(const std::vector<const RangeSet*>& conditions, uint32_t max) {
+  const size_t words = (conditions.size() + 63) / 64;
+  unconstrained.assign(words, 0);
+  std::vector<uint32_t> bounds = {0};
+  for (const RangeSet* c : conditions) {
+    if (!c) continue;
+    for (const auto& [first, last] : c->ranges()) {
+      bounds.push_back(first);
+      if (last < max) bounds.push_back(last + 1);
+    }
+  }
+  std::sort(bounds.begin(), bounds.end());
+  bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+  starts = bounds;
+  const size_t intervals = starts.size();
+  // Rules per interval, counted first so each list lands in one array.
+  std::vector<std::vector<uint32_t>> lists(intervals);
+  for (size_t r = 0; r < conditions.size(); ++r) {
+    const RangeSet* c = conditions[r];
+    size_t covered = 0;
+    if (c) {
+      for (const auto& [first, last] : c->ranges()) {
+        const size_t lo = static_cast<size_t>(std::lower_bound(starts.begin(), starts.end(), first) - starts.begin());
+        const size_t hi = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), last) - starts.begin());
+        covered += hi - lo;
+      }
+    }
+    // Unconstrained, or so broad that listing it everywhere costs more than
+    // checking it: one bit in the shared set.
+    if (!c || covered > intervals / 2 + 8) {
+      unconstrained[r / 64] |= uint64_t{1} << (r % 64);
+      continue;
+    }
+    for (const auto& [first, last] : c->ranges()) {
+      const size_t lo = static_cast<size_t>(std::lower_bound(starts.begin(), starts.end(), first) - starts.begin());
+      const size_t hi = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), last) - starts.begin());
+      for (size_t i = lo; i < hi; ++i) lists[i].push_back(static_cast<uint32_t>(r));
+    }
+  }
+  offsets.assign(intervals + 1, 0);
+  for (size_t i = 0; i < intervals; ++i) offsets[i + 1] = offsets[i] + static_cast<uint32_t>(lists[i].size());
+  rules.clear();
+  rules.reserve(offsets.back());
+  for (const auto& list : lists) rules.insert(rules.end(), list.begin(), list.end());
+}
+
+void RuleIndex::Field::Apply(uint32_t value, std::vector<uint64_t>* candidates) const {
+  const size_t i = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), value) - starts.begin()) - 1;
+  thread_local std::vector<uint64_t> mask;
+  mask.assign(unconstrained.begin(), unconstrained.end());
+  for (uint32_t k = offsets[i]; k < offsets[i + 1]; ++k) mask[rules[k] / 64] |= uint64_t{1} << (rules[k] % 64);
+  for (size_t w = 0; w < mask.size(); ++w) (*candidates)[w] &= mask[w];
+}
+
+RuleIndex::RuleIndex(const std::vector<CompiledRule>& rules) : words_((rules.size() + 63) / 64) {
+  std::vector<const RangeSet*> src, dst, port;
+  for (const CompiledRule& r : rules) {
+    src.push_back(r.source.any_address ? nullptr : &r.source.addresses);
+    dst.push_back(r.destination.any_address ? nullptr : &r.destination.addresses);
+    // Named ports and notPorts are left to the full check.
+    const bool numeric_only = !r.destination.any_port && r.destination.named_ports.empty();
+    port.push_back(numeric_only ? &r.destination.ports : nullptr);
+  }
+  src_.Build(src, 0xffffffffu);
+  dst_.Build(dst, 0xffffffffu);
+  dst_port_.Build(port, 0xffffu);
+  by_protocol_.assign(256, std::vector<uint64_t>(words_, 0));
+  for (size_t r = 0; r < rules.size(); ++r) {
+    const CompiledRule& c = rules[r];
+    for (int proto = 0; proto < 256; ++proto) {
+      if (c.never || (c.protocol >= 0 && c.protocol != proto) || c.not_protocol == proto) continue;
+      by_protocol_[proto][r / 64] |= uint64_t{1} << (r % 64);
+    }
+  }
+}
+
+void RuleIndex::Candidates(const Packet& packet, std::vector<uint64_t>* candidates) const {
+  candidates->assign(by_protocol_[packet.protocol].begin(), by_protocol_[packet.protocol].end());
+  src_.Apply(packet.src, candidates);
+  dst_.Apply(packet.dst, candidates);
+  if (packet.protocol == kTcp || packet.protocol == kUdp || packet.protocol == kSctp ||
+      packet.protocol == kUdpLite) {
+    dst_port_.Apply(packet.dst_port, candidates);
+  }
+}
+
+size_t RuleIndex::bytes() const {
+  size_t n = by_protocol_.size() * words_ * 8;
+  for (const Field* f : {&src_, &dst_, &dst_port_}) {
+    n += (f->starts.size() + f->offsets.size() + f->rules.size()) * 4 + f->unconstrained.size() * 8;
+  }
+  return n;
+}
+
+// --- Classifier ---
+
+Classifier::Classifier(const std::vector<PolicySet::OrderedTier>& tiers, const Inventory& inventory,
+                       size_t index_from)
+    : inventory_(inventory), tiers_(tiers), index_from_(index_from), reference_(tiers, inventory) {
+  for (const Endpoint& e : inventory.endpoints()) {
+    for (Direction d : {Direction::kIngress, Direction::kEgress}) {
+      auto key = std::make_pair(d, Applicable(e, d));
+      auto it = programs_.find(key);
+      if (it == programs_.end()) {
+        auto program = Compile(key.second, d);
+        it = programs_.emplace(std::move(key), std::move(program)).first;
+      }
+      (d == Direction::kIngress ? ingress_ : egress_).push_back(it->second.get());
+    }
+  }
+}
+
+std::vector<const Policy*> Classifier::Applicable(const Endpoint& endpoint, Direction direction) const {
+  std::vector<const Policy*> out;
+  for (const PolicySet::OrderedTier& tier : tiers_) {
+    for (const Policy* policy : tier.policies) {
+      if (policy->Covers(direction) && reference_.Applies(*policy, endpoint)) out.push_back(policy);
+    }
+  }
+  return out;
+}
+
+CompiledSide Classifier::CompileSide(const EntityMatch& m) const {
+  CompiledSide side;
+  RangeSet addresses = RangeSet::All(kMaxAddress);
+  bool restricted = false;
+  if (!m.nets.empty()) {
+    addresses = addresses.Intersect(Prefixes(m.nets));
+    restricted = true;
+  }
+  if (!m.not_nets.empty()) {
+    addresses = addresses.Intersect(Prefixes(m.not_nets).Complement(kMaxAddress));
+    restricted = true;
+  }
+  // The addresses of every pod and network set the side selects: what
+  // Felix would put in the rule's IP set.
+  const auto holdings = [&](const auto& chosen) {
+    RangeSet s;
+    for (const Endpoint& e : inventory_.endpoints()) {
+      if (chosen(Entity{&e, nullptr})) {
+        for (uint32_t ip : e.ips) s.Add(ip, ip);
+      }
+    }
+    for (const NetworkSet& n : inventory_.networks()) {
+      if (!chosen(Entity{nullptr, &n})) continue;
+      for (const IpPrefix& net : n.nets) {
+        if (net.family != 4) continue;
+        const auto [first, last] = Bounds(net);
+        s.Add(first, last);
+      }
+    }
+    s.Normalize();
+    return s;
+  };
+  if (m.SelectsEntities()) {
+    addresses = addresses.Intersect(
+        holdings([&](const Entity& e) { return reference_.SelectedBy(m, e); }));
+    restricted = true;
+  }
+  if (m.not_selector) {
+    addresses = addresses.Intersect(
+        holdings([&](const Entity& e) { return m.not_selector->Matches(reference_.Labels(e)); })
+            .Complement(kMaxAddress));
+    restricted = true;
+  }
+  side.any_address = !restricted;
+  side.addresses = std::move(addresses);
+  if (!m.ports.empty()) {
+    side.any_port = false;
+    CompilePorts(m.ports, inventory_, &side.ports, &side.named_ports);
+  }
+  if (!m.not_ports.empty()) {
+    side.has_not_ports = true;
+    CompilePorts(m.not_ports, inventory_, &side.not_ports, &side.not_named_ports);
+  }
+  return side;
+}
+
+std::unique_ptr<Program> Classifier::Compile(const std::vector<const Policy*>& policies,
+                                             Direction direction) const {
+  auto program = std::make_unique<Program>();
+  size_t next = 0;  // policies are in tier order, so one pass over the tiers finds them
+  for (const PolicySet::OrderedTier& tier : tiers_) {
+    Program::TierRun run;
+    run.name = tier.spec.name;
+    run.default_action = tier.spec.default_action;
+    run.begin = program->rules.size();
+    for (const Policy* policy : tier.policies) {
+      if (next == policies.size() || policies[next] != policy) continue;
+      ++next;
+      run.last_policy = policy;
+      const std::vector<Rule>& rules = policy->rules(direction);
+      for (size_t i = 0; i < rules.size(); ++i) {
+        const Rule& r = rules[i];
+        CompiledRule c;
+        c.action = r.action;
+        c.never = r.ip_version && *r.ip_version != 4;
+        if (r.protocol) c.protocol = *r.protocol;
+        if (r.not_protocol) c.not_protocol = *r.not_protocol;
+        if (r.icmp) {
+          c.has_icmp = true;
+          if (r.icmp->type) c.icmp_type = *r.icmp->type;
+          if (r.icmp->code) c.icmp_code = *r.icmp->code;
+        }
+        if (r.not_icmp) {
+          c.has_not_icmp = true;
+          if (r.not_icmp->type) c.not_icmp_type = *r.not_icmp->type;
+          if (r.not_icmp->code) c.not_icmp_code = *r.not_icmp->code;
+        }
+        c.source = CompileSide(r.source);
+        c.destination = CompileSide(r.destination);
+        // A side that can match no address makes the rule dead: drop it.
+        if ((!c.source.any_address && c.source.addresses.empty()) ||
+            (!c.destination.any_address && c.destination.addresses.empty())) {
+          continue;
+        }
+        c.policy = policy;
+        c.index = static_cast<int>(i);
+        program->rules.push_back(std::move(c));
+      }
+    }
+    run.end = program->rules.size();
+    if (run.last_policy) program->tiers.push_back(std::move(run));
+  }
+  if (program->rules.size() >= index_from_) {
+    program->index = std::make_unique<RuleIndex>(program->rules);
+  }
+  return program;
+}
+
+const Program& Classifier::program(const Endpoint& endpoint, Direction direction) const {
+  const size_t i = static_cast<size_t>(&endpoint - inventory_.endpoints().data());
+  return direction == Direction::kIngress ? *ingress_[i] : *egress_[i];
+}
+
+size_t Classifier::rule_count() const {
+  size_t n = 0;
+  for (const auto& [key, program] : programs_) n += program->rules.size();
+  return n;
+}
+
+size_t Classifier::index_bytes() const {
+  size_t n = 0;
+  for (const auto& [key, program] : programs_) n += program->index ? program->index->bytes() : 0;
+  return n;
+}
+
+Decision Classifier::Evaluate(const Endpoint& endpoint, Direction direction,
+                              const Packet& packet) const {
+  const Program& program = this->program(endpoint, direction);
+  thread_local std::vector<uint64_t> candidates;
+  if (program.index) program.index->Candidates(packet, &candidates);
+  // The next rule at or after `i` that may match: every one without an
+  // index, else the next candidate bit.
+  const auto next = [&](size_t i, size_t end) {
+    if (!program.index) return i;
+    while (i < end) {
+      const uint64_t word = candidates[i / 64] >> (i % 64);
+      if (word) return std::min(end, i + static_cast<size_t>(__builtin_ctzll(word)));
+      i = (i / 64 + 1) * 64;
+    }
+    return end;
+  };
+  Decision d;
+  for (const Program::TierRun& tier : program.tiers) {
+    bool passed = false;
+    for (size_t i = next(tier.begin, tier.end); i < tier.end && !passed; i = next(i + 1, tier.end)) {
+      const CompiledRule& r = program.rules[i];
+      if (!RuleMatches(r, packet)) continue;
+      const Rule& origin = r.policy->rules(direction)[static_cast<size_t>(r.index)];
+      switch (r.action) {
+        case Action::kAllow:
+        case Action::kDeny:
+          d.by = Decision::By::kRule;
+          d.allowed = r.action == Action::kAllow;
+          d.tier = tier.name;
+          d.policy = r.policy;
+          d.rule = r.index;
+          d.rule_direction = direction;
+          return d;
+        case Action::kPass:
+          d.trace.push_back("passed to the next tier by " + r.policy->DisplayName() + ", " +
+                            origin.where);
+          passed = true;
+          break;
+        case Action::kLog:
+          d.trace.push_back("logged by " + r.policy->DisplayName() + ", " + origin.where);
+          break;
+      }
+    }
+    if (passed) continue;
+    if (tier.default_action == Action::kPass) {
+      d.trace.push_back("tier " + tier.name + " applied, nothing matched: its defaultAction Pass");
+      continue;
+    }
+    d.by = Decision::By::kEndOfTier;
+    d.allowed = false;
+    d.tier = tier.name;
+    d.policy = tier.last_policy;
+    return d;
+  }
+  d.by = Decision::By::kNoPolicy;
+  d.allowed = true;
+  return d;
+}
+
+Verdict Classifier::Evaluate(const Packet& packet) const {
+  return JudgeBothEnds(inventory_, packet, [&](const Endpoint& e, Direction d) {
+    return Evaluate(e, d, packet);
+  });
+}
+
+}  // namespace edgebed::policy

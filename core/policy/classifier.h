@@ -1,0 +1,145 @@
+// The compiled classifier: policies and endpoints turned, ahead of any
+// packet, into one program per endpoint and direction whose rules test only
+// integers — address ranges, port ranges, protocol numbers. Selectors,
+// namespaces and service accounts are resolved into address sets at compile
+// time, as Calico's Felix renders them into IP sets, so a packet never
+// touches a label.
+//
+// It decides exactly as ReferenceEvaluator does (tests/policy hold it to
+// that over many random worlds); the reference stays the specification.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "core/policy/inventory.h"
+#include "core/policy/policy_set.h"
+#include "core/policy/reference.h"
+
+namespace edgebed::policy {
+
+// Sorted, disjoint, closed intervals of a 32-bit space (addresses) or a
+// 16-bit one (ports).
+class RangeSet {
+ public:
+  static RangeSet All(uint32_t max);
+  void Add(uint32_t first, uint32_t last);  // any order; Normalize() before use
+  void Normalize();
+  RangeSet Intersect(const RangeSet& other) const;
+  RangeSet Complement(uint32_t max) const;
+  bool Contains(uint32_t value) const;
+  bool empty() const { return ranges_.empty(); }
+  const std::vector<std::pair<uint32_t, uint32_t>>& ranges() const { return ranges_; }
+
+ private:
+  std::vector<std::pair<uint32_t, uint32_t>> ranges_;
+};
+
+struct CompiledSide {
+  bool any_address = true;
+  RangeSet addresses;      // when !any_address
+  bool any_port = true;
+  RangeSet ports;          // numeric ports; with named_ports, when !any_port
+  std::unordered_set<uint64_t> named_ports;  // (address, protocol, port) keys
+  bool has_not_ports = false;
+  RangeSet not_ports;
+  std::unordered_set<uint64_t> not_named_ports;
+};
+
+struct CompiledRule {
+  Action action = Action::kAllow;
+  bool never = false;  // e.g. ipVersion 6 on the IPv4 dataplane
+  int16_t protocol = -1, not_protocol = -1;
+  int16_t icmp_type = -1, icmp_code = -1;  // with has_icmp
+  bool has_icmp = false;
+  int16_t not_icmp_type = -1, not_icmp_code = -1;
+  bool has_not_icmp = false;
+  CompiledSide source, destination;
+  const Policy* policy = nullptr;
+  int index = 0;  // in the policy's rules of this direction
+};
+
+// Finds, for a packet, the rules of a program that can match it, without
+// looking at every rule: per field (source and destination address,
+// destination port, protocol), the rules whose condition on that field holds
+// for the packet's value, as a bit set; their AND is the candidates, in rule
+// order. (The bit-vector scheme of Lakshman and Stiliadis, with the rules
+// that do not constrain a field kept as one shared set, so memory grows with
+// how much the rules overlap rather than with rules squared.) A candidate is
+// still checked in full, so the sets may over-approximate: a rule whose
+// condition is too broad to be worth listing counts as unconstrained.
+class RuleIndex {
+ public:
+  explicit RuleIndex(const std::vector<CompiledRule>& rules);
+  // Fills `candidates` (one bit per rule) for the packet.
+  void Candidates(const Packet& packet, std::vector<uint64_t>* candidates) const;
+  size_t bytes() const;
+
+ private:
+  struct Field {
+    std::vector<uint32_t> starts;   // elementary intervals, by first value
+    std::vector<uint32_t> offsets;  // per interval, its slice of `rules`
+    std::vector<uint32_t> rules;    // rules constraining the field that hold there
+    std::vector<uint64_t> unconstrained;
+    void Build(const std::vector<const RangeSet*>& conditions, uint32_t max);
+    void Apply(uint32_t value, std::vector<uint64_t>* candidates) const;
+  };
+  size_t words_ = 0;
+  Field src_, dst_, dst_port_;
+  std::vector<std::vector<uint64_t>> by_protocol_;  // [protocol]: rules it may match
+};
+
+// One endpoint's program for one direction: the tiers that apply to it, in
+// order, each a run of rules ending in the tier's default action. Endpoints
+// to which the same policies apply share one program.
+struct Program {
+  struct TierRun {
+    std::string name;
+    size_t begin = 0, end = 0;  // rules[begin, end)
+    Action default_action = Action::kDeny;
+    const Policy* last_policy = nullptr;
+  };
+  std::vector<TierRun> tiers;
+  std::vector<CompiledRule> rules;
+  std::unique_ptr<RuleIndex> index;  // for programs of kIndexFrom rules or more
+  static constexpr size_t kIndexFrom = 32;
+};
+
+class Classifier {
+ public:
+  // Compiles every endpoint's programs, indexing those of `index_from` rules
+  // or more. `tiers` (PolicySet::Ordered()) and `inventory` must outlive the
+  // classifier.
+  Classifier(const std::vector<PolicySet::OrderedTier>& tiers, const Inventory& inventory,
+             size_t index_from = Program::kIndexFrom);
+
+  Verdict Evaluate(const Packet& packet) const;
+  Decision Evaluate(const Endpoint& endpoint, Direction direction, const Packet& packet) const;
+
+  size_t program_count() const { return programs_.size(); }  // distinct ones
+  size_t rule_count() const;   // over the distinct programs
+  size_t index_bytes() const;  // memory of their indexes
+  const Program& program(const Endpoint& endpoint, Direction direction) const;
+
+ private:
+  // The policies that apply to the endpoint in that direction, tier by tier.
+  std::vector<const Policy*> Applicable(const Endpoint& endpoint, Direction direction) const;
+  std::unique_ptr<Program> Compile(const std::vector<const Policy*>& policies,
+                                   Direction direction) const;
+  CompiledSide CompileSide(const EntityMatch& match) const;
+
+  const Inventory& inventory_;
+  const std::vector<PolicySet::OrderedTier>& tiers_;
+  const size_t index_from_;
+  ReferenceEvaluator reference_;  // for Applies() and selector resolution
+  // Programs by direction and applicable policies.
+  std::map<std::pair<Direction, std::vector<const Policy*>>, std::unique_ptr<Program>> programs_;
+  std::vector<const Program*> ingress_, egress_;  // parallel to inventory_.endpoints()
+};
+
+}  // namespace edgebed::policy

@@ -1,0 +1,254 @@
+#include "tools/policy_command.h"
+
+#include <iostream>
+#include <sstream>
+
+#include "core/policy/inventory.h"
+#include "core/policy/policy_set.h"
+#include "core/policy/reference.h"
+#include "tools/flags.h"
+#include "tools/validate.h"
+
+namespace edgebed::tools {
+
+namespace {
+
+using policy::Endpoint;
+using policy::Inventory;
+using policy::Packet;
+using policy::PolicySet;
+using policy::ReferenceEvaluator;
+
+// Everything evaluation needs, built once from the manifests.
+struct Evaluation {
+  Inventory inventory;
+  PolicySet policies;
+  std::vector<PolicySet::OrderedTier> tiers;
+};
+
+StatusOr<Evaluation> Prepare(const std::vector<model::Object>& objects) {
+  StatusOr<Inventory> inventory = policy::InventoryFromObjects(objects);
+  if (!inventory.ok()) return inventory.status();
+  StatusOr<PolicySet> policies = policy::PolicySetFromObjects(objects);
+  if (!policies.ok()) return policies.status();
+  Evaluation e{*std::move(inventory), *std::move(policies), {}};
+  StatusOr<std::vector<PolicySet::OrderedTier>> tiers = e.policies.Ordered();
+  if (!tiers.ok()) return tiers.status();
+  e.tiers = *std::move(tiers);
+  return e;
+}
+
+StatusOr<uint8_t> PortProtocol(const std::string& name) {
+  const std::optional<uint8_t> p = policy::ProtocolNumber(name);
+  if (!p || (*p != policy::kTcp && *p != policy::kUdp && *p != policy::kSctp)) {
+    return InvalidArgument("\"" + name + "\" is not a protocol with ports; use TCP, UDP or SCTP",
+                           "--protocol");
+  }
+  return *p;
+}
+
+Status CheckPort(int port) {
+  if (port < 1 || port > 65535) {
+    return InvalidArgument(std::to_string(port) + " is not a port; use 1..65535", "--port");
+  }
+  return Status::Ok();
+}
+
+// Pods sorted by namespace, then name; each with its first address.
+std::vector<const Endpoint*> SortedPods(const Inventory& inventory) {
+  std::vector<const Endpoint*> pods;
+  for (const Endpoint& e : inventory.endpoints()) {
+    if (!e.ips.empty()) pods.push_back(&e);
+  }
+  std::sort(pods.begin(), pods.end(), [](const Endpoint* a, const Endpoint* b) {
+    return std::tie(a->namespace_, a->name) < std::tie(b->namespace_, b->name);
+  });
+  return pods;
+}
+
+// An address for "NS/POD" or an IPv4 address.
+StatusOr<uint32_t> Resolve(const Inventory& inventory, const std::string& text,
+                           const std::string& flag) {
+  if (auto ip = ParseIpv4(text)) return *ip;
+  const Endpoint* e = inventory.FindEndpoint(text);
+  if (!e) {
+    return NotFound("\"" + text + "\" is neither a pod of the manifests (NS/POD) nor an IPv4 address",
+                    flag);
+  }
+  if (e->ips.empty()) return NotFound("pod " + text + " has no address (hostNetwork)", flag);
+  return e->ips.front();
+}
+
+std::string Describe(const Inventory& inventory, uint32_t address) {
+  const policy::Entity entity = inventory.Lookup(address);
+  if (entity.endpoint) return entity.endpoint->Key() + " (" + FormatIpv4(address) + ")";
+  if (entity.network) {
+    return FormatIpv4(address) + " (network set " +
+           (entity.network->namespace_.empty() ? "" : entity.network->namespace_ + "/") +
+           entity.network->name + ")";
+  }
+  return FormatIpv4(address) + " (not a pod)";
+}
+
+// Loads every file; prints errors and returns false when any has one.
+bool LoadAll(const std::vector<std::string>& names, std::vector<model::Object>* objects, int* rc) {
+  StatusOr<std::vector<std::string>> files = ExpandManifestPaths(names);
+  if (!files.ok()) {
+    std::cerr << "edgebed policy: " << files.status().ToString() << "\n";
+    *rc = 2;
+    return false;
+  }
+  size_t errors = 0;
+  for (const std::string& file : *files) {
+    StatusOr<model::LoadResult> result = LoadManifestFile(file);
+    if (!result.ok()) {
+      std::cerr << "edgebed policy: " << result.status().ToString() << "\n";
+      *rc = 2;
+      return false;
+    }
+    for (const auto& e : result->errors) std::cerr << "error: " << e.ToString() << "\n";
+    errors += result->errors.size();
+    for (auto& o : result->objects) objects->push_back(std::move(o));
+  }
+  if (errors > 0) {
+    std::cerr << errors << " error" << (errors == 1 ? "" : "s")
+              << " in the manifests; fix them and run again (edgebed validate shows them all)\n";
+    *rc = 1;
+    return false;
+  }
+  return true;
+}
+
+constexpr const char* kMatrixSummary =
+    "Prints which pods of the manifests may open a connection to which: a header line\n"
+    "'-' then each destination NS/POD, then per source NS/POD one cell per destination,\n"
+    "'.' allowed and 'X' denied, tab-separated, pods sorted by namespace then name.\n"
+    "Kubernetes and Calico policies are evaluated together, as Calico does. Pod\n"
+    "addresses come from status.podIP or are assigned from 10.42.0.0/16.";
+constexpr const char* kExplainSummary =
+    "Says, for one new connection, which tier, policy and rule decided at the\n"
+    "source (egress) and at the destination (ingress), and the verdict.";
+
+}  // namespace
+
+StatusOr<std::string> ReachabilityMatrix(const std::vector<model::Object>& objects, int port,
+                                         const std::string& protocol) {
+  EDGEBED_RETURN_IF_ERROR(CheckPort(port));
+  StatusOr<uint8_t> proto = PortProtocol(protocol);
+  if (!proto.ok()) return proto.status();
+  StatusOr<Evaluation> e = Prepare(objects);
+  if (!e.ok()) return e.status();
+  const ReferenceEvaluator evaluator(e->tiers, e->inventory);
+  const std::vector<const Endpoint*> pods = SortedPods(e->inventory);
+  std::string out = "-";
+  for (const Endpoint* dst : pods) out += "\t" + dst->Key();
+  out += "\n";
+  for (const Endpoint* src : pods) {
+    out += src->Key();
+    for (const Endpoint* dst : pods) {
+      Packet p;
+      p.src = src->ips.front();
+      p.dst = dst->ips.front();
+      p.protocol = *proto;
+      p.src_port = 40000;
+      p.dst_port = static_cast<uint16_t>(port);
+      out += evaluator.Evaluate(p).allowed ? "\t." : "\tX";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+StatusOr<std::string> ExplainConnection(const std::vector<model::Object>& objects,
+                                        const std::string& from, const std::string& to, int port,
+                                        const std::string& protocol) {
+  EDGEBED_RETURN_IF_ERROR(CheckPort(port));
+  StatusOr<uint8_t> proto = PortProtocol(protocol);
+  if (!proto.ok()) return proto.status();
+  StatusOr<Evaluation> e = Prepare(objects);
+  if (!e.ok()) return e.status();
+  StatusOr<uint32_t> src = Resolve(e->inventory, from, "--from");
+  if (!src.ok()) return src.status();
+  StatusOr<uint32_t> dst = Resolve(e->inventory, to, "--to");
+  if (!dst.ok()) return dst.status();
+  Packet p;
+  p.src = *src;
+  p.dst = *dst;
+  p.protocol = *proto;
+  p.src_port = 40000;
+  p.dst_port = static_cast<uint16_t>(port);
+  const ReferenceEvaluator evaluator(e->tiers, e->inventory);
+  const policy::Verdict v = evaluator.Evaluate(p);
+  std::ostringstream out;
+  out << "connection: " << Describe(e->inventory, p.src) << " -> "
+      << Describe(e->inventory, p.dst) << " " << policy::ProtocolName(p.protocol) << " "
+      << port << "\n";
+  const auto side = [&](const char* what, const policy::Decision& d) {
+    out << what << ": " << d.ToString() << "\n";
+    for (const std::string& t : d.trace) out << "  " << t << "\n";
+    if (d.policy) out << "  policy defined at " << d.policy->pos.ToString() << "\n";
+  };
+  side("egress at the source", v.egress);
+  side("ingress at the destination", v.ingress);
+  out << "verdict: " << (v.allowed ? "allowed" : "denied") << "\n";
+  return out.str();
+}
+
+int RunPolicy(int argc, char** argv) {
+  const std::string sub = argc > 1 ? argv[1] : "";
+  const bool matrix = sub == "matrix";
+  if (!matrix && sub != "explain") {
+    const bool help = sub == "--help" || sub == "-h" || sub == "help";
+    (help ? std::cout : std::cerr)
+        << (help || sub.empty() ? "" : "edgebed policy: unknown subcommand '" + sub + "'\n")
+        << "Usage: edgebed policy matrix -f FILE... [--port N] [--protocol TCP|UDP|SCTP]\n"
+           "       edgebed policy explain -f FILE... --from NS/POD|IP --to NS/POD|IP --port N "
+           "[--protocol P]\n"
+           "Run 'edgebed policy matrix --help' or 'edgebed policy explain --help' for more.\n";
+    return help ? 0 : 2;
+  }
+  std::vector<std::string> names;
+  int64_t port = matrix ? 80 : 0;
+  std::string protocol = "TCP", from, to;
+  Flags flags(std::string("edgebed policy ") + sub, matrix ? kMatrixSummary : kExplainSummary);
+  flags.Repeated("filename", "f", "a manifest file or directory", &names);
+  flags.Int("port", "destination port", &port);
+  flags.String("protocol", "TCP, UDP or SCTP", &protocol);
+  if (!matrix) {
+    flags.String("from", "the source: NS/POD or an IPv4 address", &from);
+    flags.String("to", "the destination: NS/POD or an IPv4 address", &to);
+  }
+  if (int rc = flags.Parse(argc - 1, argv + 1); rc >= 0) return rc;
+  const char* missing = names.empty()                   ? "-f FILE"
+                        : !matrix && from.empty()       ? "--from"
+                        : !matrix && to.empty()         ? "--to"
+                        : !matrix && port == 0          ? "--port"
+                                                        : nullptr;
+  if (missing) {
+    std::cerr << "edgebed policy " << sub << ": " << missing << " is required (see --help)\n";
+    return 2;
+  }
+  if (port < 1 || port > 65535) {
+    std::cerr << "edgebed policy " << sub << ": --port: " << port << " is not a port; use 1..65535\n";
+    return 2;
+  }
+  if (!PortProtocol(protocol).ok()) {
+    std::cerr << "edgebed policy " << sub << ": " << PortProtocol(protocol).status().ToString() << "\n";
+    return 2;
+  }
+  std::vector<model::Object> objects;
+  int rc = 0;
+  if (!LoadAll(names, &objects, &rc)) return rc;
+  StatusOr<std::string> out =
+      matrix ? ReachabilityMatrix(objects, static_cast<int>(port), protocol)
+             : ExplainConnection(objects, from, to, static_cast<int>(port), protocol);
+  if (!out.ok()) {
+    const bool usage = out.status().where() == "--from" || out.status().where() == "--to";
+    std::cerr << "edgebed policy " << sub << ": " << out.status().ToString() << "\n";
+    return usage ? 2 : 1;
+  }
+  std::cout << *out;
+  return 0;
+}
+
+}  // namespace edgebed::tools
