@@ -23,35 +23,38 @@ namespace {
 constexpr uint32_t kProtected = 0x0a2a0001;  // the endpoint the rules guard
 constexpr size_t kPackets = 4096;
 
-// A filter set in ClassBench's format, shaped like its ACL seeds: prefixes
-// mostly /16../32 with some wildcards, destination ports mostly one
-// well-known port, some ranges, TCP mostly.
+// A filter set in ClassBench's format, shaped like its ACL seeds: sources
+// often a wildcard or a /16../24 block, destinations the specific servers an
+// ACL protects (/24../32), destination ports mostly one well-known port,
+// some ranges, TCP mostly.
 std::string GenerateClassBench(size_t filters, uint64_t seed) {
   Random r(seed);
-  static const int kLengths[] = {0, 8, 16, 20, 24, 24, 28, 32, 32, 32};
+  static const int kSourceLengths[] = {0, 0, 8, 16, 16, 20, 24, 24, 28, 32};
+  static const int kDestinationLengths[] = {24, 24, 28, 30, 32, 32, 32, 32, 32, 32};
   static const int kPorts[] = {22, 25, 53, 80, 110, 123, 143, 161, 443, 1521, 1883, 3306, 5432, 8080, 8883};
   std::string text;
-  const auto prefix = [&] {
-    const int length = kLengths[r.Uniform(10)];
-    const uint32_t address = static_cast<uint32_t>(r.Uniform(uint64_t{1} << 32)) &
-                             (length == 0 ? 0 : ~uint32_t{0} << (32 - length));
-    return Ipv4Prefix(address, length).ToString();
+  // Addresses come from a few thousand hosts in a /8, as in a site's ACL.
+  const auto prefix = [&](const int* lengths) {
+    const int length = lengths[r.Uniform(10)];
+    const uint32_t host = 0x0a000000u | static_cast<uint32_t>(r.Uniform(4096)) << 8 |
+                          static_cast<uint32_t>(r.Uniform(256));
+    return Ipv4Prefix(host & (length == 0 ? 0 : ~uint32_t{0} << (32 - length)), length).ToString();
   };
   for (size_t i = 0; i < filters; ++i) {
     std::string dports;
     const double kind = r.UnitReal();
-    if (kind < 0.6) {
+    if (kind < 0.7) {
       const int port = kPorts[r.Uniform(15)];
       dports = std::to_string(port) + " : " + std::to_string(port);
-    } else if (kind < 0.8) {
+    } else if (kind < 0.9) {
       dports = "1024 : 65535";
     } else {
       dports = "0 : 65535";
     }
     const double p = r.UnitReal();
-    const char* protocol = p < 0.7 ? "0x06/0xFF" : p < 0.9 ? "0x11/0xFF" : "0x00/0x00";
-    text += "@" + prefix() + "\t" + prefix() + "\t0 : 65535\t" + dports + "\t" + protocol +
-            "\t0x0000/0x0000\n";
+    const char* protocol = p < 0.75 ? "0x06/0xFF" : p < 0.95 ? "0x11/0xFF" : "0x00/0x00";
+    text += "@" + prefix(kSourceLengths) + "\t" + prefix(kDestinationLengths) + "\t0 : 65535\t" +
+            dports + "\t" + protocol + "\t0x0000/0x0000\n";
   }
   return text;
 }
@@ -79,8 +82,9 @@ std::vector<Packet> PacketsFor(const std::vector<Rule>& rules, uint64_t seed) {
                        : static_cast<uint16_t>(r.UniformInt(rule.destination.ports.front().first,
                                                             rule.destination.ports.front().last));
     } else {
-      p.src = static_cast<uint32_t>(r.Uniform(uint64_t{1} << 32));
-      p.dst = static_cast<uint32_t>(r.Uniform(uint64_t{1} << 32));
+      // Inside the site but matching no filter, most likely: the slow case.
+      p.src = 0x0a000000u | static_cast<uint32_t>(r.Uniform(1u << 24));
+      p.dst = 0x0a000000u | static_cast<uint32_t>(r.Uniform(1u << 24));
       p.dst_port = static_cast<uint16_t>(r.Uniform(65536));
     }
     p.src_port = static_cast<uint16_t>(1024 + r.Uniform(60000));

@@ -1,6 +1,7 @@
 #include "core/policy/classifier.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace edgebed::policy {
 
@@ -140,7 +141,23 @@ bool RangeSet::Contains(uint32_t value) const {
 
 // --- RuleIndex ---
 
-void RuleIndex::Field::Build(const std::vector<const RangeSet*>& conditions, uint32_t max) {
+struct RuleIndex::Field {
+  std::vector<uint32_t> starts;   // elementary intervals, by first value
+  std::vector<uint32_t> offsets;  // per interval, its slice of `rules`
+  std::vector<uint32_t> rules;    // rules constraining the field that hold there
+  std::vector<uint64_t> unconstrained;
+  std::vector<uint32_t> unconstrained_rules;  // the same, as a list
+
+  Field(const std::vector<const RangeSet*>& conditions, uint32_t max);
+  Cursor::Slice Lookup(uint32_t value) const {
+    const size_t i = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), value) -
+                                         starts.begin()) - 1;
+    return {rules.data() + offsets[i], rules.data() + offsets[i + 1], unconstrained.data(),
+            unconstrained_rules.data(), unconstrained_rules.data() + unconstrained_rules.size()};
+  }
+};
+
+RuleIndex::Field::Field(const std::vector<const RangeSet*>& conditions, uint32_t max) {
   const size_t words = (conditions.size() + 63) / 64;
   unconstrained.assign(words, 0);
   std::vector<uint32_t> bounds = {0};
@@ -153,17 +170,21 @@ void RuleIndex::Field::Build(const std::vector<const RangeSet*>& conditions, uin
   }
   std::sort(bounds.begin(), bounds.end());
   bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
-  starts = bounds;
+  starts = std::move(bounds);
   const size_t intervals = starts.size();
-  // Rules per interval, counted first so each list lands in one array.
+  const auto span = [&](uint32_t first, uint32_t last) {
+    const auto lo = std::lower_bound(starts.begin(), starts.end(), first) - starts.begin();
+    const auto hi = std::upper_bound(starts.begin(), starts.end(), last) - starts.begin();
+    return std::make_pair(static_cast<size_t>(lo), static_cast<size_t>(hi));
+  };
+  // Rules are visited in order, so every interval's list comes out sorted.
   std::vector<std::vector<uint32_t>> lists(intervals);
   for (size_t r = 0; r < conditions.size(); ++r) {
     const RangeSet* c = conditions[r];
     size_t covered = 0;
     if (c) {
       for (const auto& [first, last] : c->ranges()) {
-        const size_t lo = static_cast<size_t>(std::lower_bound(starts.begin(), starts.end(), first) - starts.begin());
-        const size_t hi = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), last) - starts.begin());
+        const auto [lo, hi] = span(first, last);
         covered += hi - lo;
       }
     }
@@ -171,27 +192,20 @@ void RuleIndex::Field::Build(const std::vector<const RangeSet*>& conditions, uin
     // checking it: one bit in the shared set.
     if (!c || covered > intervals / 2 + 8) {
       unconstrained[r / 64] |= uint64_t{1} << (r % 64);
+      unconstrained_rules.push_back(static_cast<uint32_t>(r));
       continue;
     }
     for (const auto& [first, last] : c->ranges()) {
-      const size_t lo = static_cast<size_t>(std::lower_bound(starts.begin(), starts.end(), first) - starts.begin());
-      const size_t hi = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), last) - starts.begin());
+      const auto [lo, hi] = span(first, last);
       for (size_t i = lo; i < hi; ++i) lists[i].push_back(static_cast<uint32_t>(r));
     }
   }
   offsets.assign(intervals + 1, 0);
-  for (size_t i = 0; i < intervals; ++i) offsets[i + 1] = offsets[i] + static_cast<uint32_t>(lists[i].size());
-  rules.clear();
+  for (size_t i = 0; i < intervals; ++i) {
+    offsets[i + 1] = offsets[i] + static_cast<uint32_t>(lists[i].size());
+  }
   rules.reserve(offsets.back());
   for (const auto& list : lists) rules.insert(rules.end(), list.begin(), list.end());
-}
-
-void RuleIndex::Field::Apply(uint32_t value, std::vector<uint64_t>* candidates) const {
-  const size_t i = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), value) - starts.begin()) - 1;
-  thread_local std::vector<uint64_t> mask;
-  mask.assign(unconstrained.begin(), unconstrained.end());
-  for (uint32_t k = offsets[i]; k < offsets[i + 1]; ++k) mask[rules[k] / 64] |= uint64_t{1} << (rules[k] % 64);
-  for (size_t w = 0; w < mask.size(); ++w) (*candidates)[w] &= mask[w];
 }
 
 RuleIndex::RuleIndex(const std::vector<CompiledRule>& rules) : words_((rules.size() + 63) / 64) {
@@ -203,9 +217,9 @@ RuleIndex::RuleIndex(const std::vector<CompiledRule>& rules) : words_((rules.siz
     const bool numeric_only = !r.destination.any_port && r.destination.named_ports.empty();
     port.push_back(numeric_only ? &r.destination.ports : nullptr);
   }
-  src_.Build(src, 0xffffffffu);
-  dst_.Build(dst, 0xffffffffu);
-  dst_port_.Build(port, 0xffffu);
+  src_ = std::make_unique<Field>(src, kMaxAddress);
+  dst_ = std::make_unique<Field>(dst, kMaxAddress);
+  dst_port_ = std::make_unique<Field>(port, kMaxPort);
   by_protocol_.assign(256, std::vector<uint64_t>(words_, 0));
   for (size_t r = 0; r < rules.size(); ++r) {
     const CompiledRule& c = rules[r];
@@ -216,19 +230,67 @@ RuleIndex::RuleIndex(const std::vector<CompiledRule>& rules) : words_((rules.siz
   }
 }
 
-void RuleIndex::Candidates(const Packet& packet, std::vector<uint64_t>* candidates) const {
-  candidates->assign(by_protocol_[packet.protocol].begin(), by_protocol_[packet.protocol].end());
-  src_.Apply(packet.src, candidates);
-  dst_.Apply(packet.dst, candidates);
-  if (packet.protocol == kTcp || packet.protocol == kUdp || packet.protocol == kSctp ||
-      packet.protocol == kUdpLite) {
-    dst_port_.Apply(packet.dst_port, candidates);
+RuleIndex::~RuleIndex() = default;
+
+RuleIndex::Cursor RuleIndex::Begin(const Packet& packet) const {
+  Cursor c;
+  c.protocol_ = by_protocol_[packet.protocol].data();
+  c.slices_[c.fields_++] = src_->Lookup(packet.src);
+  c.slices_[c.fields_++] = dst_->Lookup(packet.dst);
+  if (HasPorts(packet.protocol)) c.slices_[c.fields_++] = dst_port_->Lookup(packet.dst_port);
+  size_t fewest = words_;
+  for (int f = 0; f < c.fields_; ++f) {
+    if (c.slices_[f].size() < fewest) {
+      fewest = c.slices_[f].size();
+      c.driver_ = f;
+    }
   }
+  return c;
+}
+
+uint64_t RuleIndex::Cursor::Word(size_t w) {
+  uint64_t m = protocol_[w];
+  const uint32_t first = static_cast<uint32_t>(w * 64), past = first + 64;
+  for (int f = 0; f < fields_ && m; ++f) {
+    Slice& s = slices_[f];
+    uint64_t bits = s.unconstrained[w];
+    // Lists ascend and words are asked for in order: skip what is behind.
+    while (s.next < s.end && *s.next < past) {
+      if (*s.next >= first) bits |= uint64_t{1} << (*s.next - first);
+      ++s.next;
+    }
+    m &= bits;
+  }
+  return m;
+}
+
+size_t RuleIndex::Cursor::Next(size_t from, size_t end) {
+  if (driver_ >= 0) {
+    // Merge the field's two ascending lists; the caller checks each rule.
+    Slice& s = slices_[driver_];
+    while (s.next < s.end && *s.next < from) ++s.next;
+    while (s.free_next < s.free_end && *s.free_next < from) ++s.free_next;
+    size_t best = end;
+    if (s.next < s.end) best = std::min<size_t>(best, *s.next);
+    if (s.free_next < s.free_end) best = std::min<size_t>(best, *s.free_next);
+    return best;
+  }
+  while (from < end) {
+    const size_t w = from / 64;
+    if (w != word_) {
+      mask_ = Word(w);
+      word_ = w;
+    }
+    const uint64_t ahead = mask_ & (~uint64_t{0} << (from % 64));
+    if (ahead) return std::min(end, w * 64 + static_cast<size_t>(__builtin_ctzll(ahead)));
+    from = (w + 1) * 64;
+  }
+  return end;
 }
 
 size_t RuleIndex::bytes() const {
   size_t n = by_protocol_.size() * words_ * 8;
-  for (const Field* f : {&src_, &dst_, &dst_port_}) {
+  for (const Field* f : {src_.get(), dst_.get(), dst_port_.get()}) {
     n += (f->starts.size() + f->offsets.size() + f->rules.size()) * 4 + f->unconstrained.size() * 8;
   }
   return n;
@@ -390,19 +452,11 @@ size_t Classifier::index_bytes() const {
 Decision Classifier::Evaluate(const Endpoint& endpoint, Direction direction,
                               const Packet& packet) const {
   const Program& program = this->program(endpoint, direction);
-  thread_local std::vector<uint64_t> candidates;
-  if (program.index) program.index->Candidates(packet, &candidates);
+  std::optional<RuleIndex::Cursor> cursor;
+  if (program.index) cursor = program.index->Begin(packet);
   // The next rule at or after `i` that may match: every one without an
-  // index, else the next candidate bit.
-  const auto next = [&](size_t i, size_t end) {
-    if (!program.index) return i;
-    while (i < end) {
-      const uint64_t word = candidates[i / 64] >> (i % 64);
-      if (word) return std::min(end, i + static_cast<size_t>(__builtin_ctzll(word)));
-      i = (i / 64 + 1) * 64;
-    }
-    return end;
-  };
+  // index, else the next candidate.
+  const auto next = [&](size_t i, size_t end) { return cursor ? cursor->Next(i, end) : i; };
   Decision d;
   for (const Program::TierRun& tier : program.tiers) {
     bool passed = false;

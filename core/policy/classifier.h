@@ -67,30 +67,57 @@ struct CompiledRule {
 // Finds, for a packet, the rules of a program that can match it, without
 // looking at every rule: per field (source and destination address,
 // destination port, protocol), the rules whose condition on that field holds
-// for the packet's value, as a bit set; their AND is the candidates, in rule
-// order. (The bit-vector scheme of Lakshman and Stiliadis, with the rules
-// that do not constrain a field kept as one shared set, so memory grows with
-// how much the rules overlap rather than with rules squared.) A candidate is
-// still checked in full, so the sets may over-approximate: a rule whose
-// condition is too broad to be worth listing counts as unconstrained.
+// for the packet's value form a bit set; their AND is the candidates, in rule
+// order. (The bit-vector scheme of Lakshman and Stiliadis, with two changes:
+// the rules that do not constrain a field are one shared set, and the sets
+// of the others are sorted lists per elementary interval, so memory grows
+// with how much the rules overlap rather than with rules squared; and the AND
+// is taken a word at a time, only as far as the first decisive rule.) When
+// one field alone narrows the rules to fewer than there are words, its list
+// is walked instead and each rule on it checked. A candidate is always
+// checked in full, so the sets may over-approximate: a rule whose condition
+// is too broad to be worth listing counts as unconstrained.
 class RuleIndex {
+ private:
+  struct Field;
+
  public:
   explicit RuleIndex(const std::vector<CompiledRule>& rules);
-  // Fills `candidates` (one bit per rule) for the packet.
-  void Candidates(const Packet& packet, std::vector<uint64_t>* candidates) const;
+  RuleIndex(const RuleIndex&) = delete;
+  RuleIndex& operator=(const RuleIndex&) = delete;
+  ~RuleIndex();
+
+  // The candidates for one packet, visited in increasing rule order.
+  class Cursor {
+   public:
+    // The first candidate in [from, end), or end. Calls must not go back:
+    // `from` never decreases from one call to the next.
+    size_t Next(size_t from, size_t end);
+
+   private:
+    friend class RuleIndex;
+    struct Slice {
+      const uint32_t* next;  // the field's listed rules for the packet's value, ascending
+      const uint32_t* end;
+      const uint64_t* unconstrained;
+      const uint32_t* free_next;  // the same unconstrained rules, as an ascending list
+      const uint32_t* free_end;
+      size_t size() const { return static_cast<size_t>((end - next) + (free_end - free_next)); }
+    };
+    uint64_t Word(size_t w);
+    const uint64_t* protocol_ = nullptr;
+    Slice slices_[3];
+    int fields_ = 0;
+    int driver_ = -1;  // the field whose lists are walked, or -1: AND words
+    size_t word_ = SIZE_MAX;  // the word `mask_` holds
+    uint64_t mask_ = 0;
+  };
+  Cursor Begin(const Packet& packet) const;
   size_t bytes() const;
 
  private:
-  struct Field {
-    std::vector<uint32_t> starts;   // elementary intervals, by first value
-    std::vector<uint32_t> offsets;  // per interval, its slice of `rules`
-    std::vector<uint32_t> rules;    // rules constraining the field that hold there
-    std::vector<uint64_t> unconstrained;
-    void Build(const std::vector<const RangeSet*>& conditions, uint32_t max);
-    void Apply(uint32_t value, std::vector<uint64_t>* candidates) const;
-  };
   size_t words_ = 0;
-  Field src_, dst_, dst_port_;
+  std::unique_ptr<Field> src_, dst_, dst_port_;
   std::vector<std::vector<uint64_t>> by_protocol_;  // [protocol]: rules it may match
 };
 
