@@ -4,7 +4,7 @@
 #   ./build.sh run     set up, build, run the main job (the smart-building demo)
 #   ./build.sh test    set up, build, run every test with ctest
 #   ./build.sh asan    the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#   ./build.sh fuzz [SECONDS]  build the libFuzzer targets with clang and run them
+#   ./build.sh fuzz [SECONDS]  build the libFuzzer targets with clang, run each SECONDS
 #   ./build.sh bench   build and run the Google Benchmark programs
 #   ./build.sh deps    only install the Debian packages
 #
@@ -80,12 +80,15 @@ case "$cmd" in
     ;;
   fuzz)
     install_missing "${PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
-    CC=clang CXX=clang++ build build-fuzz -DEDGEBED_FUZZ=ON -- manifest_fuzzer
+    CC=clang CXX=clang++ build build-fuzz -DEDGEBED_FUZZ=ON -- manifest_fuzzer selector_fuzzer
     seconds=${2:-60}
-    mkdir -p build-fuzz/corpus
-    # New inputs go to build-fuzz/corpus; the scenario manifests seed it.
-    ./build-fuzz/tests/fuzz/manifest_fuzzer -max_total_time="$seconds" -max_len=65536 \
-      -timeout=10 build-fuzz/corpus scenarios/smart-building
+    # New inputs go to build-fuzz/corpus-NAME; the seeds come from the tree.
+    for target in manifest:scenarios/smart-building selector:tests/fuzz/selector_seeds; do
+      name=${target%%:*} seeds=${target#*:}
+      mkdir -p "build-fuzz/corpus-$name"
+      ./build-fuzz/tests/fuzz/${name}_fuzzer -max_total_time="$seconds" -max_len=65536 \
+        -timeout=10 "build-fuzz/corpus-$name" "$seeds"
+    done
     ;;
   bench)
     install_missing "${PACKAGES[@]}"

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/env/random.h"
+#include "core/model/objects.h"
 #include "core/policy/classbench.h"
 #include "core/policy/classifier.h"
 #include "core/policy/dataplane.h"
@@ -209,6 +210,186 @@ void BM_FastPath(benchmark::State& state) {
   state.counters["flows"] = static_cast<double>(packets.size());
 }
 BENCHMARK(BM_FastPath)->Arg(1000)->Arg(100000);
+
+// --- Kubernetes-shaped rule sets ---
+//
+// A building of many namespaces (floors, tenants), each with 10 pods of five
+// apps and the policies an operator writes: default deny, same-app traffic,
+// gateways to the floor's broker on MQTT, the broker's database, web from
+// anywhere on 443; plus a security tier that denies a guest network and
+// passes the rest. About 10 Kubernetes rules per namespace once converted.
+struct KubernetesWorld {
+  std::vector<model::Object> objects;
+  Inventory inventory;
+  PolicySet set;
+  std::vector<PolicySet::OrderedTier> tiers;
+  std::vector<Packet> packets;
+  std::unique_ptr<Classifier> classifier;
+  size_t rules = 0;
+
+  explicit KubernetesWorld(int namespaces) {
+    static const char* const kApps[] = {"sensor", "gateway", "broker", "db", "web"};
+    const auto selector = [](const char* app) {
+      model::LabelSelector s;
+      s.match_labels["app"] = app;
+      return s;
+    };
+    const auto port = [](int number) {
+      model::NetworkPolicyPort p;
+      p.port = model::IntOrString{true, number, ""};
+      return p;
+    };
+    for (int n = 0; n < namespaces; ++n) {
+      const std::string ns = "floor-" + std::to_string(n);
+      model::Namespace space;
+      space.meta.name = ns;
+      space.meta.labels = {{"floor", std::to_string(n)}, {"building", std::to_string(n / 20)}};
+      objects.push_back(space);
+      for (int i = 0; i < 10; ++i) {
+        model::Pod pod;
+        pod.meta.name = std::string(kApps[i % 5]) + "-" + std::to_string(i / 5);
+        pod.meta.namespace_ = ns;
+        pod.meta.labels = {{"app", kApps[i % 5]}};
+        model::Container c;
+        c.ports.push_back({"mqtt", 1883, "TCP", std::nullopt});
+        pod.spec.containers.push_back(c);
+        objects.push_back(pod);
+      }
+      const auto policy = [&](const std::string& name) {
+        model::NetworkPolicy np;
+        np.meta.name = name;
+        np.meta.namespace_ = ns;
+        np.policy_types = {"Ingress"};
+        return np;
+      };
+      objects.push_back(policy("default-deny"));
+      for (const char* app : kApps) {
+        model::NetworkPolicy same = policy(std::string("same-app-") + app);
+        same.pod_selector = selector(app);
+        model::NetworkPolicyRule rule;
+        rule.peers.push_back({selector(app), std::nullopt, std::nullopt});
+        same.ingress.push_back(rule);
+        objects.push_back(same);
+      }
+      model::NetworkPolicy mqtt = policy("broker-mqtt");
+      mqtt.pod_selector = selector("broker");
+      model::NetworkPolicyRule from_gateways;
+      model::LabelSelector this_building;
+      this_building.match_labels["building"] = std::to_string(n / 20);
+      from_gateways.peers.push_back({selector("gateway"), this_building, std::nullopt});
+      from_gateways.ports.push_back(port(1883));
+      mqtt.ingress.push_back(from_gateways);
+      objects.push_back(mqtt);
+      model::NetworkPolicy db = policy("db-from-broker");
+      db.pod_selector = selector("db");
+      model::NetworkPolicyRule from_broker;
+      from_broker.peers.push_back({selector("broker"), std::nullopt, std::nullopt});
+      from_broker.ports.push_back(port(5432));
+      db.ingress.push_back(from_broker);
+      objects.push_back(db);
+      model::NetworkPolicy web = policy("web-https");
+      web.pod_selector = selector("web");
+      model::NetworkPolicyRule anyone;
+      anyone.ports.push_back(port(443));
+      web.ingress.push_back(anyone);
+      objects.push_back(web);
+    }
+    model::Tier security;
+    security.meta.name = "security";
+    security.order = 100;
+    objects.push_back(security);
+    model::CalicoPolicy guest;
+    guest.global = true;
+    guest.meta.name = "block-guest";
+    guest.tier = "security";
+    guest.types = {"Ingress"};
+    model::CalicoRule deny;
+    deny.action = "Deny";
+    deny.source.nets = {"192.168.200.0/24"};
+    model::CalicoRule pass;
+    pass.action = "Pass";
+    guest.ingress = {deny, pass};
+    objects.push_back(guest);
+
+    inventory = *InventoryFromObjects(objects);
+    set = *PolicySetFromObjects(objects);
+    tiers = *set.Ordered();
+    classifier = std::make_unique<Classifier>(tiers, inventory);
+    for (const auto& [key, p] : set.policies()) rules += p.ingress_rules.size() + p.egress_rules.size();
+    Random r(9);
+    static const uint16_t kPorts[] = {1883, 5432, 443, 80};
+    const std::vector<Endpoint>& pods = inventory.endpoints();
+    for (size_t i = 0; i < kPackets; ++i) {
+      Packet p;
+      // Mostly within a floor or a building, where policies decide.
+      const Endpoint& dst = pods[r.Uniform(pods.size())];
+      const size_t near = static_cast<size_t>(&dst - pods.data());
+      const size_t src = r.Chance(0.7) ? (near / 10) * 10 + r.Uniform(10) : r.Uniform(pods.size());
+      p.src = pods[src].ips[0];
+      p.dst = dst.ips[0];
+      p.dst_port = kPorts[r.Uniform(4)];
+      p.src_port = static_cast<uint16_t>(30000 + r.Uniform(30000));
+      packets.push_back(p);
+    }
+  }
+};
+
+KubernetesWorld& Kubernetes(int namespaces) {
+  static std::map<int, std::unique_ptr<KubernetesWorld>> worlds;
+  auto& w = worlds[namespaces];
+  if (!w) w = std::make_unique<KubernetesWorld>(namespaces);
+  return *w;
+}
+
+// A new connection judged at both ends: egress at the source pod, ingress at
+// the destination pod.
+void BM_Kubernetes_Classifier(benchmark::State& state) {
+  KubernetesWorld& w = Kubernetes(static_cast<int>(state.range(0)));
+  size_t i = 0, allowed = 0;
+  for (auto _ : state) allowed += w.classifier->Evaluate(w.packets[i++ % kPackets]).allowed;
+  benchmark::DoNotOptimize(allowed);
+  state.SetItemsProcessed(state.iterations());
+  state.counters["rules"] = static_cast<double>(w.rules);
+  state.counters["pods"] = static_cast<double>(w.inventory.endpoints().size());
+  state.counters["allowed_share"] = static_cast<double>(allowed) / static_cast<double>(state.iterations());
+}
+
+void BM_Kubernetes_Reference(benchmark::State& state) {
+  KubernetesWorld& w = Kubernetes(static_cast<int>(state.range(0)));
+  const ReferenceEvaluator reference(w.tiers, w.inventory);
+  size_t i = 0, allowed = 0;
+  for (auto _ : state) allowed += reference.Evaluate(w.packets[i++ % kPackets]).allowed;
+  benchmark::DoNotOptimize(allowed);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Kubernetes_Classifier)->Arg(10)->Arg(100)->Arg(1000);
+BENCHMARK(BM_Kubernetes_Reference)->Arg(10)->Arg(100)->Arg(1000);
+
+// What a change costs: one pod relabelled (an app changes role) and the
+// classifier updated, against compiling everything again.
+void BM_Kubernetes_UpdateOnePod(benchmark::State& state) {
+  KubernetesWorld& w = Kubernetes(static_cast<int>(state.range(0)));
+  Endpoint e = w.inventory.endpoints()[3];
+  size_t compiled = 0;
+  for (auto _ : state) {
+    e.labels["app"] = e.labels["app"] == "db" ? "web" : "db";
+    (void)w.inventory.UpsertEndpoint(e);
+    compiled += w.classifier->Update({e.Key()});
+  }
+  state.counters["programs_compiled"] =
+      static_cast<double>(compiled) / static_cast<double>(state.iterations());
+  state.counters["programs"] = static_cast<double>(w.classifier->program_count());
+}
+
+void BM_Kubernetes_CompileAll(benchmark::State& state) {
+  KubernetesWorld& w = Kubernetes(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    Classifier c(w.tiers, w.inventory);
+    benchmark::DoNotOptimize(c.program_count());
+  }
+}
+BENCHMARK(BM_Kubernetes_UpdateOnePod)->Arg(100)->Arg(1000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Kubernetes_CompileAll)->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace edgebed::policy

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 
 namespace edgebed::policy {
 
@@ -38,16 +39,19 @@ bool HasPorts(uint8_t protocol) {
 // Numeric port specs into `numeric`; named ones resolved against every pod
 // into `named`.
 void CompilePorts(const std::vector<PortSpec>& specs, const Inventory& inventory,
-                  RangeSet* numeric, std::unordered_set<uint64_t>* named) {
+                  RangeSet* numeric, std::unordered_set<uint64_t>* named,
+                  std::vector<size_t>* selected) {
   for (const PortSpec& s : specs) {
     if (s.name.empty()) {
       numeric->Add(s.first, s.last);
       continue;
     }
-    for (const Endpoint& e : inventory.endpoints()) {
-      for (const NamedPort& p : e.ports) {
+    const std::vector<Endpoint>& endpoints = inventory.endpoints();
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      for (const NamedPort& p : endpoints[i].ports) {
         if (p.name != s.name) continue;
-        for (uint32_t ip : e.ips) named->insert(NamedKey(ip, p.protocol, p.port));
+        for (uint32_t ip : endpoints[i].ips) named->insert(NamedKey(ip, p.protocol, p.port));
+        selected->push_back(i);
       }
     }
   }
@@ -301,17 +305,96 @@ size_t RuleIndex::bytes() const {
 Classifier::Classifier(const std::vector<PolicySet::OrderedTier>& tiers, const Inventory& inventory,
                        size_t index_from)
     : inventory_(inventory), tiers_(tiers), index_from_(index_from), reference_(tiers, inventory) {
+  size_t compiled = 0;
   for (const Endpoint& e : inventory.endpoints()) {
-    for (Direction d : {Direction::kIngress, Direction::kEgress}) {
-      auto key = std::make_pair(d, Applicable(e, d));
-      auto it = programs_.find(key);
-      if (it == programs_.end()) {
-        auto program = Compile(key.second, d);
-        it = programs_.emplace(std::move(key), std::move(program)).first;
+    ingress_.push_back(ProgramFor(e, Direction::kIngress, &compiled));
+    egress_.push_back(ProgramFor(e, Direction::kEgress, &compiled));
+  }
+}
+
+const Program* Classifier::ProgramFor(const Endpoint& endpoint, Direction direction,
+                                      size_t* compiled) {
+  auto key = std::make_pair(direction, Applicable(endpoint, direction));
+  auto it = programs_.find(key);
+  if (it == programs_.end()) {
+    auto program = Compile(key.second, direction);
+    ++*compiled;
+    Use(program.get(), +1);
+    it = programs_.emplace(std::move(key), std::move(program)).first;
+  }
+  ++it->second->users;
+  return it->second.get();
+}
+
+bool Classifier::Involves(const EntityMatch& m, const Endpoint& e) const {
+  const Entity entity{&e, nullptr};
+  if (m.SelectsEntities() && reference_.SelectedBy(m, entity)) return true;
+  if (m.not_selector && m.not_selector->Matches(reference_.Labels(entity))) return true;
+  for (const auto* specs : {&m.ports, &m.not_ports}) {
+    for (const PortSpec& s : *specs) {
+      if (s.name.empty()) continue;
+      for (const NamedPort& p : e.ports) {
+        if (p.name == s.name) return true;
       }
-      (d == Direction::kIngress ? ingress_ : egress_).push_back(it->second.get());
     }
   }
+  return false;
+}
+
+size_t Classifier::Update(const std::vector<std::string>& changed_keys) {
+  std::vector<size_t> changed;
+  for (const std::string& key : changed_keys) {
+    if (const Endpoint* e = inventory_.FindEndpoint(key)) {
+      changed.push_back(static_cast<size_t>(e - inventory_.endpoints().data()));
+    }
+  }
+  // The compiled sides a change can touch: those that held a changed
+  // endpoint, those bound to its namespace, those bound to none. Of these,
+  // the ones that held it or would hold it now are stale.
+  std::set<const EntityMatch*> stale_sides;
+  for (size_t i : changed) {
+    const Endpoint& e = inventory_.endpoints()[i];
+    if (auto it = holding_.find(i); it != holding_.end()) {
+      stale_sides.insert(it->second.begin(), it->second.end());
+    }
+    for (const std::set<const EntityMatch*>* candidates : {&bound_[e.namespace_], &unbound_}) {
+      for (const EntityMatch* m : *candidates) {
+        if (!stale_sides.count(m) && Involves(*m, e)) stale_sides.insert(m);
+      }
+    }
+  }
+  std::set<Program*> stale;
+  for (const EntityMatch* m : stale_sides) {
+    ForgetSide(m);
+    if (auto it = users_.find(m); it != users_.end()) stale.insert(it->second.begin(), it->second.end());
+  }
+  size_t compiled = 0;
+  for (Program* program : stale) {
+    // Recompiled in place: endpoints that run it keep their pointer.
+    Use(program, -1);
+    const size_t users = program->users;
+    *program = std::move(*Compile(program->policies, program->direction));
+    program->users = users;
+    Use(program, +1);
+    ++compiled;
+  }
+  // The changed endpoints' own programs; a new endpoint gets its first.
+  ingress_.resize(inventory_.endpoints().size(), nullptr);
+  egress_.resize(inventory_.endpoints().size(), nullptr);
+  for (size_t i : changed) {
+    const Endpoint& e = inventory_.endpoints()[i];
+    for (auto* slots : {&ingress_, &egress_}) {
+      const Direction d = slots == &ingress_ ? Direction::kIngress : Direction::kEgress;
+      const Program* old = (*slots)[i];
+      (*slots)[i] = ProgramFor(e, d, &compiled);
+      if (old && --const_cast<Program*>(old)->users == 0) {
+        // No endpoint runs it any more.
+        Use(old, -1);
+        programs_.erase(std::make_pair(old->direction, old->policies));
+      }
+    }
+  }
+  return compiled;
 }
 
 std::vector<const Policy*> Classifier::Applicable(const Endpoint& endpoint, Direction direction) const {
@@ -324,8 +407,11 @@ std::vector<const Policy*> Classifier::Applicable(const Endpoint& endpoint, Dire
   return out;
 }
 
-CompiledSide Classifier::CompileSide(const EntityMatch& m) const {
-  CompiledSide side;
+const Classifier::CachedSide& Classifier::CompileSide(const EntityMatch& m) const {
+  if (auto it = sides_.find(&m); it != sides_.end()) return it->second;
+  CachedSide& cached = sides_[&m];
+  CompiledSide& side = cached.side;
+  std::vector<size_t>* selected = &cached.selected;
   RangeSet addresses = RangeSet::All(kMaxAddress);
   bool restricted = false;
   if (!m.nets.empty()) {
@@ -338,12 +424,18 @@ CompiledSide Classifier::CompileSide(const EntityMatch& m) const {
   }
   // The addresses of every pod and network set the side selects: what
   // Felix would put in the rule's IP set.
-  const auto holdings = [&](const auto& chosen) {
+  const auto holdings = [&](const auto& chosen, bool scoped) {
     RangeSet s;
-    for (const Endpoint& e : inventory_.endpoints()) {
-      if (chosen(Entity{&e, nullptr})) {
-        for (uint32_t ip : e.ips) s.Add(ip, ip);
-      }
+    const std::vector<Endpoint>& endpoints = inventory_.endpoints();
+    const auto visit = [&](size_t i) {
+      if (!chosen(Entity{&endpoints[i], nullptr})) return;
+      for (uint32_t ip : endpoints[i].ips) s.Add(ip, ip);
+      selected->push_back(i);
+    };
+    if (scoped) {
+      for (size_t i : inventory_.EndpointsIn(m.namespace_)) visit(i);
+    } else {
+      for (size_t i = 0; i < endpoints.size(); ++i) visit(i);
     }
     for (const NetworkSet& n : inventory_.networks()) {
       if (!chosen(Entity{nullptr, &n})) continue;
@@ -357,13 +449,16 @@ CompiledSide Classifier::CompileSide(const EntityMatch& m) const {
     return s;
   };
   if (m.SelectsEntities()) {
+    // A side bound to its policy's namespace need look at no other.
+    const bool scoped = !m.namespace_.empty() && !m.namespace_selector;
     addresses = addresses.Intersect(
-        holdings([&](const Entity& e) { return reference_.SelectedBy(m, e); }));
+        holdings([&](const Entity& e) { return reference_.SelectedBy(m, e); }, scoped));
     restricted = true;
   }
   if (m.not_selector) {
     addresses = addresses.Intersect(
-        holdings([&](const Entity& e) { return m.not_selector->Matches(reference_.Labels(e)); })
+        holdings([&](const Entity& e) { return m.not_selector->Matches(reference_.Labels(e)); },
+                 false)
             .Complement(kMaxAddress));
     restricted = true;
   }
@@ -371,17 +466,49 @@ CompiledSide Classifier::CompileSide(const EntityMatch& m) const {
   side.addresses = std::move(addresses);
   if (!m.ports.empty()) {
     side.any_port = false;
-    CompilePorts(m.ports, inventory_, &side.ports, &side.named_ports);
+    CompilePorts(m.ports, inventory_, &side.ports, &side.named_ports, selected);
   }
   if (!m.not_ports.empty()) {
     side.has_not_ports = true;
-    CompilePorts(m.not_ports, inventory_, &side.not_ports, &side.not_named_ports);
+    CompilePorts(m.not_ports, inventory_, &side.not_ports, &side.not_named_ports, selected);
   }
-  return side;
+  std::sort(selected->begin(), selected->end());
+  selected->erase(std::unique(selected->begin(), selected->end()), selected->end());
+  for (size_t i : *selected) holding_[i].insert(&m);
+  const bool named = std::any_of(m.ports.begin(), m.ports.end(), [](const PortSpec& p) { return !p.name.empty(); }) ||
+                     std::any_of(m.not_ports.begin(), m.not_ports.end(), [](const PortSpec& p) { return !p.name.empty(); });
+  if (!m.namespace_.empty() && !m.namespace_selector && !m.not_selector && !named) {
+    bound_[m.namespace_].insert(&m);
+  } else {
+    unbound_.insert(&m);
+  }
+  return cached;
+}
+
+void Classifier::ForgetSide(const EntityMatch* match) {
+  auto it = sides_.find(match);
+  if (it == sides_.end()) return;
+  for (size_t i : it->second.selected) holding_[i].erase(match);
+  bound_[match->namespace_].erase(match);
+  unbound_.erase(match);
+  sides_.erase(it);
+}
+
+void Classifier::Use(const Program* program, int delta) {
+  for (const EntityMatch* m : program->selections) {
+    if (delta > 0) {
+      users_[m].insert(const_cast<Program*>(program));
+    } else if (auto it = users_.find(m); it != users_.end()) {
+      it->second.erase(const_cast<Program*>(program));
+      if (it->second.empty()) users_.erase(it);
+    }
+  }
 }
 
 std::unique_ptr<Program> Classifier::Compile(const std::vector<const Policy*>& policies,
                                              Direction direction) const {
+  // (Its sides are registered as used by the caller, once the program has
+  // its final address.)
   auto program = std::make_unique<Program>();
   size_t next = 0;  // policies are in tier order, so one pass over the tiers finds them
   for (const PolicySet::OrderedTier& tier : tiers_) {
@@ -411,8 +538,17 @@ std::unique_ptr<Program> Classifier::Compile(const std::vector<const Policy*>& p
           if (r.not_icmp->type) c.not_icmp_type = *r.not_icmp->type;
           if (r.not_icmp->code) c.not_icmp_code = *r.not_icmp->code;
         }
-        c.source = CompileSide(r.source);
-        c.destination = CompileSide(r.destination);
+        for (const EntityMatch* side : {&r.source, &r.destination}) {
+          const bool named = std::any_of(side->ports.begin(), side->ports.end(), [](const PortSpec& p) { return !p.name.empty(); }) ||
+                             std::any_of(side->not_ports.begin(), side->not_ports.end(), [](const PortSpec& p) { return !p.name.empty(); });
+          if (side->SelectsEntities() || side->not_selector || named) {
+            program->selections.push_back(side);
+          }
+        }
+        for (const auto& [target, match] : {std::pair{&c.source, &r.source},
+                                            std::pair{&c.destination, &r.destination}}) {
+          *target = CompileSide(*match).side;
+        }
         // A side that can match no address makes the rule dead: drop it.
         if ((!c.source.any_address && c.source.addresses.empty()) ||
             (!c.destination.any_address && c.destination.addresses.empty())) {
@@ -429,6 +565,8 @@ std::unique_ptr<Program> Classifier::Compile(const std::vector<const Policy*>& p
   if (program->rules.size() >= index_from_) {
     program->index = std::make_unique<RuleIndex>(program->rules);
   }
+  program->direction = direction;
+  program->policies = policies;
   return program;
 }
 

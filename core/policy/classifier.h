@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -135,6 +136,13 @@ struct Program {
   std::vector<CompiledRule> rules;
   std::unique_ptr<RuleIndex> index;  // for programs of kIndexFrom rules or more
   static constexpr size_t kIndexFrom = 32;
+  // The rule sides that select endpoints (by selector, service account or
+  // named port): what a change to an endpoint may alter.
+  std::vector<const EntityMatch*> selections;
+  // What it was compiled from, to compile it again.
+  Direction direction = Direction::kIngress;
+  std::vector<const Policy*> policies;
+  size_t users = 0;  // endpoint directions that run it
 };
 
 class Classifier {
@@ -148,6 +156,12 @@ class Classifier {
   Verdict Evaluate(const Packet& packet) const;
   Decision Evaluate(const Endpoint& endpoint, Direction direction, const Packet& packet) const;
 
+  // After endpoints were added or changed in the inventory (a new pod, new
+  // labels, new ports): recompiles what they affect and nothing else — their
+  // own programs, and the programs whose rules select them before or after
+  // the change. Returns how many programs were compiled.
+  size_t Update(const std::vector<std::string>& changed_keys);
+
   size_t program_count() const { return programs_.size(); }  // distinct ones
   size_t rule_count() const;   // over the distinct programs
   size_t index_bytes() const;  // memory of their indexes
@@ -158,7 +172,17 @@ class Classifier {
   std::vector<const Policy*> Applicable(const Endpoint& endpoint, Direction direction) const;
   std::unique_ptr<Program> Compile(const std::vector<const Policy*>& policies,
                                    Direction direction) const;
-  CompiledSide CompileSide(const EntityMatch& match) const;
+  // A rule side compiled against the inventory, kept for every program
+  // that shares the rule, until an endpoint it involves changes.
+  struct CachedSide {
+    CompiledSide side;
+    std::vector<size_t> selected;  // endpoints whose addresses it holds
+  };
+  const CachedSide& CompileSide(const EntityMatch& match) const;
+  // The endpoint's program for the direction: found, or compiled and kept.
+  const Program* ProgramFor(const Endpoint& endpoint, Direction direction, size_t* compiled);
+  // Whether `match` could hold `endpoint`'s addresses.
+  bool Involves(const EntityMatch& match, const Endpoint& endpoint) const;
 
   const Inventory& inventory_;
   const std::vector<PolicySet::OrderedTier>& tiers_;
@@ -167,6 +191,16 @@ class Classifier {
   // Programs by direction and applicable policies.
   std::map<std::pair<Direction, std::vector<const Policy*>>, std::unique_ptr<Program>> programs_;
   std::vector<const Program*> ingress_, egress_;  // parallel to inventory_.endpoints()
+  // Compiled sides, and the indexes that find those a changed endpoint can
+  // affect without looking at the others: by the endpoints they hold, by the
+  // namespace they are bound to, or neither (they look everywhere).
+  mutable std::map<const EntityMatch*, CachedSide> sides_;
+  mutable std::map<size_t, std::set<const EntityMatch*>> holding_;
+  mutable std::map<std::string, std::set<const EntityMatch*>> bound_;
+  mutable std::set<const EntityMatch*> unbound_;
+  std::map<const EntityMatch*, std::set<Program*>> users_;  // the programs using a side
+  void ForgetSide(const EntityMatch* match);
+  void Use(const Program* program, int delta);  // registers or forgets its sides' users
 };
 
 }  // namespace edgebed::policy

@@ -17,6 +17,15 @@ const Labels& Empty() {
   return empty;
 }
 
+// A pod's labels as Calico's selectors see them.
+Labels CalicoLabels(const Endpoint& endpoint) {
+  Labels labels = endpoint.labels;
+  labels["projectcalico.org/namespace"] = endpoint.namespace_;
+  labels["projectcalico.org/orchestrator"] = "k8s";
+  labels["projectcalico.org/serviceaccount"] = endpoint.service_account;
+  return labels;
+}
+
 }  // namespace
 
 std::optional<uint8_t> ProtocolNumber(const std::string& name) {
@@ -65,6 +74,25 @@ void Inventory::SetServiceAccountLabels(const std::string& namespace_, const std
   service_accounts_[{namespace_, name}] = std::move(labels);
 }
 
+Status Inventory::UpsertEndpoint(Endpoint endpoint) {
+  const std::string key = endpoint.Key();
+  auto found = by_key_.find(key);
+  if (found == by_key_.end()) return AddEndpoint(std::move(endpoint));
+  const size_t index = found->second;
+  for (uint32_t ip : endpoint.ips) {
+    if (auto it = by_address_.find(ip); it != by_address_.end() && it->second != index) {
+      return AlreadyExists(FormatIpv4(ip) + " is already the address of " +
+                               endpoints_[it->second].Key(),
+                           key);
+    }
+  }
+  for (uint32_t ip : endpoints_[index].ips) by_address_.erase(ip);
+  for (uint32_t ip : endpoint.ips) by_address_[ip] = index;
+  selector_labels_[index] = CalicoLabels(endpoint);
+  endpoints_[index] = std::move(endpoint);
+  return Status::Ok();
+}
+
 Status Inventory::AddEndpoint(Endpoint endpoint) {
   const std::string key = endpoint.Key();
   if (by_key_.count(key)) return AlreadyExists("an endpoint of this name exists", key);
@@ -78,11 +106,8 @@ Status Inventory::AddEndpoint(Endpoint endpoint) {
   const size_t index = endpoints_.size();
   for (uint32_t ip : endpoint.ips) by_address_[ip] = index;
   by_key_[key] = index;
-  Labels labels = endpoint.labels;
-  labels["projectcalico.org/namespace"] = endpoint.namespace_;
-  labels["projectcalico.org/orchestrator"] = "k8s";
-  labels["projectcalico.org/serviceaccount"] = endpoint.service_account;
-  selector_labels_.push_back(std::move(labels));
+  by_namespace_[endpoint.namespace_].push_back(index);
+  selector_labels_.push_back(CalicoLabels(endpoint));
   endpoints_.push_back(std::move(endpoint));
   return Status::Ok();
 }
@@ -127,6 +152,12 @@ std::vector<Entity> Inventory::Holders(uint32_t address) const {
     }
   }
   return holders;
+}
+
+const std::vector<size_t>& Inventory::EndpointsIn(const std::string& namespace_) const {
+  static const std::vector<size_t> none;
+  auto it = by_namespace_.find(namespace_);
+  return it == by_namespace_.end() ? none : it->second;
 }
 
 const Endpoint* Inventory::FindEndpoint(const std::string& key) const {

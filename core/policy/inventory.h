@@ -78,6 +78,9 @@ class Inventory {
                                Labels labels);
   // Refuses an endpoint whose key or an address is already taken.
   Status AddEndpoint(Endpoint endpoint);
+  // Adds the endpoint, or replaces the one with its key (new labels, ports
+  // or addresses) in place; refuses an address another endpoint holds.
+  Status UpsertEndpoint(Endpoint endpoint);
   Status AddNetworkSet(NetworkSet network);
 
   // The pod with this address, else the network set with the longest prefix
@@ -99,6 +102,8 @@ class Inventory {
   const Labels& SelectorLabels(const Endpoint& endpoint) const;
 
   const std::vector<Endpoint>& endpoints() const { return endpoints_; }
+  // Indexes into endpoints() of those in one namespace, ascending.
+  const std::vector<size_t>& EndpointsIn(const std::string& namespace_) const;
   const std::vector<NetworkSet>& networks() const { return networks_; }
 
  private:
@@ -109,6 +114,7 @@ class Inventory {
   std::vector<NetworkSet> networks_;
   std::map<uint32_t, size_t> by_address_;
   std::map<std::string, size_t> by_key_;
+  std::map<std::string, std::vector<size_t>> by_namespace_;
 };
 
 // The inventory of loaded manifests: their Namespaces, their Pods, and each
