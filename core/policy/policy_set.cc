@@ -96,8 +96,11 @@ const char* DirectionName(Direction direction) {
 }
 
 bool EntityMatch::SelectsEntities() const {
+  // In a namespaced policy any selector field, notSelector included, binds
+  // the side to endpoints of the policy's namespace (Calico's rule
+  // conversion adds the namespace to the source or destination selector).
   return selector || namespace_selector || !service_account_names.empty() ||
-         service_account_selector || pods_only;
+         service_account_selector || pods_only || (not_selector && !namespace_.empty());
 }
 
 std::string Policy::DisplayName() const {

@@ -45,7 +45,8 @@ struct EntityMatch {
   // Kubernetes peers select pods only, never network sets.
   bool pods_only = false;
   // True when the side names endpoints (a selector, a namespace selector,
-  // service accounts): then an address no endpoint holds cannot match.
+  // service accounts; in a namespaced policy also a notSelector): then an
+  // address no endpoint holds cannot match.
   bool SelectsEntities() const;
 };
 
