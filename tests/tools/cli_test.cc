@@ -208,5 +208,52 @@ TEST(EdgebedSim, BadFlagsExitTwoAndNameTheFlag) {
   EXPECT_EQ(Shell(kSim + " run --help").exit_code, 0);
 }
 
+TEST(Policy, MatrixOfTheSmartBuilding) {
+  const Outcome o = Shell(kEdgebed + " policy matrix -f " + kSource + "/scenarios/smart-building --port 1883");
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  // The floors' gateways reach the broker on MQTT; floor 1 is isolated.
+  EXPECT_NE(o.out.find("-\tbuilding-services/inference-0\tbuilding-services/inference-1\t"
+                       "building-services/mqtt-broker-0\tfloor-1/sensor-gateway\tfloor-2/sensor-gateway\n"),
+            std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("floor-1/sensor-gateway\tX\tX\t.\t.\tX\n"), std::string::npos) << o.out;
+}
+
+TEST(Policy, ExplainNamesTheTierPolicyAndRule) {
+  const std::string files = " -f " + kSource + "/scenarios/smart-building";
+  Outcome o = Shell(kEdgebed + " policy explain" + files +
+                    " --from 192.168.200.7 --to building-services/inference-0 --port 8500");
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  EXPECT_NE(o.out.find("ingress at the destination: denied by tier security, GlobalNetworkPolicy "
+                       "security.block-guest-wifi, spec.ingress[0] (Deny)"),
+            std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("verdict: denied"), std::string::npos) << o.out;
+}
+
+TEST(Policy, BadInputExitsNonZeroAndSaysWhy) {
+  const std::string files = " -f " + kSource + "/scenarios/smart-building";
+  Outcome o = Shell(kEdgebed + " policy explain" + files + " --from floor-9/nobody --to 10.0.0.1 --port 80");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.out.find("--from: \"floor-9/nobody\" is neither a pod of the manifests (NS/POD) nor an IPv4 address"),
+            std::string::npos)
+      << o.out;
+  o = Shell(kEdgebed + " policy matrix" + files + " --protocol ICMP");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.out.find("\"ICMP\" is not a protocol with ports; use TCP, UDP or SCTP"), std::string::npos) << o.out;
+  o = Shell(kEdgebed + " policy frobnicate");
+  EXPECT_EQ(o.exit_code, 2);
+  TempDir dir;
+  const std::string bad = dir.File("bad.yaml",
+                                   "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\n"
+                                   "metadata: {name: p}\nspec:\n  selector: role == db\n  ingress: [{action: Allow}]\n");
+  o = Shell(kEdgebed + " policy matrix -f " + bad);
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.out.find("spec.selector: \"role == db\": at character 9: expected a quoted string"),
+            std::string::npos)
+      << o.out;
+  EXPECT_EQ(Shell(kEdgebed + " policy matrix --help").exit_code, 0);
+}
+
 }  // namespace
 }  // namespace edgebed::tools
