@@ -595,47 +595,17 @@ Decision Classifier::Evaluate(const Endpoint& endpoint, Direction direction,
   // The next rule at or after `i` that may match: every one without an
   // index, else the next candidate.
   const auto next = [&](size_t i, size_t end) { return cursor ? cursor->Next(i, end) : i; };
-  Decision d;
+  TierWalk walk(direction);
   for (const Program::TierRun& tier : program.tiers) {
-    bool passed = false;
-    for (size_t i = next(tier.begin, tier.end); i < tier.end && !passed; i = next(i + 1, tier.end)) {
+    bool over = false;
+    for (size_t i = next(tier.begin, tier.end); i < tier.end && !over; i = next(i + 1, tier.end)) {
       const CompiledRule& r = program.rules[i];
-      if (!RuleMatches(r, packet)) continue;
-      const Rule& origin = r.policy->rules(direction)[static_cast<size_t>(r.index)];
-      switch (r.action) {
-        case Action::kAllow:
-        case Action::kDeny:
-          d.by = Decision::By::kRule;
-          d.allowed = r.action == Action::kAllow;
-          d.tier = tier.name;
-          d.policy = r.policy;
-          d.rule = r.index;
-          d.rule_direction = direction;
-          return d;
-        case Action::kPass:
-          d.trace.push_back("passed to the next tier by " + r.policy->DisplayName() + ", " +
-                            origin.where);
-          passed = true;
-          break;
-        case Action::kLog:
-          d.trace.push_back("logged by " + r.policy->DisplayName() + ", " + origin.where);
-          break;
-      }
+      over = RuleMatches(r, packet) && walk.Matched(tier.name, *r.policy, r.index, r.action);
     }
-    if (passed) continue;
-    if (tier.default_action == Action::kPass) {
-      d.trace.push_back("tier " + tier.name + " applied, nothing matched: its defaultAction Pass");
-      continue;
-    }
-    d.by = Decision::By::kEndOfTier;
-    d.allowed = false;
-    d.tier = tier.name;
-    d.policy = tier.last_policy;
-    return d;
+    walk.EndTier(tier.name, tier.default_action, tier.last_policy);
+    if (walk.decided()) break;
   }
-  d.by = Decision::By::kNoPolicy;
-  d.allowed = true;
-  return d;
+  return std::move(walk).Result();
 }
 
 Verdict Classifier::Evaluate(const Packet& packet) const {

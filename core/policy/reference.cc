@@ -157,55 +157,77 @@ bool ReferenceEvaluator::Matches(const Rule& rule, const Packet& packet) const {
          MatchesSide(rule.destination, packet.dst, packet.dst_port, packet);
 }
 
+bool TierWalk::Matched(const std::string& tier, const Policy& policy, int index, Action action) {
+  // The rule itself is read only to name it in a trace: a decision needs
+  // just its action, which compiled rules keep at hand.
+  const auto where = [&] { return policy.rules(direction_)[static_cast<size_t>(index)].where; };
+  switch (action) {
+    case Action::kAllow:
+    case Action::kDeny:
+      decision_.by = Decision::By::kRule;
+      decision_.allowed = action == Action::kAllow;
+      decision_.tier = tier;
+      decision_.policy = &policy;
+      decision_.rule = index;
+      decision_.rule_direction = direction_;
+      decided_ = true;
+      return true;
+    case Action::kPass:
+      decision_.trace.push_back("passed to the next tier by " + policy.DisplayName() + ", " +
+                                where());
+      passed_ = true;
+      return true;
+    case Action::kLog:
+      decision_.trace.push_back("logged by " + policy.DisplayName() + ", " + where());
+      return false;
+  }
+  return false;
+}
+
+void TierWalk::EndTier(const std::string& tier, Action default_action,
+                       const Policy* last_applied) {
+  const bool passed = passed_;
+  passed_ = false;
+  if (decided_ || passed || !last_applied) return;
+  if (default_action == Action::kPass) {
+    decision_.trace.push_back("tier " + tier + " applied, nothing matched: its defaultAction Pass");
+    return;
+  }
+  decision_.by = Decision::By::kEndOfTier;
+  decision_.allowed = false;
+  decision_.tier = tier;
+  decision_.policy = last_applied;
+  decided_ = true;
+}
+
+Decision TierWalk::Result() && {
+  if (!decided_) {
+    decision_.by = Decision::By::kNoPolicy;
+    decision_.allowed = true;
+  }
+  return std::move(decision_);
+}
+
 Decision ReferenceEvaluator::Evaluate(const Endpoint& endpoint, Direction direction,
                                       const Packet& packet) const {
-  Decision d;
+  TierWalk walk(direction);
   for (const PolicySet::OrderedTier& tier : tiers_) {
     const Policy* last_applied = nullptr;
-    bool passed = false;
-    for (const Policy* policy : tier.policies) {
-      if (!policy->Covers(direction) || !Applies(*policy, endpoint)) continue;
-      last_applied = policy;
-      const std::vector<Rule>& rules = policy->rules(direction);
-      for (size_t i = 0; i < rules.size() && !passed; ++i) {
-        const Rule& rule = rules[i];
-        if (!Matches(rule, packet)) continue;
-        switch (rule.action) {
-          case Action::kAllow:
-          case Action::kDeny:
-            d.by = Decision::By::kRule;
-            d.allowed = rule.action == Action::kAllow;
-            d.tier = tier.spec.name;
-            d.policy = policy;
-            d.rule = static_cast<int>(i);
-            d.rule_direction = direction;
-            return d;
-          case Action::kPass:
-            d.trace.push_back("passed to the next tier by " + policy->DisplayName() + ", " +
-                              rule.where);
-            passed = true;
-            break;
-          case Action::kLog:
-            d.trace.push_back("logged by " + policy->DisplayName() + ", " + rule.where);
-            break;
-        }
+    bool over = false;
+    for (size_t p = 0; p < tier.policies.size() && !over; ++p) {
+      const Policy& policy = *tier.policies[p];
+      if (!policy.Covers(direction) || !Applies(policy, endpoint)) continue;
+      last_applied = &policy;
+      const std::vector<Rule>& rules = policy.rules(direction);
+      for (size_t i = 0; i < rules.size() && !over; ++i) {
+        over = Matches(rules[i], packet) &&
+               walk.Matched(tier.spec.name, policy, static_cast<int>(i), rules[i].action);
       }
-      if (passed) break;
     }
-    if (passed || !last_applied) continue;
-    if (tier.spec.default_action == Action::kPass) {
-      d.trace.push_back("tier " + tier.spec.name + " applied, nothing matched: its defaultAction Pass");
-      continue;
-    }
-    d.by = Decision::By::kEndOfTier;
-    d.allowed = false;
-    d.tier = tier.spec.name;
-    d.policy = last_applied;
-    return d;
+    walk.EndTier(tier.spec.name, tier.spec.default_action, last_applied);
+    if (walk.decided()) break;
   }
-  d.by = Decision::By::kNoPolicy;
-  d.allowed = true;
-  return d;
+  return std::move(walk).Result();
 }
 
 Verdict ReferenceEvaluator::Evaluate(const Packet& packet) const {

@@ -45,6 +45,28 @@ struct Decision {
   std::string ToString() const;
 };
 
+// Calico's walk through the tiers, shared by every evaluator: it is fed the
+// rules that match, in evaluation order, and keeps what Allow, Deny, Pass,
+// Log and a tier's end do to the decision.
+class TierWalk {
+ public:
+  explicit TierWalk(Direction direction) : direction_(direction) {}
+  // Rule `index` of `policy` (in `tier`), whose action is `action`, matched.
+  // True when the tier is over: the rule decided (Allow, Deny) or passed.
+  bool Matched(const std::string& tier, const Policy& policy, int index, Action action);
+  // The end of a tier; `last_applied` is null when none of its policies
+  // applied (the tier is then skipped).
+  void EndTier(const std::string& tier, Action default_action, const Policy* last_applied);
+  bool decided() const { return decided_; }
+  // The decision; when no tier decided, the profile's allow. Ends the walk.
+  Decision Result() &&;
+
+ private:
+  Direction direction_;
+  Decision decision_;
+  bool decided_ = false, passed_ = false;
+};
+
 struct Verdict {
   bool allowed = false;
   Decision egress, ingress;  // at the source, at the destination
