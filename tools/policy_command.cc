@@ -19,25 +19,6 @@ using policy::Packet;
 using policy::PolicySet;
 using policy::ReferenceEvaluator;
 
-// Everything evaluation needs, built once from the manifests.
-struct Evaluation {
-  Inventory inventory;
-  PolicySet policies;
-  std::vector<PolicySet::OrderedTier> tiers;
-};
-
-StatusOr<Evaluation> Prepare(const std::vector<model::Object>& objects) {
-  StatusOr<Inventory> inventory = policy::InventoryFromObjects(objects);
-  if (!inventory.ok()) return inventory.status();
-  StatusOr<PolicySet> policies = policy::PolicySetFromObjects(objects);
-  if (!policies.ok()) return policies.status();
-  Evaluation e{*std::move(inventory), *std::move(policies), {}};
-  StatusOr<std::vector<PolicySet::OrderedTier>> tiers = e.policies.Ordered();
-  if (!tiers.ok()) return tiers.status();
-  e.tiers = *std::move(tiers);
-  return e;
-}
-
 StatusOr<uint8_t> PortProtocol(const std::string& name) {
   const std::optional<uint8_t> p = policy::ProtocolNumber(name);
   if (!p || (*p != policy::kTcp && *p != policy::kUdp && *p != policy::kSctp)) {
@@ -52,6 +33,33 @@ Status CheckPort(int port) {
     return InvalidArgument(std::to_string(port) + " is not a port; use 1..65535", "--port");
   }
   return Status::Ok();
+}
+
+// Everything evaluation needs, built once from the manifests, for probes of
+// one protocol to one port.
+struct Evaluation {
+  Inventory inventory;
+  PolicySet policies;
+  std::vector<PolicySet::OrderedTier> tiers;
+  uint8_t protocol = policy::kTcp;
+};
+
+StatusOr<Evaluation> Prepare(const std::vector<model::Object>& objects, int port,
+                             const std::string& protocol) {
+  EDGEBED_RETURN_IF_ERROR(CheckPort(port));
+  StatusOr<uint8_t> proto = PortProtocol(protocol);
+  if (!proto.ok()) return proto.status();
+  StatusOr<Inventory> inventory = policy::InventoryFromObjects(objects);
+  if (!inventory.ok()) return inventory.status();
+  StatusOr<PolicySet> policies = policy::PolicySetFromObjects(objects);
+  if (!policies.ok()) return policies.status();
+  // The tiers point into the policy set: built where it will stay, and only
+  // ever moved (a moved map keeps its nodes).
+  StatusOr<Evaluation> e = Evaluation{*std::move(inventory), *std::move(policies), {}, *proto};
+  StatusOr<std::vector<PolicySet::OrderedTier>> tiers = e->policies.Ordered();
+  if (!tiers.ok()) return tiers.status();
+  e->tiers = *std::move(tiers);
+  return e;
 }
 
 // Pods sorted by namespace, then name; each with its first address.
@@ -133,10 +141,7 @@ constexpr const char* kExplainSummary =
 
 StatusOr<std::string> ReachabilityMatrix(const std::vector<model::Object>& objects, int port,
                                          const std::string& protocol) {
-  EDGEBED_RETURN_IF_ERROR(CheckPort(port));
-  StatusOr<uint8_t> proto = PortProtocol(protocol);
-  if (!proto.ok()) return proto.status();
-  StatusOr<Evaluation> e = Prepare(objects);
+  StatusOr<Evaluation> e = Prepare(objects, port, protocol);
   if (!e.ok()) return e.status();
   const ReferenceEvaluator evaluator(e->tiers, e->inventory);
   const std::vector<const Endpoint*> pods = SortedPods(e->inventory);
@@ -149,7 +154,7 @@ StatusOr<std::string> ReachabilityMatrix(const std::vector<model::Object>& objec
       Packet p;
       p.src = src->ips.front();
       p.dst = dst->ips.front();
-      p.protocol = *proto;
+      p.protocol = e->protocol;
       p.src_port = 40000;
       p.dst_port = static_cast<uint16_t>(port);
       out += evaluator.Evaluate(p).allowed ? "\t." : "\tX";
@@ -162,10 +167,7 @@ StatusOr<std::string> ReachabilityMatrix(const std::vector<model::Object>& objec
 StatusOr<std::string> ExplainConnection(const std::vector<model::Object>& objects,
                                         const std::string& from, const std::string& to, int port,
                                         const std::string& protocol) {
-  EDGEBED_RETURN_IF_ERROR(CheckPort(port));
-  StatusOr<uint8_t> proto = PortProtocol(protocol);
-  if (!proto.ok()) return proto.status();
-  StatusOr<Evaluation> e = Prepare(objects);
+  StatusOr<Evaluation> e = Prepare(objects, port, protocol);
   if (!e.ok()) return e.status();
   StatusOr<uint32_t> src = Resolve(e->inventory, from, "--from");
   if (!src.ok()) return src.status();
@@ -174,7 +176,7 @@ StatusOr<std::string> ExplainConnection(const std::vector<model::Object>& object
   Packet p;
   p.src = *src;
   p.dst = *dst;
-  p.protocol = *proto;
+  p.protocol = e->protocol;
   p.src_port = 40000;
   p.dst_port = static_cast<uint16_t>(port);
   const ReferenceEvaluator evaluator(e->tiers, e->inventory);
