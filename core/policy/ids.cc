@@ -46,6 +46,18 @@ std::string Fixed(double v, int digits = 2) {
   return s.str();
 }
 
+// The first `n` keys of a map, formatted and joined by commas: evidence a
+// person can read without the whole list.
+template <typename Map, typename Format>
+std::string FirstKeys(const Map& map, int n, const Format& format) {
+  std::string out;
+  for (const auto& entry : map) {
+    if (n-- == 0) break;
+    out += (out.empty() ? "" : ",") + format(entry.first);
+  }
+  return out;
+}
+
 // Variance no feature's profile goes below: a count that never moved in
 // training may still move by one without being an intrusion.
 constexpr double kVarianceFloor = 0.25;
@@ -132,28 +144,18 @@ void IntrusionDetector::CheckScans(uint32_t address, Source& s, Time now) {
   const auto& ports = s.ports_of[latest.dst];
   if (ports.size() >= options_.port_scan_ports && !s.port_scanning) {
     s.port_scanning = true;
-    std::string sample;
-    int shown = 0;
-    for (const auto& [port, count] : ports) {
-      if (shown++ == 8) break;
-      sample += (sample.empty() ? "" : ",") + std::to_string(port);
-    }
     Raise(now, "port_scan", FormatIpv4(address),
           "target=" + FormatIpv4(latest.dst) + " ports=" + std::to_string(ports.size()) +
-              " window_s=" + Fixed(ToSeconds(options_.scan_window), 0) + " first_ports=" + sample);
+              " window_s=" + Fixed(ToSeconds(options_.scan_window), 0) + " first_ports=" +
+              FirstKeys(ports, 8, [](uint16_t port) { return std::to_string(port); }));
   }
   const auto& hosts = s.hosts_on[latest.port];
   if (hosts.size() >= options_.sweep_hosts && !s.sweeping) {
     s.sweeping = true;
-    std::string sample;
-    int shown = 0;
-    for (const auto& [host, count] : hosts) {
-      if (shown++ == 5) break;
-      sample += (sample.empty() ? "" : ",") + FormatIpv4(host);
-    }
     Raise(now, "ip_sweep", FormatIpv4(address),
           "port=" + std::to_string(latest.port) + " hosts=" + std::to_string(hosts.size()) +
-              " window_s=" + Fixed(ToSeconds(options_.scan_window), 0) + " first_hosts=" + sample);
+              " window_s=" + Fixed(ToSeconds(options_.scan_window), 0) + " first_hosts=" +
+              FirstKeys(hosts, 5, FormatIpv4));
   }
   // An episode ends when the source falls back below half the threshold.
   size_t most_ports = 0, most_hosts = 0;
