@@ -16,7 +16,9 @@
 //           | key 'contains' str | key 'starts' 'with' str | key 'ends' 'with' str
 //   key    := [A-Za-z0-9_./-]+     str := '...' | "..."
 // An empty or all-blank text is all(). As in Calico, '!=' and 'not in' also
-// match when the label is absent. global() matches everything here; it means
+// match when the label is absent; 'notin', 'startswith' and 'endswith' may be
+// written as one word; a set may end in a comma; and a run of '!' folds into
+// one negation or none, so only parentheses count toward kMaxDepth. global() matches everything here; it means
 // "non-namespaced endpoints" only as a namespaceSelector, where the policy
 // engine interprets it (see HasGlobal()).
 //
@@ -49,9 +51,9 @@ class Selector {
   static constexpr int kMaxDepth = 128;
 
   // A Kubernetes LabelSelector: matchLabels ANDed with matchExpressions
-  // (In, NotIn, Exists, DoesNotExist). Empty selects everything. Unlike
-  // Calico's 'not in', Kubernetes' NotIn also matches an absent label, so the
-  // two agree.
+  // (In, NotIn, Exists, DoesNotExist). Empty selects everything. Kubernetes'
+  // NotIn, like Calico's 'not in', matches an absent label, so the
+  // translation is word for word.
   static Selector FromLabelSelector(const model::LabelSelector& selector);
 
   bool Matches(const Labels& labels) const;
