@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 
 constexpr const char* kSummary =
     "Loads Kubernetes-style manifests (Namespace, Node, Pod, Deployment, NetworkPolicy,\n"
-    "Calico NetworkPolicy, GlobalNetworkPolicy and Tier, StorageClass,\n"
+    "Calico NetworkPolicy, GlobalNetworkPolicy, Tier, NetworkSet and GlobalNetworkSet,\n"
+    "StorageClass,\n"
     "PersistentVolumeClaim, VolumeSnapshot, PriorityClass; also a v1 List of them)\n"
     "and prints one line per object loaded, then a warning for each field edgebed\n"
     "ignores, then every error as file:line:column: field.path: what is wrong.\n"

@@ -657,29 +657,32 @@ void ParseCalicoPorts(Fields& f, const std::string& key, std::vector<CalicoPort>
   }
 }
 
-CalicoEntityRule ParseEntityRule(Fields& f) {
-  CalicoEntityRule e;
-  for (const char* key : {"nets", "notNets"}) {
-    std::vector<std::string>* nets = std::string(key) == "nets" ? &e.nets : &e.not_nets;
-    f.StringList(key, nets);
-    for (size_t i = 0; i < nets->size(); ++i) {
-      std::string& net = (*nets)[i];
-      IpPrefix c;
-      std::string why;
-      // Calico, unlike a Kubernetes ipBlock, takes a bare address as its host
-      // network; it is stored with the prefix so the policy engine sees one form.
-      if (net.find('/') == std::string::npos) {
-        if (ParseIpAddress(net, &c)) {
-          net += "/" + std::to_string(c.prefix);
-        } else {
-          f.ctx().Error(f.Take(key)[i], IndexPath(JoinPath(f.path(), key), i),
-                        "\"" + net + "\" is neither a CIDR nor an IP address");
-        }
-      } else if (!ParseCidr(net, &c, &why)) {
-        f.ctx().Error(f.Take(key)[i], IndexPath(JoinPath(f.path(), key), i), why);
+// Calico's list of networks: CIDRs, or bare addresses, which Calico (unlike
+// a Kubernetes ipBlock) takes as their host network; they are stored with
+// the prefix so the policy engine sees one form.
+void ParseCalicoNets(Fields& f, const std::string& key, std::vector<std::string>* nets) {
+  f.StringList(key, nets);
+  for (size_t i = 0; i < nets->size(); ++i) {
+    std::string& net = (*nets)[i];
+    IpPrefix c;
+    std::string why;
+    if (net.find('/') == std::string::npos) {
+      if (ParseIpAddress(net, &c)) {
+        net += "/" + std::to_string(c.prefix);
+      } else {
+        f.ctx().Error(f.Take(key)[i], IndexPath(JoinPath(f.path(), key), i),
+                      "\"" + net + "\" is neither a CIDR nor an IP address");
       }
+    } else if (!ParseCidr(net, &c, &why)) {
+      f.ctx().Error(f.Take(key)[i], IndexPath(JoinPath(f.path(), key), i), why);
     }
   }
+}
+
+CalicoEntityRule ParseEntityRule(Fields& f) {
+  CalicoEntityRule e;
+  ParseCalicoNets(f, "nets", &e.nets);
+  ParseCalicoNets(f, "notNets", &e.not_nets);
   f.Selector("selector", &e.selector);
   f.Selector("notSelector", &e.not_selector);
   f.Selector("namespaceSelector", &e.namespace_selector);
@@ -840,6 +843,14 @@ Tier ParseTier(Document& d) {
     s.Enum("defaultAction", &t.default_action, {"Deny", "Pass"});
   });
   return t;
+}
+
+NetworkSet ParseNetworkSet(Document& d, bool global) {
+  NetworkSet n;
+  n.meta = d.meta;
+  n.global = global;
+  d.top.Object("spec", [&](Fields& s) { ParseCalicoNets(s, "nets", &n.nets); });
+  return n;
 }
 
 // --- Storage ---
@@ -1126,6 +1137,8 @@ const std::vector<KindInfo>& Kinds() {
       {"NetworkPolicy", "projectcalico.org/v3", true, [](Document& d) -> Object { return ParseCalicoPolicy(d, false); }},
       {"GlobalNetworkPolicy", "projectcalico.org/v3", false, [](Document& d) -> Object { return ParseCalicoPolicy(d, true); }},
       {"Tier", "projectcalico.org/v3", false, [](Document& d) -> Object { return ParseTier(d); }},
+      {"NetworkSet", "projectcalico.org/v3", true, [](Document& d) -> Object { return ParseNetworkSet(d, false); }},
+      {"GlobalNetworkSet", "projectcalico.org/v3", false, [](Document& d) -> Object { return ParseNetworkSet(d, true); }},
       {"StorageClass", "storage.k8s.io/v1", false, [](Document& d) -> Object { return ParseStorageClass(d); }},
       {"VolumeSnapshot", "snapshot.storage.k8s.io/v1", true, [](Document& d) -> Object { return ParseVolumeSnapshot(d); }},
       {"PriorityClass", "scheduling.k8s.io/v1", false, [](Document& d) -> Object { return ParsePriorityClass(d); }},

@@ -81,6 +81,9 @@ std::string KindOf(const Object& object) {
                    return std::string(p.global ? "GlobalNetworkPolicy" : "NetworkPolicy");
                  },
                  [](const Tier&) { return std::string("Tier"); },
+                 [](const NetworkSet& n) {
+                   return std::string(n.global ? "GlobalNetworkSet" : "NetworkSet");
+                 },
                  [](const StorageClass&) { return std::string("StorageClass"); },
                  [](const PersistentVolumeClaim&) { return std::string("PersistentVolumeClaim"); },
                  [](const VolumeSnapshot&) { return std::string("VolumeSnapshot"); },
@@ -139,6 +142,11 @@ std::string Summarize(const Object& object) {
             if (t.order) s << *t.order; else s << "none";
             s << ", default action " << t.default_action;
             return s.str();
+          },
+          [](const NetworkSet& n) {
+            std::string nets;
+            for (const auto& net : n.nets) nets += (nets.empty() ? "" : ", ") + net;
+            return Plural(n.nets.size(), "net") + (nets.empty() ? "" : ": " + nets);
           },
           [](const StorageClass& sc) {
             std::string s = sc.provisioner;

@@ -274,6 +274,15 @@ struct Tier {
   std::string default_action = "Deny";  // or Pass
 };
 
+// projectcalico.org/v3 NetworkSet and GlobalNetworkSet: networks that are
+// not pods (sensors on a floor's LAN, the cloud), labelled so that policy
+// selectors can name them.
+struct NetworkSet {
+  ObjectMeta meta;
+  bool global = false;  // GlobalNetworkSet: no namespace
+  std::vector<std::string> nets;  // CIDRs; bare addresses stored as /32 or /128
+};
+
 // storage.k8s.io/v1 StorageClass, with the Portworx parameters typed.
 //
 // A snapshot or backup schedule, in Portworx's notation
@@ -336,7 +345,8 @@ struct PriorityClass {
 };
 
 using Object = std::variant<Namespace, Node, Pod, Deployment, NetworkPolicy, CalicoPolicy, Tier,
-                            StorageClass, PersistentVolumeClaim, VolumeSnapshot, PriorityClass>;
+                            NetworkSet, StorageClass, PersistentVolumeClaim, VolumeSnapshot,
+                            PriorityClass>;
 
 // "Pod", "GlobalNetworkPolicy", ... for any object.
 std::string KindOf(const Object& object);

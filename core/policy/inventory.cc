@@ -220,6 +220,18 @@ StatusOr<Inventory> InventoryFromObjects(const std::vector<model::Object>& objec
     if (const auto* ns = std::get_if<model::Namespace>(&o)) {
       inventory.AddNamespace(ns->meta.name, ns->meta.labels);
       namespaces.insert(ns->meta.name);
+    } else if (const auto* set = std::get_if<model::NetworkSet>(&o)) {
+      NetworkSet network;
+      network.namespace_ = set->global ? "" : set->meta.namespace_;
+      network.name = set->meta.name;
+      network.labels = set->meta.labels;
+      for (const std::string& text : set->nets) {
+        IpPrefix net;
+        std::string why;
+        if (ParseCidr(text, &net, &why)) network.nets.push_back(net);
+      }
+      Status s = inventory.AddNetworkSet(std::move(network));
+      if (!s.ok()) return s.WithContext(set->meta.pos.ToString());
     } else if (const auto* pod = std::get_if<model::Pod>(&o)) {
       const std::string key = pod->meta.namespace_ + "/" + pod->meta.name;
       if (!pods.emplace(key, pod).second) {

@@ -467,6 +467,35 @@ TEST(Loader, GoodDocumentsSurviveABadNeighbour) {
   EXPECT_EQ(r.errors.size(), 1u);
 }
 
+TEST(Loader, CalicoNetworkSetsKeepTheirNetsAndLabels) {
+  LoadResult r = Load(R"(apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata: {name: cloud, labels: {role: cloud}}
+spec: {nets: [203.0.113.0/24, 198.51.100.7]}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkSet
+metadata: {name: floor-sensors, namespace: floor-1, labels: {role: sensors}}
+spec:
+  nets: [10.20.1.0/24]
+)");
+  auto sets = All<NetworkSet>(r);
+  ASSERT_EQ(sets.size(), 2u);
+  EXPECT_TRUE(sets[0].global);
+  EXPECT_EQ(sets[0].nets, (std::vector<std::string>{"203.0.113.0/24", "198.51.100.7/32"}));
+  EXPECT_EQ(sets[0].meta.labels.at("role"), "cloud");
+  EXPECT_FALSE(sets[1].global);
+  EXPECT_EQ(sets[1].meta.namespace_, "floor-1");
+  EXPECT_EQ(Summarize(r.objects[0]), "GlobalNetworkSet cloud: 2 nets: 203.0.113.0/24, 198.51.100.7/32");
+
+  LoadResult bad = LoadManifests(
+      "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata: {name: n}\nspec: {nets: [cloud]}\n",
+      "bad.yaml");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].ToString(),
+            "bad.yaml:4:15: spec.nets[0]: \"cloud\" is neither a CIDR nor an IP address");
+}
+
 // The shipped scenario and the realistic test manifests load without an
 // error, every object of them.
 TEST(Loader, ShippedManifestsLoadClean) {

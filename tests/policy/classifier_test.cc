@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "core/env/random.h"
+#include "core/model/loader.h"
 
 namespace edgebed::policy {
 namespace {
@@ -447,6 +448,68 @@ TEST(Classifier, AgreesWithTheReferenceOnLargeRuleSets) {
     }
     EXPECT_GT(classifier.index_bytes(), 0u);  // the programs were indexed
   }
+}
+
+// Non-pod networks named by label: egress to the cloud's network set is
+// allowed, anywhere else denied; a pod inside a set's CIDR is selected
+// through the set too, as Calico's IP sets hold both.
+TEST(Classifier, NetworkSetsAreSelectedByTheirLabels) {
+  const model::LoadResult loaded = model::LoadManifests(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: gw, namespace: floor-1, labels: {app: gateway}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.42.1.5}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata: {name: cloud, labels: {role: cloud}}
+spec: {nets: [203.0.113.0/24]}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkSet
+metadata: {name: lan, namespace: floor-1, labels: {role: lan}}
+spec: {nets: [10.42.1.0/24]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: to-cloud}
+spec:
+  selector: app == 'gateway'
+  types: [Egress]
+  egress:
+  - action: Allow
+    destination: {selector: role == 'cloud'}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: from-lan, namespace: floor-1}
+spec:
+  selector: all()
+  ingress:
+  - action: Allow
+    source: {selector: role == 'lan'}
+)", "sets.yaml");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors[0].ToString();
+  const Inventory inventory = *InventoryFromObjects(loaded.objects);
+  PolicySet set = *PolicySetFromObjects(loaded.objects);
+  const std::vector<PolicySet::OrderedTier> tiers = *set.Ordered();
+  const ReferenceEvaluator reference(tiers, inventory);
+  const Classifier classifier(tiers, inventory);
+  const auto judge = [&](const char* src, const char* dst) {
+    Packet p;
+    p.src = *ParseIpv4(src);
+    p.dst = *ParseIpv4(dst);
+    p.dst_port = 443;
+    const bool want = reference.Evaluate(p).allowed;
+    EXPECT_EQ(classifier.Evaluate(p).allowed, want) << src << " -> " << dst;
+    return want;
+  };
+  EXPECT_TRUE(judge("10.42.1.5", "203.0.113.9"));    // to the cloud
+  EXPECT_FALSE(judge("10.42.1.5", "198.51.100.1"));  // elsewhere
+  EXPECT_TRUE(judge("10.42.1.77", "10.42.1.5"));     // from the floor's LAN
+  EXPECT_FALSE(judge("10.42.2.77", "10.42.1.5"));    // from another floor's
+  EXPECT_EQ(inventory.Lookup(*ParseIpv4("203.0.113.9")).network->name, "cloud");
 }
 
 TEST(RangeSet, ComplementAndIntersectCoverTheSpace) {
