@@ -1,9 +1,13 @@
 // The compiled classifier: policies and endpoints turned, ahead of any
-// packet, into one program per endpoint and direction whose rules test only
-// integers — address ranges, port ranges, protocol numbers. Selectors,
-// namespaces and service accounts are resolved into address sets at compile
-// time, as Calico's Felix renders them into IP sets, so a packet never
-// touches a label.
+// packet, into programs whose rules test only integers — address ranges,
+// port ranges, protocol numbers. Each endpoint runs one program per
+// direction, shared with every endpoint to which the same policies apply.
+// Selectors, namespaces and service accounts are resolved into address sets
+// at compile time, as Calico's Felix renders them into IP sets, so a packet
+// never touches a label.
+//
+// Pods that come or change are taken in incrementally (Update()); a change
+// of policies or network sets means a new Classifier.
 //
 // It decides exactly as ReferenceEvaluator does (tests/policy hold it to
 // that over many random worlds); the reference stays the specification.
