@@ -103,8 +103,8 @@ struct ClassBenchWorld {
   std::unique_ptr<Classifier> indexed, scanned;
   const Endpoint* endpoint = nullptr;
 
-  explicit ClassBenchWorld(size_t filters) {
-    const std::string text = GenerateClassBench(filters, 42);
+  explicit ClassBenchWorld(int64_t filters) {
+    const std::string text = GenerateClassBench(static_cast<size_t>(filters), 42);
     std::vector<Rule> rules = *ParseClassBench(text, "generated.txt");
     packets = PacketsFor(rules, 7);
     set.Upsert(ClassBenchPolicy(std::move(rules), "classbench"));
@@ -120,22 +120,32 @@ struct ClassBenchWorld {
   }
 };
 
-ClassBenchWorld& World(size_t filters) {
-  static std::map<size_t, std::unique_ptr<ClassBenchWorld>> worlds;
-  auto& w = worlds[filters];
-  if (!w) w = std::make_unique<ClassBenchWorld>(filters);
+// A world of each size is built once, on first use, and kept for the run.
+template <typename World>
+World& Cached(int64_t size) {
+  static std::map<int64_t, std::unique_ptr<World>> worlds;
+  auto& w = worlds[size];
+  if (!w) w = std::make_unique<World>(size);
   return *w;
+}
+ClassBenchWorld& World(int64_t filters) { return Cached<ClassBenchWorld>(filters); }
+
+// The world's packets, one per iteration, each judged by `judge`; returns
+// how many were allowed.
+template <typename World, typename Judge>
+size_t JudgeAll(benchmark::State& state, World& w, const Judge& judge) {
+  size_t i = 0, allowed = 0;
+  for (auto _ : state) allowed += judge(w, w.packets[i++ % kPackets]).allowed;
+  benchmark::DoNotOptimize(allowed);
+  state.SetItemsProcessed(state.iterations());
+  return allowed;
 }
 
 // The first packets of the ClassBench world of state.range(0) filters, each
 // judged by `judge` at the guarded endpoint's ingress.
 template <typename Judge>
 void FirstPackets(benchmark::State& state, const Judge& judge) {
-  ClassBenchWorld& w = World(static_cast<size_t>(state.range(0)));
-  size_t i = 0, allowed = 0;
-  for (auto _ : state) allowed += judge(w, w.packets[i++ % kPackets]).allowed;
-  benchmark::DoNotOptimize(allowed);
-  state.SetItemsProcessed(state.iterations());
+  JudgeAll(state, World(state.range(0)), judge);
 }
 
 void BM_FirstPacket_Indexed(benchmark::State& state) {
@@ -143,7 +153,7 @@ void BM_FirstPacket_Indexed(benchmark::State& state) {
     return w.indexed->Evaluate(*w.endpoint, Direction::kIngress, p);
   });
   state.counters["index_bytes_per_rule"] =
-      static_cast<double>(World(static_cast<size_t>(state.range(0))).indexed->index_bytes()) /
+      static_cast<double>(World(state.range(0)).indexed->index_bytes()) /
       static_cast<double>(state.range(0));
 }
 
@@ -154,7 +164,7 @@ void BM_FirstPacket_LinearScan(benchmark::State& state) {
 }
 
 void BM_FirstPacket_Reference(benchmark::State& state) {
-  ClassBenchWorld& world = World(static_cast<size_t>(state.range(0)));
+  ClassBenchWorld& world = World(state.range(0));
   const ReferenceEvaluator reference(world.tiers, world.inventory);
   FirstPackets(state, [&](ClassBenchWorld& w, const Packet& p) {
     return reference.Evaluate(*w.endpoint, Direction::kIngress, p);
@@ -168,7 +178,7 @@ BENCHMARK(BM_FirstPacket_Reference)->Arg(100)->Arg(1000)->Arg(10000);
 // Compiling a ClassBench set: what a policy update costs today (the whole
 // program is rebuilt).
 void BM_Compile(benchmark::State& state) {
-  ClassBenchWorld& w = World(static_cast<size_t>(state.range(0)));
+  ClassBenchWorld& w = World(state.range(0));
   for (auto _ : state) {
     Classifier c(w.tiers, w.inventory);
     benchmark::DoNotOptimize(c.rule_count());
@@ -194,7 +204,7 @@ struct KubernetesWorld {
   std::unique_ptr<Classifier> classifier;
   size_t rules = 0;
 
-  explicit KubernetesWorld(int namespaces) {
+  explicit KubernetesWorld(int64_t namespaces) {
     static const char* const kApps[] = {"sensor", "gateway", "broker", "db", "web"};
     const auto selector = [](const char* app) {
       model::LabelSelector s;
@@ -301,22 +311,14 @@ struct KubernetesWorld {
   }
 };
 
-KubernetesWorld& Kubernetes(int namespaces) {
-  static std::map<int, std::unique_ptr<KubernetesWorld>> worlds;
-  auto& w = worlds[namespaces];
-  if (!w) w = std::make_unique<KubernetesWorld>(namespaces);
-  return *w;
-}
+KubernetesWorld& Kubernetes(int64_t namespaces) { return Cached<KubernetesWorld>(namespaces); }
 
 // A new connection judged at both ends: egress at the source pod, ingress at
 // the destination pod.
 template <typename Judge>
 void BothEnds(benchmark::State& state, const Judge& judge) {
-  KubernetesWorld& w = Kubernetes(static_cast<int>(state.range(0)));
-  size_t i = 0, allowed = 0;
-  for (auto _ : state) allowed += judge(w, w.packets[i++ % kPackets]).allowed;
-  benchmark::DoNotOptimize(allowed);
-  state.SetItemsProcessed(state.iterations());
+  KubernetesWorld& w = Kubernetes(state.range(0));
+  const size_t allowed = JudgeAll(state, w, judge);
   state.counters["rules"] = static_cast<double>(w.rules);
   state.counters["pods"] = static_cast<double>(w.inventory.endpoints().size());
   state.counters["allowed_share"] = static_cast<double>(allowed) / static_cast<double>(state.iterations());
@@ -327,7 +329,7 @@ void BM_Kubernetes_Classifier(benchmark::State& state) {
 }
 
 void BM_Kubernetes_Reference(benchmark::State& state) {
-  KubernetesWorld& world = Kubernetes(static_cast<int>(state.range(0)));
+  KubernetesWorld& world = Kubernetes(state.range(0));
   const ReferenceEvaluator reference(world.tiers, world.inventory);
   BothEnds(state, [&](KubernetesWorld&, const Packet& p) { return reference.Evaluate(p); });
 }
@@ -337,7 +339,7 @@ BENCHMARK(BM_Kubernetes_Reference)->Arg(10)->Arg(100)->Arg(1000);
 // What a change costs: one pod relabelled (an app changes role) and the
 // classifier updated, against compiling everything again.
 void BM_Kubernetes_UpdateOnePod(benchmark::State& state) {
-  KubernetesWorld& w = Kubernetes(static_cast<int>(state.range(0)));
+  KubernetesWorld& w = Kubernetes(state.range(0));
   Endpoint e = w.inventory.endpoints()[3];
   size_t compiled = 0;
   for (auto _ : state) {
@@ -351,7 +353,7 @@ void BM_Kubernetes_UpdateOnePod(benchmark::State& state) {
 }
 
 void BM_Kubernetes_CompileAll(benchmark::State& state) {
-  KubernetesWorld& w = Kubernetes(static_cast<int>(state.range(0)));
+  KubernetesWorld& w = Kubernetes(state.range(0));
   for (auto _ : state) {
     Classifier c(w.tiers, w.inventory);
     benchmark::DoNotOptimize(c.program_count());
