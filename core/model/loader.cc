@@ -375,6 +375,12 @@ Namespace ParseNamespace(Document& d) {
   return Namespace{d.meta};
 }
 
+ServiceAccount ParseServiceAccount(Document& d) {
+  d.top.Ignored({"secrets", "imagePullSecrets", "automountServiceAccountToken"},
+                "credentials are not modelled");
+  return ServiceAccount{d.meta};
+}
+
 Node ParseNode(Document& d) {
   Node n{d.meta, false, {}, {}, {}};
   d.top.Object("spec", [&](Fields& s) {
@@ -1130,6 +1136,7 @@ const std::vector<KindInfo>& Kinds() {
   static const std::vector<KindInfo> kinds = {
       {"Namespace", "v1", false, [](Document& d) -> Object { return ParseNamespace(d); }},
       {"Node", "v1", false, [](Document& d) -> Object { return ParseNode(d); }},
+      {"ServiceAccount", "v1", true, [](Document& d) -> Object { return ParseServiceAccount(d); }},
       {"Pod", "v1", true, [](Document& d) -> Object { return ParsePod(d); }},
       {"PersistentVolumeClaim", "v1", true, [](Document& d) -> Object { return ParsePvc(d); }},
       {"Deployment", "apps/v1", true, [](Document& d) -> Object { return ParseDeployment(d); }},

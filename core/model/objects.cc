@@ -73,6 +73,7 @@ bool Matches(const LabelSelector& selector, const Labels& labels) {
 std::string KindOf(const Object& object) {
   return std::visit(
       Overloaded{[](const Namespace&) { return std::string("Namespace"); },
+                 [](const ServiceAccount&) { return std::string("ServiceAccount"); },
                  [](const Node&) { return std::string("Node"); },
                  [](const Pod&) { return std::string("Pod"); },
                  [](const Deployment&) { return std::string("Deployment"); },
@@ -107,6 +108,7 @@ std::string Summarize(const Object& object) {
   const std::string body = std::visit(
       Overloaded{
           [](const Namespace& n) { return Plural(n.meta.labels.size(), "label"); },
+          [](const ServiceAccount& a) { return Plural(a.meta.labels.size(), "label"); },
           [](const Node& n) {
             std::string s = "allocatable " + Resources(n.allocatable);
             if (auto zone = n.meta.labels.find("topology.kubernetes.io/zone");

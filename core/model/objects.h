@@ -63,6 +63,12 @@ struct Namespace {
   ObjectMeta meta;
 };
 
+// v1 ServiceAccount: a pod's identity, whose labels Calico's
+// serviceAccountSelector matches.
+struct ServiceAccount {
+  ObjectMeta meta;
+};
+
 struct Taint {
   std::string key, value;
   std::string effect;  // NoSchedule, PreferNoSchedule, NoExecute
@@ -344,9 +350,9 @@ struct PriorityClass {
   std::string description;
 };
 
-using Object = std::variant<Namespace, Node, Pod, Deployment, NetworkPolicy, CalicoPolicy, Tier,
-                            NetworkSet, StorageClass, PersistentVolumeClaim, VolumeSnapshot,
-                            PriorityClass>;
+using Object = std::variant<Namespace, ServiceAccount, Node, Pod, Deployment, NetworkPolicy,
+                            CalicoPolicy, Tier, NetworkSet, StorageClass, PersistentVolumeClaim,
+                            VolumeSnapshot, PriorityClass>;
 
 // "Pod", "GlobalNetworkPolicy", ... for any object.
 std::string KindOf(const Object& object);

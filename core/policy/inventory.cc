@@ -220,6 +220,9 @@ StatusOr<Inventory> InventoryFromObjects(const std::vector<model::Object>& objec
     if (const auto* ns = std::get_if<model::Namespace>(&o)) {
       inventory.AddNamespace(ns->meta.name, ns->meta.labels);
       namespaces.insert(ns->meta.name);
+    } else if (const auto* account = std::get_if<model::ServiceAccount>(&o)) {
+      inventory.SetServiceAccountLabels(account->meta.namespace_, account->meta.name,
+                                        account->meta.labels);
     } else if (const auto* set = std::get_if<model::NetworkSet>(&o)) {
       NetworkSet network;
       network.namespace_ = set->global ? "" : set->meta.namespace_;

@@ -117,8 +117,8 @@ class Inventory {
   std::map<std::string, std::vector<size_t>> by_namespace_;
 };
 
-// The inventory of loaded manifests: their Namespaces, NetworkSets and
-// GlobalNetworkSets, their Pods, and each
+// The inventory of loaded manifests: their Namespaces, ServiceAccounts,
+// NetworkSets and GlobalNetworkSets, their Pods, and each
 // Deployment's replicas as pods NAME-0 .. NAME-(replicas-1) with the
 // template's labels and ports (what the Deployment will run, before a
 // cluster names them). Addresses come from status.podIP or, when absent, are

@@ -512,6 +512,72 @@ spec:
   EXPECT_EQ(inventory.Lookup(*ParseIpv4("203.0.113.9")).network->name, "cloud");
 }
 
+// Service accounts from manifests: a policy that admits the sensors'
+// account by its labels, and another by its name.
+TEST(Classifier, ServiceAccountsAreSelectedByNameAndLabels) {
+  const model::LoadResult loaded = model::LoadManifests(R"(
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: sensor, namespace: floor-1, labels: {tier: edge}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: s1, namespace: floor-1}
+spec: {serviceAccountName: sensor, containers: [{name: c, image: i}]}
+status: {podIP: 10.42.1.5}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: other, namespace: floor-1}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.42.1.6}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: broker, namespace: floor-1, labels: {app: broker}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.42.1.7}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: edge-only, namespace: floor-1}
+spec:
+  selector: app == 'broker'
+  ingress:
+  - action: Allow
+    source: {serviceAccounts: {selector: tier == 'edge'}}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: sensor-out}
+spec:
+  serviceAccountSelector: tier == 'edge'
+  types: [Egress]
+  egress:
+  - action: Allow
+    destination: {selector: app == 'broker'}
+)", "accounts.yaml");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors[0].ToString();
+  const Inventory inventory = *InventoryFromObjects(loaded.objects);
+  PolicySet set = *PolicySetFromObjects(loaded.objects);
+  const std::vector<PolicySet::OrderedTier> tiers = *set.Ordered();
+  const ReferenceEvaluator reference(tiers, inventory);
+  const Classifier classifier(tiers, inventory);
+  const auto judge = [&](const char* src, const char* dst) {
+    Packet p;
+    p.src = *ParseIpv4(src);
+    p.dst = *ParseIpv4(dst);
+    p.dst_port = 1883;
+    const bool want = reference.Evaluate(p).allowed;
+    EXPECT_EQ(classifier.Evaluate(p).allowed, want) << src << " -> " << dst;
+    return want;
+  };
+  EXPECT_TRUE(judge("10.42.1.5", "10.42.1.7"));   // the sensor's account is edge
+  EXPECT_FALSE(judge("10.42.1.6", "10.42.1.7"));  // the default account is not
+  EXPECT_FALSE(judge("10.42.1.5", "10.42.1.6"));  // the sensor may only reach the broker
+  EXPECT_TRUE(judge("10.42.1.6", "10.42.1.5"));   // others are not isolated
+}
+
 TEST(RangeSet, ComplementAndIntersectCoverTheSpace) {
   RangeSet s;
   s.Add(10, 20);
