@@ -1,6 +1,8 @@
 #include "tools/policy_command.h"
 
+#include <algorithm>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "core/policy/inventory.h"
@@ -19,43 +21,54 @@ using policy::Packet;
 using policy::PolicySet;
 using policy::ReferenceEvaluator;
 
-StatusOr<uint8_t> PortProtocol(const std::string& name) {
-  const std::optional<uint8_t> p = policy::ProtocolNumber(name);
+// The packet a probe sends, ports or ICMP fields filled; `with_icmp` says
+// whether ICMP probes are accepted. Errors name the flag to fix.
+StatusOr<Packet> ProbePacket(const Probe& probe, bool with_icmp) {
+  const std::optional<uint8_t> p = policy::ProtocolNumber(probe.protocol);
+  Packet packet;
+  if (p && (*p == policy::kIcmp || *p == policy::kIcmpv6) && with_icmp) {
+    if (probe.icmp_type < 0 || probe.icmp_type > 255 || probe.icmp_code < 0 || probe.icmp_code > 255) {
+      return InvalidArgument("ICMP type and code are 0..255", "--icmp-type");
+    }
+    packet.protocol = *p;
+    packet.icmp_type = static_cast<uint8_t>(probe.icmp_type);
+    packet.icmp_code = static_cast<uint8_t>(probe.icmp_code);
+    return packet;
+  }
   if (!p || (*p != policy::kTcp && *p != policy::kUdp && *p != policy::kSctp)) {
-    return InvalidArgument("\"" + name + "\" is not a protocol with ports; use TCP, UDP or SCTP",
+    return InvalidArgument("\"" + probe.protocol + "\" is not a protocol with ports; use TCP, UDP or SCTP" +
+                               (with_icmp ? std::string(", or ICMP with --icmp-type") : std::string()),
                            "--protocol");
   }
-  return *p;
-}
-
-Status CheckPort(int port) {
-  if (port < 1 || port > 65535) {
-    return InvalidArgument(std::to_string(port) + " is not a port; use 1..65535", "--port");
+  if (probe.port < 1 || probe.port > 65535) {
+    return InvalidArgument(std::to_string(probe.port) + " is not a port; use 1..65535", "--port");
   }
-  return Status::Ok();
+  packet.protocol = *p;
+  packet.src_port = 40000;
+  packet.dst_port = static_cast<uint16_t>(probe.port);
+  return packet;
 }
 
-// Everything evaluation needs, built once from the manifests, for probes of
-// one protocol to one port.
+// Everything evaluation needs, built once from the manifests, and the
+// packet of the probe (addresses still to fill in).
 struct Evaluation {
   Inventory inventory;
   PolicySet policies;
   std::vector<PolicySet::OrderedTier> tiers;
-  uint8_t protocol = policy::kTcp;
+  Packet probe;
 };
 
-StatusOr<Evaluation> Prepare(const std::vector<model::Object>& objects, int port,
-                             const std::string& protocol) {
-  EDGEBED_RETURN_IF_ERROR(CheckPort(port));
-  StatusOr<uint8_t> proto = PortProtocol(protocol);
-  if (!proto.ok()) return proto.status();
+StatusOr<Evaluation> Prepare(const std::vector<model::Object>& objects, const Probe& probe,
+                             bool with_icmp) {
+  StatusOr<Packet> packet = ProbePacket(probe, with_icmp);
+  if (!packet.ok()) return packet.status();
   StatusOr<Inventory> inventory = policy::InventoryFromObjects(objects);
   if (!inventory.ok()) return inventory.status();
   StatusOr<PolicySet> policies = policy::PolicySetFromObjects(objects);
   if (!policies.ok()) return policies.status();
   // The tiers point into the policy set: built where it will stay, and only
   // ever moved (a moved map keeps its nodes).
-  StatusOr<Evaluation> e = Evaluation{*std::move(inventory), *std::move(policies), {}, *proto};
+  StatusOr<Evaluation> e = Evaluation{*std::move(inventory), *std::move(policies), {}, *packet};
   StatusOr<std::vector<PolicySet::OrderedTier>> tiers = e->policies.Ordered();
   if (!tiers.ok()) return tiers.status();
   e->tiers = *std::move(tiers);
@@ -139,9 +152,9 @@ constexpr const char* kExplainSummary =
 
 }  // namespace
 
-StatusOr<std::string> ReachabilityMatrix(const std::vector<model::Object>& objects, int port,
-                                         const std::string& protocol) {
-  StatusOr<Evaluation> e = Prepare(objects, port, protocol);
+StatusOr<std::string> ReachabilityMatrix(const std::vector<model::Object>& objects,
+                                         const Probe& probe) {
+  StatusOr<Evaluation> e = Prepare(objects, probe, /*with_icmp=*/false);
   if (!e.ok()) return e.status();
   const ReferenceEvaluator evaluator(e->tiers, e->inventory);
   const std::vector<const Endpoint*> pods = SortedPods(e->inventory);
@@ -151,12 +164,9 @@ StatusOr<std::string> ReachabilityMatrix(const std::vector<model::Object>& objec
   for (const Endpoint* src : pods) {
     out += src->Key();
     for (const Endpoint* dst : pods) {
-      Packet p;
+      Packet p = e->probe;
       p.src = src->ips.front();
       p.dst = dst->ips.front();
-      p.protocol = e->protocol;
-      p.src_port = 40000;
-      p.dst_port = static_cast<uint16_t>(port);
       out += evaluator.Evaluate(p).allowed ? "\t." : "\tX";
     }
     out += "\n";
@@ -165,26 +175,26 @@ StatusOr<std::string> ReachabilityMatrix(const std::vector<model::Object>& objec
 }
 
 StatusOr<std::string> ExplainConnection(const std::vector<model::Object>& objects,
-                                        const std::string& from, const std::string& to, int port,
-                                        const std::string& protocol) {
-  StatusOr<Evaluation> e = Prepare(objects, port, protocol);
+                                        const std::string& from, const std::string& to,
+                                        const Probe& probe) {
+  StatusOr<Evaluation> e = Prepare(objects, probe, /*with_icmp=*/true);
   if (!e.ok()) return e.status();
   StatusOr<uint32_t> src = Resolve(e->inventory, from, "--from");
   if (!src.ok()) return src.status();
   StatusOr<uint32_t> dst = Resolve(e->inventory, to, "--to");
   if (!dst.ok()) return dst.status();
-  Packet p;
+  Packet p = e->probe;
   p.src = *src;
   p.dst = *dst;
-  p.protocol = e->protocol;
-  p.src_port = 40000;
-  p.dst_port = static_cast<uint16_t>(port);
   const ReferenceEvaluator evaluator(e->tiers, e->inventory);
   const policy::Verdict v = evaluator.Evaluate(p);
   std::ostringstream out;
   out << "connection: " << Describe(e->inventory, p.src) << " -> "
-      << Describe(e->inventory, p.dst) << " " << policy::ProtocolName(p.protocol) << " "
-      << port << "\n";
+      << Describe(e->inventory, p.dst) << " " << policy::ProtocolName(p.protocol)
+      << (p.protocol == policy::kIcmp || p.protocol == policy::kIcmpv6
+              ? " type " + std::to_string(p.icmp_type) + " code " + std::to_string(p.icmp_code)
+              : " " + std::to_string(p.dst_port))
+      << "\n";
   const auto side = [&](const char* what, const policy::Decision& d) {
     out << what << ": " << d.ToString() << "\n";
     for (const std::string& t : d.trace) out << "  " << t << "\n";
@@ -206,44 +216,47 @@ int RunPolicy(int argc, char** argv) {
         << "Usage: edgebed policy matrix -f FILE... [--port N] [--protocol TCP|UDP|SCTP]\n"
            "       edgebed policy explain -f FILE... --from NS/POD|IP --to NS/POD|IP --port N "
            "[--protocol P]\n"
+           "       edgebed policy explain -f FILE... --from ... --to ... --protocol ICMP "
+           "[--icmp-type T] [--icmp-code C]\n"
            "Run 'edgebed policy matrix --help' or 'edgebed policy explain --help' for more.\n";
     return help ? 0 : 2;
   }
   std::vector<std::string> names;
-  int64_t port = matrix ? 80 : 0;
+  int64_t port = matrix ? 80 : 0, icmp_type = 8, icmp_code = 0;
   std::string protocol = "TCP", from, to;
   Flags flags(std::string("edgebed policy ") + sub, matrix ? kMatrixSummary : kExplainSummary);
   flags.Repeated("filename", "f", "a manifest file or directory", &names);
   flags.Int("port", "destination port", &port);
-  flags.String("protocol", "TCP, UDP or SCTP", &protocol);
+  flags.String("protocol", matrix ? "TCP, UDP or SCTP" : "TCP, UDP, SCTP, ICMP or ICMPv6", &protocol);
   if (!matrix) {
     flags.String("from", "the source: NS/POD or an IPv4 address", &from);
     flags.String("to", "the destination: NS/POD or an IPv4 address", &to);
+    flags.Int("icmp-type", "ICMP type (8: echo request)", &icmp_type);
+    flags.Int("icmp-code", "ICMP code", &icmp_code);
   }
   if (int rc = flags.Parse(argc - 1, argv + 1); rc >= 0) return rc;
-  const char* missing = names.empty()                   ? "-f FILE"
-                        : !matrix && from.empty()       ? "--from"
-                        : !matrix && to.empty()         ? "--to"
-                        : !matrix && port == 0          ? "--port"
-                                                        : nullptr;
+  const auto clamp = [](int64_t v) { return static_cast<int>(std::clamp<int64_t>(v, -1, 1 << 20)); };
+  const Probe probe{protocol, clamp(port), clamp(icmp_type), clamp(icmp_code)};
+  const std::optional<uint8_t> number = policy::ProtocolNumber(protocol);
+  const bool icmp = number && (*number == policy::kIcmp || *number == policy::kIcmpv6);
+  const char* missing = names.empty()                      ? "-f FILE"
+                        : !matrix && from.empty()          ? "--from"
+                        : !matrix && to.empty()            ? "--to"
+                        : !matrix && !icmp && port == 0    ? "--port"
+                                                           : nullptr;
   if (missing) {
     std::cerr << "edgebed policy " << sub << ": " << missing << " is required (see --help)\n";
     return 2;
   }
-  if (port < 1 || port > 65535) {
-    std::cerr << "edgebed policy " << sub << ": --port: " << port << " is not a port; use 1..65535\n";
-    return 2;
-  }
-  if (!PortProtocol(protocol).ok()) {
-    std::cerr << "edgebed policy " << sub << ": " << PortProtocol(protocol).status().ToString() << "\n";
+  if (StatusOr<Packet> checked = ProbePacket(probe, !matrix); !checked.ok()) {
+    std::cerr << "edgebed policy " << sub << ": " << checked.status().ToString() << "\n";
     return 2;
   }
   std::vector<model::Object> objects;
   int rc = 0;
   if (!LoadAll(names, &objects, &rc)) return rc;
-  StatusOr<std::string> out =
-      matrix ? ReachabilityMatrix(objects, static_cast<int>(port), protocol)
-             : ExplainConnection(objects, from, to, static_cast<int>(port), protocol);
+  StatusOr<std::string> out = matrix ? ReachabilityMatrix(objects, probe)
+                                     : ExplainConnection(objects, from, to, probe);
   if (!out.ok()) {
     const bool usage = out.status().where() == "--from" || out.status().where() == "--to";
     std::cerr << "edgebed policy " << sub << ": " << out.status().ToString() << "\n";

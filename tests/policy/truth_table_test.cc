@@ -1825,7 +1825,7 @@ TEST_P(TruthTable, MatchesUpstreamSemantics) {
     for (const model::Diagnostic& d : loaded.warnings) warnings += d.ToString() + "\n";
     return warnings;
   }();
-  const StatusOr<std::string> matrix = ReachabilityMatrix(loaded.objects, c.port, c.protocol);
+  const StatusOr<std::string> matrix = ReachabilityMatrix(loaded.objects, Probe{c.protocol, c.port});
   ASSERT_TRUE(matrix.ok()) << matrix.status().ToString();
   EXPECT_TRUE(MatrixMatches(*matrix, c.expected))
       << "case " << c.id << " (" << c.source << "), " << c.protocol << " " << c.port;

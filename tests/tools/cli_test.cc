@@ -229,6 +229,15 @@ TEST(Policy, ExplainNamesTheTierPolicyAndRule) {
             std::string::npos)
       << o.out;
   EXPECT_NE(o.out.find("verdict: denied"), std::string::npos) << o.out;
+  // ICMP is probed by type: floor 1 isolates its pods from pings too.
+  o = Shell(kEdgebed + " policy explain" + files +
+            " --from floor-2/sensor-gateway --to floor-1/sensor-gateway --protocol ICMP");
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  EXPECT_NE(o.out.find("ICMP type 8 code 0\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("ingress at the destination: denied at the end of tier default: "
+                       "NetworkPolicy floor-1/default-deny applies and no rule matched"),
+            std::string::npos)
+      << o.out;
 }
 
 TEST(Policy, BadInputExitsNonZeroAndSaysWhy) {
