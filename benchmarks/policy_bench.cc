@@ -195,11 +195,8 @@ BENCHMARK(BM_Compile)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 // gateways to the floor's broker on MQTT, the broker's database, web from
 // anywhere on 443; plus a security tier that denies a guest network and
 // passes the rest. About 10 Kubernetes rules per namespace once converted.
-struct KubernetesWorld {
+struct KubernetesWorld : PolicyWorld {
   std::vector<model::Object> objects;
-  Inventory inventory;
-  PolicySet set;
-  std::vector<PolicySet::OrderedTier> tiers;
   std::vector<Packet> packets;
   std::unique_ptr<Classifier> classifier;
   size_t rules = 0;
@@ -288,11 +285,9 @@ struct KubernetesWorld {
     guest.ingress = {deny, pass};
     objects.push_back(guest);
 
-    inventory = *InventoryFromObjects(objects);
-    set = *PolicySetFromObjects(objects);
-    tiers = *set.Ordered();
+    static_cast<PolicyWorld&>(*this) = *PolicyWorldFromObjects(objects);
     classifier = std::make_unique<Classifier>(tiers, inventory);
-    for (const auto& [key, p] : set.policies()) rules += p.ingress_rules.size() + p.egress_rules.size();
+    for (const auto& [key, p] : policies.policies()) rules += p.ingress_rules.size() + p.egress_rules.size();
     Random r(9);
     static const uint16_t kPorts[] = {1883, 5432, 443, 80};
     const std::vector<Endpoint>& pods = inventory.endpoints();

@@ -49,32 +49,6 @@ StatusOr<Packet> ProbePacket(const Probe& probe, bool with_icmp) {
   return packet;
 }
 
-// Everything evaluation needs, built once from the manifests, and the
-// packet of the probe (addresses still to fill in).
-struct Evaluation {
-  Inventory inventory;
-  PolicySet policies;
-  std::vector<PolicySet::OrderedTier> tiers;
-  Packet probe;
-};
-
-StatusOr<Evaluation> Prepare(const std::vector<model::Object>& objects, const Probe& probe,
-                             bool with_icmp) {
-  StatusOr<Packet> packet = ProbePacket(probe, with_icmp);
-  if (!packet.ok()) return packet.status();
-  StatusOr<Inventory> inventory = policy::InventoryFromObjects(objects);
-  if (!inventory.ok()) return inventory.status();
-  StatusOr<PolicySet> policies = policy::PolicySetFromObjects(objects);
-  if (!policies.ok()) return policies.status();
-  // The tiers point into the policy set: built where it will stay, and only
-  // ever moved (a moved map keeps its nodes).
-  StatusOr<Evaluation> e = Evaluation{*std::move(inventory), *std::move(policies), {}, *packet};
-  StatusOr<std::vector<PolicySet::OrderedTier>> tiers = e->policies.Ordered();
-  if (!tiers.ok()) return tiers.status();
-  e->tiers = *std::move(tiers);
-  return e;
-}
-
 // Pods sorted by namespace, then name; each with its first address.
 std::vector<const Endpoint*> SortedPods(const Inventory& inventory) {
   std::vector<const Endpoint*> pods;
@@ -154,7 +128,9 @@ constexpr const char* kExplainSummary =
 
 StatusOr<std::string> ReachabilityMatrix(const std::vector<model::Object>& objects,
                                          const Probe& probe) {
-  StatusOr<Evaluation> e = Prepare(objects, probe, /*with_icmp=*/false);
+  StatusOr<Packet> packet = ProbePacket(probe, /*with_icmp=*/false);
+  if (!packet.ok()) return packet.status();
+  StatusOr<policy::PolicyWorld> e = policy::PolicyWorldFromObjects(objects);
   if (!e.ok()) return e.status();
   const ReferenceEvaluator evaluator(e->tiers, e->inventory);
   const std::vector<const Endpoint*> pods = SortedPods(e->inventory);
@@ -164,7 +140,7 @@ StatusOr<std::string> ReachabilityMatrix(const std::vector<model::Object>& objec
   for (const Endpoint* src : pods) {
     out += src->Key();
     for (const Endpoint* dst : pods) {
-      Packet p = e->probe;
+      Packet p = *packet;
       p.src = src->ips.front();
       p.dst = dst->ips.front();
       out += evaluator.Evaluate(p).allowed ? "\t." : "\tX";
@@ -177,13 +153,15 @@ StatusOr<std::string> ReachabilityMatrix(const std::vector<model::Object>& objec
 StatusOr<std::string> ExplainConnection(const std::vector<model::Object>& objects,
                                         const std::string& from, const std::string& to,
                                         const Probe& probe) {
-  StatusOr<Evaluation> e = Prepare(objects, probe, /*with_icmp=*/true);
+  StatusOr<Packet> packet = ProbePacket(probe, /*with_icmp=*/true);
+  if (!packet.ok()) return packet.status();
+  StatusOr<policy::PolicyWorld> e = policy::PolicyWorldFromObjects(objects);
   if (!e.ok()) return e.status();
   StatusOr<uint32_t> src = Resolve(e->inventory, from, "--from");
   if (!src.ok()) return src.status();
   StatusOr<uint32_t> dst = Resolve(e->inventory, to, "--to");
   if (!dst.ok()) return dst.status();
-  Packet p = e->probe;
+  Packet p = *packet;
   p.src = *src;
   p.dst = *dst;
   const ReferenceEvaluator evaluator(e->tiers, e->inventory);

@@ -305,4 +305,19 @@ StatusOr<PolicySet> PolicySetFromObjects(const std::vector<model::Object>& objec
   return set;
 }
 
+StatusOr<PolicyWorld> PolicyWorldFromObjects(const std::vector<model::Object>& objects) {
+  StatusOr<Inventory> inventory = InventoryFromObjects(objects);
+  if (!inventory.ok()) return inventory.status();
+  StatusOr<PolicySet> policies = PolicySetFromObjects(objects);
+  if (!policies.ok()) return policies.status();
+  // Built where it stays: the tiers are taken once the set is in place.
+  StatusOr<PolicyWorld> world = PolicyWorld{};
+  world->inventory = *std::move(inventory);
+  world->policies = *std::move(policies);
+  StatusOr<std::vector<PolicySet::OrderedTier>> tiers = world->policies.Ordered();
+  if (!tiers.ok()) return tiers.status();
+  world->tiers = *std::move(tiers);
+  return world;
+}
+
 }  // namespace edgebed::policy

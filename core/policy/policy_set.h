@@ -127,4 +127,21 @@ class PolicySet {
 // Every policy and tier among `objects`; all errors, one per line.
 StatusOr<PolicySet> PolicySetFromObjects(const std::vector<model::Object>& objects);
 
+// The manifests' policies, in evaluation order, and the endpoints they
+// govern: what an evaluator is built on. The tiers point into `policies`, so
+// a world is moved, never copied (a moved map keeps its nodes).
+struct PolicyWorld {
+  Inventory inventory;
+  PolicySet policies;
+  std::vector<PolicySet::OrderedTier> tiers;
+
+  PolicyWorld() = default;
+  PolicyWorld(PolicyWorld&&) = default;
+  PolicyWorld& operator=(PolicyWorld&&) = default;
+  PolicyWorld(const PolicyWorld&) = delete;
+  PolicyWorld& operator=(const PolicyWorld&) = delete;
+};
+// InventoryFromObjects and PolicySetFromObjects together, with their errors.
+StatusOr<PolicyWorld> PolicyWorldFromObjects(const std::vector<model::Object>& objects);
+
 }  // namespace edgebed::policy

@@ -450,6 +450,20 @@ TEST(Classifier, AgreesWithTheReferenceOnLargeRuleSets) {
   }
 }
 
+// The verdict for a TCP connection from `src` to `dst`, by the reference;
+// the classifier must reach the same.
+bool Judge(const PolicyWorld& world, const char* src, const char* dst, uint16_t port) {
+  const ReferenceEvaluator reference(world.tiers, world.inventory);
+  const Classifier classifier(world.tiers, world.inventory);
+  Packet p;
+  p.src = *ParseIpv4(src);
+  p.dst = *ParseIpv4(dst);
+  p.dst_port = port;
+  const bool want = reference.Evaluate(p).allowed;
+  EXPECT_EQ(classifier.Evaluate(p).allowed, want) << src << " -> " << dst;
+  return want;
+}
+
 // Non-pod networks named by label: egress to the cloud's network set is
 // allowed, anywhere else denied; a pod inside a set's CIDR is selected
 // through the set too, as Calico's IP sets hold both.
@@ -491,25 +505,15 @@ spec:
     source: {selector: role == 'lan'}
 )", "sets.yaml");
   ASSERT_TRUE(loaded.ok()) << loaded.errors[0].ToString();
-  const Inventory inventory = *InventoryFromObjects(loaded.objects);
-  PolicySet set = *PolicySetFromObjects(loaded.objects);
-  const std::vector<PolicySet::OrderedTier> tiers = *set.Ordered();
-  const ReferenceEvaluator reference(tiers, inventory);
-  const Classifier classifier(tiers, inventory);
+  const PolicyWorld world = *PolicyWorldFromObjects(loaded.objects);
   const auto judge = [&](const char* src, const char* dst) {
-    Packet p;
-    p.src = *ParseIpv4(src);
-    p.dst = *ParseIpv4(dst);
-    p.dst_port = 443;
-    const bool want = reference.Evaluate(p).allowed;
-    EXPECT_EQ(classifier.Evaluate(p).allowed, want) << src << " -> " << dst;
-    return want;
+    return Judge(world, src, dst, 443);
   };
   EXPECT_TRUE(judge("10.42.1.5", "203.0.113.9"));    // to the cloud
   EXPECT_FALSE(judge("10.42.1.5", "198.51.100.1"));  // elsewhere
   EXPECT_TRUE(judge("10.42.1.77", "10.42.1.5"));     // from the floor's LAN
   EXPECT_FALSE(judge("10.42.2.77", "10.42.1.5"));    // from another floor's
-  EXPECT_EQ(inventory.Lookup(*ParseIpv4("203.0.113.9")).network->name, "cloud");
+  EXPECT_EQ(world.inventory.Lookup(*ParseIpv4("203.0.113.9")).network->name, "cloud");
 }
 
 // Service accounts from manifests: a policy that admits the sensors'
@@ -558,19 +562,9 @@ spec:
     destination: {selector: app == 'broker'}
 )", "accounts.yaml");
   ASSERT_TRUE(loaded.ok()) << loaded.errors[0].ToString();
-  const Inventory inventory = *InventoryFromObjects(loaded.objects);
-  PolicySet set = *PolicySetFromObjects(loaded.objects);
-  const std::vector<PolicySet::OrderedTier> tiers = *set.Ordered();
-  const ReferenceEvaluator reference(tiers, inventory);
-  const Classifier classifier(tiers, inventory);
+  const PolicyWorld world = *PolicyWorldFromObjects(loaded.objects);
   const auto judge = [&](const char* src, const char* dst) {
-    Packet p;
-    p.src = *ParseIpv4(src);
-    p.dst = *ParseIpv4(dst);
-    p.dst_port = 1883;
-    const bool want = reference.Evaluate(p).allowed;
-    EXPECT_EQ(classifier.Evaluate(p).allowed, want) << src << " -> " << dst;
-    return want;
+    return Judge(world, src, dst, 1883);
   };
   EXPECT_TRUE(judge("10.42.1.5", "10.42.1.7"));   // the sensor's account is edge
   EXPECT_FALSE(judge("10.42.1.6", "10.42.1.7"));  // the default account is not

@@ -57,18 +57,14 @@ class DataplaneTest : public ::testing::Test {
   void SetUp() override {
     model::LoadResult loaded = model::LoadManifests(kManifests, "dp.yaml");
     ASSERT_TRUE(loaded.ok()) << loaded.errors[0].ToString();
-    auto inventory = InventoryFromObjects(loaded.objects);
-    ASSERT_TRUE(inventory.ok()) << inventory.status().ToString();
-    inventory_ = *std::move(inventory);
-    auto set = PolicySetFromObjects(loaded.objects);
-    ASSERT_TRUE(set.ok()) << set.status().ToString();
-    set_ = *std::move(set);
-    tiers_ = *set_.Ordered();
-    classifier_ = std::make_unique<Classifier>(tiers_, inventory_);
+    StatusOr<PolicyWorld> world = PolicyWorldFromObjects(loaded.objects);
+    ASSERT_TRUE(world.ok()) << world.status().ToString();
+    world_ = *std::move(world);
+    classifier_ = std::make_unique<Classifier>(world_.tiers, world_.inventory);
   }
 
   Dataplane Make(Dataplane::Options options = {}) {
-    return Dataplane(classifier_.get(), &inventory_, std::move(options));
+    return Dataplane(classifier_.get(), &world_.inventory, std::move(options));
   }
 
   static Packet Tcp(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint8_t flags) {
@@ -82,9 +78,7 @@ class DataplaneTest : public ::testing::Test {
     return p;
   }
 
-  Inventory inventory_;
-  PolicySet set_;
-  std::vector<PolicySet::OrderedTier> tiers_;
+  PolicyWorld world_;
   std::unique_ptr<Classifier> classifier_;
   Time now_{};
 };
