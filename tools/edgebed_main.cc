@@ -3,11 +3,13 @@
 //   edgebed validate -f FILE...   load manifests, print what loaded or the errors
 //   edgebed heartbeat ...         run the heartbeat failure detector on real sockets
 //   edgebed policy matrix|explain what the network policies of manifests allow
+//   edgebed sched -f FILE...      place the pods of manifests onto their nodes
 #include <iostream>
 #include <string>
 
 #include "tools/heartbeat_command.h"
 #include "tools/policy_command.h"
+#include "tools/sched_command.h"
 #include "tools/validate.h"
 
 namespace {
@@ -22,6 +24,8 @@ constexpr const char* kUsage =
     "              over real UDP/TCP sockets, against peers given as ID=ADDR:PORT\n"
     "  policy      matrix: which pods of the manifests may reach which;\n"
     "              explain: which tier, policy and rule decide one connection\n"
+    "  sched       place the pods of the manifests onto their nodes as kube-scheduler\n"
+    "              would (filter, score, preempt) and say why a pod fits nowhere\n"
     "\n"
     "Run 'edgebed COMMAND --help' for a command's flags.\n";
 
@@ -32,6 +36,7 @@ int main(int argc, char** argv) {
   if (command == "validate") return edgebed::tools::RunValidate(argc - 1, argv + 1);
   if (command == "heartbeat") return edgebed::tools::RunHeartbeat(argc - 1, argv + 1);
   if (command == "policy") return edgebed::tools::RunPolicy(argc - 1, argv + 1);
+  if (command == "sched") return edgebed::tools::RunSched(argc - 1, argv + 1);
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kUsage;
     return 0;

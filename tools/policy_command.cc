@@ -85,34 +85,6 @@ std::string Describe(const Inventory& inventory, uint32_t address) {
   return FormatIpv4(address) + " (not a pod)";
 }
 
-// Loads every file; prints errors and returns false when any has one.
-bool LoadAll(const std::vector<std::string>& names, std::vector<model::Object>* objects, int* rc) {
-  StatusOr<std::vector<std::string>> files = ExpandManifestPaths(names);
-  if (!files.ok()) {
-    std::cerr << "edgebed policy: " << files.status().ToString() << "\n";
-    *rc = 2;
-    return false;
-  }
-  size_t errors = 0;
-  for (const std::string& file : *files) {
-    StatusOr<model::LoadResult> result = LoadManifestFile(file);
-    if (!result.ok()) {
-      std::cerr << "edgebed policy: " << result.status().ToString() << "\n";
-      *rc = 2;
-      return false;
-    }
-    for (const auto& e : result->errors) std::cerr << "error: " << e.ToString() << "\n";
-    errors += result->errors.size();
-    for (auto& o : result->objects) objects->push_back(std::move(o));
-  }
-  if (errors > 0) {
-    std::cerr << errors << " error" << (errors == 1 ? "" : "s")
-              << " in the manifests; fix them and run again (edgebed validate shows them all)\n";
-    *rc = 1;
-    return false;
-  }
-  return true;
-}
 
 constexpr const char* kMatrixSummary =
     "Prints which pods of the manifests may open a connection to which: a header line\n"
@@ -232,7 +204,7 @@ int RunPolicy(int argc, char** argv) {
   }
   std::vector<model::Object> objects;
   int rc = 0;
-  if (!LoadAll(names, &objects, &rc)) return rc;
+  if (!LoadAll("edgebed policy", names, &objects, &rc)) return rc;
   StatusOr<std::string> out = matrix ? ReachabilityMatrix(objects, probe)
                                      : ExplainConnection(objects, from, to, probe);
   if (!out.ok()) {

@@ -110,4 +110,33 @@ int RunValidate(int argc, char** argv) {
   return all.errors.empty() ? 0 : 1;
 }
 
+bool LoadAll(const std::string& command, const std::vector<std::string>& names,
+             std::vector<model::Object>* objects, int* rc) {
+  StatusOr<std::vector<std::string>> files = ExpandManifestPaths(names);
+  if (!files.ok()) {
+    std::cerr << command << ": " << files.status().ToString() << "\n";
+    *rc = 2;
+    return false;
+  }
+  size_t errors = 0;
+  for (const std::string& file : *files) {
+    StatusOr<model::LoadResult> result = LoadManifestFile(file);
+    if (!result.ok()) {
+      std::cerr << command << ": " << result.status().ToString() << "\n";
+      *rc = 2;
+      return false;
+    }
+    for (const auto& e : result->errors) std::cerr << "error: " << e.ToString() << "\n";
+    errors += result->errors.size();
+    for (auto& o : result->objects) objects->push_back(std::move(o));
+  }
+  if (errors > 0) {
+    std::cerr << errors << " error" << (errors == 1 ? "" : "s")
+              << " in the manifests; fix them and run again (edgebed validate shows them all)\n";
+    *rc = 1;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace edgebed::tools

@@ -34,4 +34,11 @@ StatusOr<std::vector<std::string>> ExpandManifestPaths(const std::vector<std::st
 // as given. A file that cannot be read is kIoError, not a LoadResult.
 StatusOr<model::LoadResult> LoadManifestFile(const std::string& path);
 
+// Loads every manifest `names` stand for into `objects`, for a command
+// (`command` prefixes its messages, e.g. "edgebed sched"). On any error it
+// prints them all, sets *rc (1: a manifest error, 2: a file that cannot be
+// read) and returns false.
+bool LoadAll(const std::string& command, const std::vector<std::string>& names,
+             std::vector<model::Object>* objects, int* rc);
+
 }  // namespace edgebed::tools

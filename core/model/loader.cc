@@ -268,6 +268,24 @@ Container ParseContainer(Fields& f, std::map<std::string, std::string>* port_nam
   return c;
 }
 
+// A pod's topologySpreadConstraints[i], or a scheduler profile's
+// defaultConstraints[i] (which carry no labelSelector: the scheduler derives
+// it from the pod's owner).
+TopologySpreadConstraint ParseTopologySpreadConstraint(Fields& t, bool in_pod) {
+  TopologySpreadConstraint c;
+  t.Int32("maxSkew", &c.max_skew, 1, INT32_MAX, true);
+  t.String("topologyKey", &c.topology_key, true);
+  t.Enum("whenUnsatisfiable", &c.when_unsatisfiable, {"DoNotSchedule", "ScheduleAnyway"}, true);
+  if (in_pod) OptionalSelector(t, "labelSelector", &c.label_selector);
+  t.OptionalInt32("minDomains", &c.min_domains, 1, INT32_MAX);
+  if (c.min_domains && c.when_unsatisfiable == "ScheduleAnyway") {
+    t.ctx().Error(t.Take("minDomains"), JoinPath(t.path(), "minDomains"),
+                  "can only be used with whenUnsatisfiable: DoNotSchedule");
+  }
+  t.Ignored({"matchLabelKeys", "nodeAffinityPolicy", "nodeTaintsPolicy"});
+  return c;
+}
+
 PodSpec ParsePodSpec(Fields& f) {
   PodSpec s;
   std::map<std::string, std::string> port_names;
@@ -335,18 +353,7 @@ PodSpec ParsePodSpec(Fields& f) {
     s.volumes.push_back(std::move(vol));
   });
   f.List("topologySpreadConstraints", [&](Fields& t, size_t) {
-    TopologySpreadConstraint c;
-    t.Int32("maxSkew", &c.max_skew, 1, INT32_MAX, true);
-    t.String("topologyKey", &c.topology_key, true);
-    t.Enum("whenUnsatisfiable", &c.when_unsatisfiable, {"DoNotSchedule", "ScheduleAnyway"}, true);
-    OptionalSelector(t, "labelSelector", &c.label_selector);
-    t.OptionalInt32("minDomains", &c.min_domains, 1, INT32_MAX);
-    if (c.min_domains && c.when_unsatisfiable == "ScheduleAnyway") {
-      t.ctx().Error(t.Take("minDomains"), JoinPath(t.path(), "minDomains"),
-                    "can only be used with whenUnsatisfiable: DoNotSchedule");
-    }
-    t.Ignored({"matchLabelKeys", "nodeAffinityPolicy", "nodeTaintsPolicy"});
-    s.topology_spread_constraints.push_back(std::move(c));
+    s.topology_spread_constraints.push_back(ParseTopologySpreadConstraint(t, true));
   });
   f.Enum("restartPolicy", &s.restart_policy, {"Always", "OnFailure", "Never"});
   f.Bool("hostNetwork", &s.host_network);
@@ -1124,12 +1131,128 @@ PriorityClass ParsePriorityClass(Document& d) {
   return pc;
 }
 
+// The extension points of a profile's plugins, and the plugins whose args
+// edgebed reads (the others are named in core/sched and take no args).
+const std::vector<std::string>& ExtensionPoints() {
+  static const std::vector<std::string> points = {
+      "multiPoint", "queueSort", "preEnqueue", "preFilter", "filter", "postFilter", "preScore",
+      "score", "reserve", "permit", "preBind", "bind", "postBind"};
+  return points;
+}
+
+void ParseResourceWeights(Fields& f, std::vector<ResourceWeight>* out) {
+  f.List("resources", [&](Fields& r, size_t) {
+    ResourceWeight w;
+    r.String("name", &w.name, true);
+    r.Int("weight", &w.weight, 1, 100);
+    out->push_back(std::move(w));
+  });
+}
+
+SchedulerPluginConfig ParsePluginConfig(Fields& f) {
+  SchedulerPluginConfig c;
+  c.pos = f.ctx().Pos(f.node());
+  f.String("name", &c.name, true);
+  const std::string& n = c.name;
+  const bool has_args = f.Has("args");
+  f.Object("args", [&](Fields& a) {
+    if (n == "NodeResourcesFit") {
+      a.Object("scoringStrategy", [&](Fields& st) {
+        st.Enum("type", &c.scoring_strategy,
+                {"LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"});
+        ParseResourceWeights(st, &c.resources);
+        st.Object("requestedToCapacityRatio", [&](Fields& r) {
+          r.List("shape", [&](Fields& p, size_t) {
+            UtilizationShapePoint point;
+            p.Int32("utilization", &point.utilization, 0, 100, true);
+            p.Int32("score", &point.score, 0, 10, true);
+            c.shape.push_back(point);
+          }, true);
+        });
+      });
+      a.Ignored({"ignoredResources", "ignoredResourceGroups"});
+    } else if (n == "NodeResourcesBalancedAllocation") {
+      ParseResourceWeights(a, &c.resources);
+    } else if (n == "InterPodAffinity") {
+      a.OptionalInt32("hardPodAffinityWeight", &c.hard_pod_affinity_weight, 0, 100);
+      a.Bool("ignorePreferredTermsOfExistingPods", &c.ignore_preferred_terms_of_existing_pods);
+    } else if (n == "PodTopologySpread") {
+      a.List("defaultConstraints", [&](Fields& t, size_t) {
+        c.default_constraints.push_back(ParseTopologySpreadConstraint(t, false));
+      });
+      a.Enum("defaultingType", &c.defaulting_type, {"System", "List"});
+      if (c.defaulting_type == "System" && !c.default_constraints.empty()) {
+        a.ctx().Error(a.node(), JoinPath(a.path(), "defaultConstraints"),
+                      "must be empty with defaultingType System; set defaultingType: List");
+      }
+    } else if (n == "DefaultPreemption") {
+      a.OptionalInt32("minCandidateNodesPercentage", &c.min_candidate_nodes_percentage, 0, 100);
+      a.OptionalInt32("minCandidateNodesAbsolute", &c.min_candidate_nodes_absolute, 0, INT32_MAX);
+    } else if (n == "NodeAffinity") {
+      a.Ignored({"addedAffinity"});
+    } else if (!n.empty()) {
+      a.ctx().Error(a.node(), a.path(),
+                    "edgebed reads args only for NodeResourcesFit, NodeResourcesBalancedAllocation, "
+                    "InterPodAffinity, PodTopologySpread, DefaultPreemption and NodeAffinity; "
+                    "remove the args of " + n);
+    }
+  });
+  (void)has_args;
+  return c;
+}
+
+KubeSchedulerConfiguration ParseSchedulerConfiguration(Document& d) {
+  KubeSchedulerConfiguration c;
+  c.meta = d.meta;
+  d.top.OptionalInt32("percentageOfNodesToScore", &c.percentage_of_nodes_to_score, 0, 100);
+  d.top.Int("podInitialBackoffSeconds", &c.pod_initial_backoff_seconds, 1, 3600);
+  d.top.Int("podMaxBackoffSeconds", &c.pod_max_backoff_seconds, 1, 3600);
+  if (c.pod_max_backoff_seconds < c.pod_initial_backoff_seconds) {
+    d.ctx.Error(d.top.Take("podMaxBackoffSeconds"), "podMaxBackoffSeconds",
+                "must be at least podInitialBackoffSeconds (" +
+                    std::to_string(c.pod_initial_backoff_seconds) + ")");
+  }
+  d.top.List("profiles", [&](Fields& p, size_t) {
+    SchedulerProfile profile;
+    profile.pos = p.ctx().Pos(p.node());
+    p.String("schedulerName", &profile.scheduler_name);
+    p.Object("plugins", [&](Fields& points) {
+      for (const std::string& point : ExtensionPoints()) {
+        points.Object(point, [&](Fields& set) {
+          SchedulerPluginSet& out = profile.plugins[point];
+          for (const char* which : {"enabled", "disabled"}) {
+            auto& list = std::string(which) == "enabled" ? out.enabled : out.disabled;
+            set.List(which, [&](Fields& pl, size_t) {
+              SchedulerPlugin plugin;
+              plugin.pos = pl.ctx().Pos(pl.node());
+              pl.String("name", &plugin.name, true);
+              pl.OptionalInt32("weight", &plugin.weight, 0, 100);
+              list.push_back(std::move(plugin));
+            });
+          }
+        });
+      }
+    });
+    p.List("pluginConfig", [&](Fields& pc, size_t) {
+      profile.plugin_config.push_back(ParsePluginConfig(pc));
+    });
+    c.profiles.push_back(std::move(profile));
+  });
+  d.top.Ignored({"parallelism", "leaderElection", "clientConnection", "healthzBindAddress",
+                 "metricsBindAddress", "enableProfiling", "enableContentionProfiling",
+                 "extenders", "delayCacheUntilActive", "podMaxInUnschedulablePodsDuration"},
+                "not used by edgebed's scheduler");
+  if (c.profiles.empty()) c.profiles.emplace_back();
+  return c;
+}
+
 // --- Documents ---
 
 struct KindInfo {
   std::string kind, api_version;
   bool namespaced;
   std::function<Object(Document&)> parse;
+  bool has_metadata = true;  // false for component configuration
 };
 
 const std::vector<KindInfo>& Kinds() {
@@ -1149,6 +1272,8 @@ const std::vector<KindInfo>& Kinds() {
       {"StorageClass", "storage.k8s.io/v1", false, [](Document& d) -> Object { return ParseStorageClass(d); }},
       {"VolumeSnapshot", "snapshot.storage.k8s.io/v1", true, [](Document& d) -> Object { return ParseVolumeSnapshot(d); }},
       {"PriorityClass", "scheduling.k8s.io/v1", false, [](Document& d) -> Object { return ParsePriorityClass(d); }},
+      {"KubeSchedulerConfiguration", "kubescheduler.config.k8s.io/v1", false,
+       [](Document& d) -> Object { return ParseSchedulerConfiguration(d); }, false},
   };
   return kinds;
 }
@@ -1156,6 +1281,7 @@ const std::vector<KindInfo>& Kinds() {
 ObjectMeta ParseMeta(Fields& top, const KindInfo& kind) {
   ObjectMeta meta;
   meta.pos = top.ctx().Pos(top.node());
+  if (!kind.has_metadata) return meta;
   top.Object("metadata", [&](Fields& m) {
     if (m.String("name", &meta.name, true) && !meta.name.empty()) {
       const bool label = kind.kind == "Namespace";

@@ -70,6 +70,22 @@ bool Matches(const LabelSelector& selector, const Labels& labels) {
   return true;
 }
 
+std::vector<Pod> ReplicaPods(const Deployment& d) {
+  std::vector<Pod> pods;
+  pods.reserve(static_cast<size_t>(std::max(d.replicas, 0)));
+  for (int32_t i = 0; i < d.replicas; ++i) {
+    Pod pod;
+    pod.meta.name = d.meta.name + "-" + std::to_string(i);
+    pod.meta.namespace_ = d.meta.namespace_;
+    pod.meta.labels = d.pod_template.labels;
+    pod.meta.annotations = d.pod_template.annotations;
+    pod.meta.pos = d.meta.pos;
+    pod.spec = d.pod_template.spec;
+    pods.push_back(std::move(pod));
+  }
+  return pods;
+}
+
 std::string KindOf(const Object& object) {
   return std::visit(
       Overloaded{[](const Namespace&) { return std::string("Namespace"); },
@@ -88,7 +104,10 @@ std::string KindOf(const Object& object) {
                  [](const StorageClass&) { return std::string("StorageClass"); },
                  [](const PersistentVolumeClaim&) { return std::string("PersistentVolumeClaim"); },
                  [](const VolumeSnapshot&) { return std::string("VolumeSnapshot"); },
-                 [](const PriorityClass&) { return std::string("PriorityClass"); }},
+                 [](const PriorityClass&) { return std::string("PriorityClass"); },
+                 [](const KubeSchedulerConfiguration&) {
+                   return std::string("KubeSchedulerConfiguration");
+                 }},
       object);
 }
 
@@ -104,7 +123,7 @@ std::string Summarize(const Object& object) {
   } else if (std::holds_alternative<NetworkPolicy>(object)) {
     head = "NetworkPolicy (networking.k8s.io/v1)";
   }
-  head += " " + Name(meta) + ": ";
+  head += (meta.name.empty() ? "" : " " + Name(meta)) + ": ";
   const std::string body = std::visit(
       Overloaded{
           [](const Namespace& n) { return Plural(n.meta.labels.size(), "label"); },
@@ -187,6 +206,11 @@ std::string Summarize(const Object& object) {
           },
           [](const PriorityClass& p) {
             return "value " + std::to_string(p.value) + (p.global_default ? ", global default" : "");
+          },
+          [](const KubeSchedulerConfiguration& c) {
+            std::string names;
+            for (const auto& p : c.profiles) names += (names.empty() ? "" : ", ") + p.scheduler_name;
+            return Plural(c.profiles.size(), "profile") + (names.empty() ? "" : ": " + names);
           }},
       object);
   return head + body;

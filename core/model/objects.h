@@ -350,9 +350,67 @@ struct PriorityClass {
   std::string description;
 };
 
+// kubescheduler.config.k8s.io/v1 KubeSchedulerConfiguration: the scheduler's
+// profiles, as kube-scheduler reads them from --config. It has no metadata;
+// meta.pos says where it was written. core/sched checks plugin names and
+// turns it into its own configuration.
+struct SchedulerPlugin {
+  std::string name;
+  std::optional<int32_t> weight;  // score plugins only
+  SourcePos pos;
+};
+struct SchedulerPluginSet {
+  std::vector<SchedulerPlugin> enabled, disabled;  // disabled may name "*"
+};
+struct ResourceWeight {
+  std::string name;
+  int64_t weight = 1;
+};
+struct UtilizationShapePoint {
+  int32_t utilization = 0;  // 0..100 (percent)
+  int32_t score = 0;        // 0..10
+};
+// One pluginConfig entry; only the fields of its plugin are set.
+struct SchedulerPluginConfig {
+  std::string name;
+  SourcePos pos;
+  // NodeResourcesFit
+  std::string scoring_strategy;  // LeastAllocated, MostAllocated, RequestedToCapacityRatio
+  std::vector<ResourceWeight> resources;  // also NodeResourcesBalancedAllocation's
+  std::vector<UtilizationShapePoint> shape;
+  // InterPodAffinity
+  std::optional<int32_t> hard_pod_affinity_weight;
+  bool ignore_preferred_terms_of_existing_pods = false;
+  // PodTopologySpread
+  std::vector<TopologySpreadConstraint> default_constraints;
+  std::string defaulting_type;  // System, List
+  // DefaultPreemption
+  std::optional<int32_t> min_candidate_nodes_percentage, min_candidate_nodes_absolute;
+};
+struct SchedulerProfile {
+  std::string scheduler_name = "default-scheduler";
+  SourcePos pos;
+  // By extension point as written: multiPoint, preFilter, filter, postFilter,
+  // preScore, score, reserve, permit, preBind, bind, postBind, queueSort.
+  std::map<std::string, SchedulerPluginSet> plugins;
+  std::vector<SchedulerPluginConfig> plugin_config;
+};
+struct KubeSchedulerConfiguration {
+  ObjectMeta meta;  // empty but for pos
+  std::optional<int32_t> percentage_of_nodes_to_score;  // 0..100; 0 or absent: adaptive
+  int64_t pod_initial_backoff_seconds = 1;
+  int64_t pod_max_backoff_seconds = 10;
+  std::vector<SchedulerProfile> profiles;
+};
+
 using Object = std::variant<Namespace, ServiceAccount, Node, Pod, Deployment, NetworkPolicy,
                             CalicoPolicy, Tier, NetworkSet, StorageClass, PersistentVolumeClaim,
-                            VolumeSnapshot, PriorityClass>;
+                            VolumeSnapshot, PriorityClass, KubeSchedulerConfiguration>;
+
+// The pods a Deployment stands for, as its ReplicaSet would create them:
+// named NAME-0 .. NAME-(replicas-1) (stable, where upstream adds a random
+// hash), with the template's labels and spec, in its namespace.
+std::vector<Pod> ReplicaPods(const Deployment& deployment);
 
 // "Pod", "GlobalNetworkPolicy", ... for any object.
 std::string KindOf(const Object& object);

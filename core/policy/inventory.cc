@@ -199,13 +199,7 @@ StatusOr<Inventory> InventoryFromObjects(const std::vector<model::Object>& objec
   replicas.reserve(replica_count);
   for (const model::Object& o : objects) {
     if (const auto* d = std::get_if<model::Deployment>(&o)) {
-      for (int32_t i = 0; i < d->replicas; ++i) {
-        model::Pod pod;
-        pod.meta.name = d->meta.name + "-" + std::to_string(i);
-        pod.meta.namespace_ = d->meta.namespace_;
-        pod.meta.labels = d->pod_template.labels;
-        pod.meta.pos = d->meta.pos;
-        pod.spec = d->pod_template.spec;
+      for (model::Pod& pod : model::ReplicaPods(*d)) {
         replicas.push_back(std::move(pod));
         const model::Pod* p = &replicas.back();
         if (!pods.emplace(d->meta.namespace_ + "/" + p->meta.name, p).second) {
