@@ -61,7 +61,7 @@ struct TempDir {
 TEST(Validate, LoadsTheSmartBuildingManifests) {
   Outcome o = Shell(kEdgebed + " validate -f " + kSource + "/scenarios/smart-building");
   EXPECT_EQ(o.exit_code, 0) << o.out;
-  EXPECT_NE(o.out.find("22 objects loaded from 4 files, 2 warnings, 0 errors"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("23 objects loaded from 4 files, 2 warnings, 0 errors"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("Deployment building-services/inference: 2 replicas"), std::string::npos);
 }
 
@@ -262,6 +262,85 @@ TEST(Policy, BadInputExitsNonZeroAndSaysWhy) {
             std::string::npos)
       << o.out;
   EXPECT_EQ(Shell(kEdgebed + " policy matrix --help").exit_code, 0);
+}
+
+TEST(Sched, PlacesTheSmartBuilding) {
+  const Outcome o = Shell(kEdgebed + " sched -f " + kSource + "/scenarios/smart-building");
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  // Inference needs the GPU nodes (tainted for it) and one replica per host;
+  // the building-critical priority class puts it first in the queue.
+  EXPECT_EQ(o.out.find("building-services/inference-0\tb1-f1-n2\n"), 0u) << o.out;
+  EXPECT_NE(o.out.find("building-services/inference-1\tb1-f2-n2\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("floor-1/sensor-gateway\tb1-f1-n1\n"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("\t-\t"), std::string::npos) << o.out;
+  // Same input, same seed: the same lines.
+  EXPECT_EQ(Shell(kEdgebed + " sched -f " + kSource + "/scenarios/smart-building").out, o.out);
+}
+
+TEST(Sched, ProfilesPreemptionAndReasons) {
+  TempDir dir;
+  std::string nodes;
+  for (const char* n : {"a", "b"}) {
+    nodes += std::string("apiVersion: v1\nkind: Node\nmetadata: {name: ") + n +
+             "}\nstatus: {capacity: {cpu: \"4\", memory: 8Gi}}\n---\n";
+  }
+  const auto pod = [](const std::string& name, const std::string& cpu, const std::string& extra) {
+    return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + "}\nspec:\n" + extra +
+           "  containers: [{name: c, image: x, resources: {requests: {cpu: \"" + cpu + "\"}}}]\n---\n";
+  };
+  const std::string cluster = dir.File(
+      "cluster.yaml", nodes + pod("old", "3", "  nodeName: a\n  priority: 1\n") +
+                          pod("filler", "2", "  nodeName: b\n  priority: 50\n") + pod("small", "500m", "") +
+                          pod("urgent", "3", "  priority: 100\n"));
+  // urgent goes first (priority) and fits nowhere: it evicts old, whose
+  // priority is lowest, and waits for it to go. small then takes the least
+  // allocated node, a (the room urgent reserved there is not counted as load
+  // when scoring, as upstream).
+  Outcome o = Shell(kEdgebed + " sched -f " + cluster);
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  EXPECT_EQ(o.out, "default/small\ta\ndefault/urgent\ta\tpreempts default/old\n");
+  // A bin-packing profile puts small beside filler on b instead.
+  const std::string packer = dir.File(
+      "packer.yaml",
+      "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n"
+      "- pluginConfig:\n  - name: NodeResourcesFit\n    args:\n      scoringStrategy: {type: MostAllocated}\n");
+  o = Shell(kEdgebed + " sched -f " + cluster + " --config " + packer);
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  EXPECT_EQ(o.out, "default/small\tb\ndefault/urgent\ta\tpreempts default/old\n");
+  // Without preemption urgent waits, and says why; old stays and small
+  // takes the emptier node.
+  const std::string no_preempt = dir.File(
+      "nopreempt.yaml",
+      "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n"
+      "- plugins:\n    postFilter:\n      disabled: [{name: DefaultPreemption}]\n");
+  o = Shell(kEdgebed + " sched -f " + cluster + " --config " + no_preempt);
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  EXPECT_EQ(o.out, "default/small\tb\ndefault/urgent\t-\t0/2 nodes are available: 2 Insufficient cpu.\n");
+}
+
+TEST(Sched, BadInputExitsNonZeroAndSaysWhere) {
+  TempDir dir;
+  EXPECT_EQ(Shell(kEdgebed + " sched").exit_code, 2);
+  EXPECT_EQ(Shell(kEdgebed + " sched --bogus -f x").exit_code, 2);
+  EXPECT_EQ(Shell(kEdgebed + " sched -f " + dir.path.string() + "/missing.yaml").exit_code, 2);
+  const std::string pod = dir.File("pod.yaml",
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  priorityClassName: gold\n"
+      "  containers: [{name: c, image: x}]\n");
+  Outcome o = Shell(kEdgebed + " sched -f " + pod);
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.out.find("pod.yaml:1:1: pod default/p: no PriorityClass with name \"gold\" was found"),
+            std::string::npos)
+      << o.out;
+  const std::string profile = dir.File("profile.yaml",
+      "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n"
+      "- plugins:\n    score:\n      enabled: [{name: InterPodAfinity, weight: 2}]\n");
+  const std::string ok = dir.File("ok.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n");
+  o = Shell(kEdgebed + " sched -f " + ok + " --config " + profile);
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.out.find("profile.yaml:6:17: profiles[0].plugins.score.enabled: unknown plugin "
+                       "\"InterPodAfinity\"; did you mean \"InterPodAffinity\"?"),
+            std::string::npos)
+      << o.out;
 }
 
 }  // namespace
