@@ -32,6 +32,9 @@ void SchedulingQueue::Unlink(const std::string& key, const Entry& e) {
       break;
     case Where::kUnschedulable:
       unschedulable_.erase(key);
+      for (int bit = 0; bit < 6; ++bit) {
+        if (e.helpful_events & (1u << bit)) waiting_for_[bit].erase(key);
+      }
       break;
     case Where::kInFlight:
       break;
@@ -66,8 +69,9 @@ void SchedulingQueue::Flush(Time now) {
     if (now - since > max_in_unschedulable_) stale.push_back(key);
   }
   for (const auto& key : stale) {
-    unschedulable_.erase(key);
-    Release(key, pods_.at(key), now);
+    Entry& e = pods_.at(key);
+    Unlink(key, e);
+    Release(key, e, now);
   }
 }
 
@@ -93,16 +97,20 @@ void SchedulingQueue::Failed(const std::string& key, uint32_t helpful_events, Ti
   e.helpful_events = helpful_events;
   e.where = Where::kUnschedulable;
   unschedulable_[key] = now;
+  for (int bit = 0; bit < 6; ++bit) {
+    if (helpful_events & (1u << bit)) waiting_for_[bit].insert(key);
+  }
 }
 
 void SchedulingQueue::OnEvent(uint32_t event, Time now) {
-  std::vector<std::string> moved;
-  for (const auto& [key, since] : unschedulable_) {
-    if (pods_.at(key).helpful_events & event) moved.push_back(key);
+  std::set<std::string> moved;
+  for (int bit = 0; bit < 6; ++bit) {
+    if (event & (1u << bit)) moved.insert(waiting_for_[bit].begin(), waiting_for_[bit].end());
   }
   for (const auto& key : moved) {
-    unschedulable_.erase(key);
-    Release(key, pods_.at(key), now);
+    Entry& e = pods_.at(key);
+    Unlink(key, e);
+    Release(key, e, now);
   }
 }
 

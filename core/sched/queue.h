@@ -91,6 +91,9 @@ class SchedulingQueue {
   std::set<ActiveKey> active_;
   std::set<BackoffKey> backoff_;
   std::map<std::string, Time> unschedulable_;  // key -> since
+  // Unschedulable pods by each event bit that could help them, so an event
+  // touches only the pods it moves.
+  std::set<std::string> waiting_for_[6];
 };
 
 }  // namespace edgebed::sched

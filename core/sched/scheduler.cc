@@ -326,6 +326,7 @@ std::string Scheduler::Impl::Preempt(ProfilePlugins& pp, CycleState& s,
     }
   }
   if (candidates.empty()) {
+    ClearNomination(&p);  // as upstream: a nomination that no longer holds is dropped
     if (all - with_reason > 0) reasons["Preemption is not helpful for scheduling"] += static_cast<int>(all - with_reason);
     return "preemption: 0/" + std::to_string(all) + " nodes are available: " + Histogram(reasons) + ".";
   }
