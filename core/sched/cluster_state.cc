@@ -316,11 +316,24 @@ bool ClusterState::Covers(const Term& t, const PodState& pod) const {
   return AffinityTermMatches(t.term, ns, pod.pod.meta.labels, *ns_labels);
 }
 
+void ClusterState::NewCycle() {
+  // Entries unused for kIdleCycles cycles go, checked every kIdleCycles.
+  constexpr uint64_t kIdleCycles = 64;
+  if (++cycle_ % kIdleCycles != 0) return;
+  for (auto it = counts_.begin(); it != counts_.end();) {
+    it = it->second.last_used + kIdleCycles < cycle_ ? counts_.erase(it) : std::next(it);
+  }
+}
+
 const DomainCounts& ClusterState::Counts(const Term& t) {
   auto it = counts_.find(t.signature);
-  if (it != counts_.end()) return it->second.counts;
+  if (it != counts_.end()) {
+    it->second.last_used = cycle_;
+    return it->second.counts;
+  }
   CountEntry& e = counts_[t.signature];
   e.term = t;
+  e.last_used = cycle_;
   e.counts.by_value.assign(values_[t.key].size(), 0);
   for (const auto& n : nodes_) {
     if (!n) continue;

@@ -150,11 +150,10 @@ class ClusterState {
 
   bool Covers(const Term& t, const PodState& pod) const;
   const DomainCounts& Counts(const Term& t);
-  // Keeps the count cache bounded; call between scheduling cycles (it
-  // invalidates references Counts() returned).
-  void TrimCounts(size_t max_entries) {
-    if (counts_.size() > max_entries) counts_.clear();
-  }
+  // Starts a scheduling cycle: drops the counts of terms no pod has asked
+  // about lately, so pods with one-off terms do not make every Bind pay for
+  // them. Invalidates references Counts() returned.
+  void NewCycle();
   const std::vector<std::unique_ptr<TermGroup>>& groups() const { return group_list_; }
   // Bound pods with any affinity term (scoring can skip the groups when 0).
   int64_t pods_with_terms() const { return pods_with_terms_; }
@@ -186,7 +185,9 @@ class ClusterState {
   struct CountEntry {
     Term term;
     DomainCounts counts;
+    uint64_t last_used = 0;  // cycle
   };
+  uint64_t cycle_ = 0;
   std::unordered_map<std::string, CountEntry> counts_;
   std::unordered_map<std::string, TermGroup*> groups_;
   std::vector<std::unique_ptr<TermGroup>> group_list_;

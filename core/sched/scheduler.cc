@@ -383,7 +383,7 @@ std::string Scheduler::Impl::Preempt(ProfilePlugins& pp, CycleState& s,
 }
 
 std::optional<Decision> Scheduler::Impl::ScheduleOne(Time now) {
-  cluster_.TrimCounts(4096);
+  cluster_.NewCycle();
   std::optional<std::string> key = queue_.Pop(now);
   if (!key) return std::nullopt;
   PodState* p = cluster_.FindPod(*key);
