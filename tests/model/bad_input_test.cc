@@ -23,7 +23,7 @@ const BadCase kCases[] = {
     {"missing_kind", "apiVersion: v1\nmetadata: {name: x}\n", 
      "bad.yaml:1:1: kind: is required"},
     {"unknown_kind", "apiVersion: v1\nkind: Pdo\nmetadata: {name: x}\n", 
-     "bad.yaml:2:7: kind: unknown kind \"Pdo\"; edgebed loads Deployment, GlobalNetworkPolicy, GlobalNetworkSet, Namespace, NetworkPolicy, NetworkSet, Node, PersistentVolumeClaim, Pod, PriorityClass, ServiceAccount, StorageClass, Tier, VolumeSnapshot"},
+     "bad.yaml:2:7: kind: unknown kind \"Pdo\"; edgebed loads Deployment, GlobalNetworkPolicy, GlobalNetworkSet, KubeSchedulerConfiguration, Namespace, NetworkPolicy, NetworkSet, Node, PersistentVolumeClaim, Pod, PriorityClass, ServiceAccount, StorageClass, Tier, VolumeSnapshot"},
     {"wrong_api_version", "apiVersion: apps/v1beta1\nkind: Deployment\nmetadata: {name: x}\n", 
      "bad.yaml:1:13: apiVersion: \"apps/v1beta1\" does not serve kind Deployment; use apps/v1"},
     {"unknown_field_with_suggestion",
@@ -320,7 +320,7 @@ TEST(BadInputs, TestdataMistakesAllReportedInOrder) {
       "mistakes.yaml:61:16: parameters.priority_io: \"urgent\" is not a priority; use high, medium "
       "or low",
       "mistakes.yaml:64:7: kind: unknown kind \"Secret\"; edgebed loads Deployment, "
-      "GlobalNetworkPolicy, GlobalNetworkSet, Namespace, NetworkPolicy, NetworkSet, Node, "
+      "GlobalNetworkPolicy, GlobalNetworkSet, KubeSchedulerConfiguration, Namespace, NetworkPolicy, NetworkSet, Node, "
       "PersistentVolumeClaim, Pod, "
       "PriorityClass, ServiceAccount, StorageClass, Tier, VolumeSnapshot",
   };
