@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <functional>
 #include <set>
@@ -144,8 +145,10 @@ void ParseNodeSelectorRequirements(Fields& f, const std::string& key,
       e.ctx().Error(e.node(), where, "must be empty for operator " + r.op);
     } else if (r.op == "Gt" || r.op == "Lt") {
       char* end = nullptr;
-      if (r.values.size() != 1 || (std::strtoll(r.values[0].c_str(), &end, 10), *end != '\0') ||
-          r.values[0].empty()) {
+      errno = 0;
+      if (r.values.size() != 1 || r.values[0].empty() ||
+          std::isspace(static_cast<unsigned char>(r.values[0][0])) ||
+          (std::strtoll(r.values[0].c_str(), &end, 10), *end != '\0') || errno == ERANGE) {
         e.ctx().Error(e.node(), where, "operator " + r.op + " needs exactly one integer value");
       }
     }
@@ -157,6 +160,18 @@ NodeSelectorTerm ParseNodeSelectorTerm(Fields& f) {
   NodeSelectorTerm t;
   ParseNodeSelectorRequirements(f, "matchExpressions", &t.match_expressions);
   ParseNodeSelectorRequirements(f, "matchFields", &t.match_fields);
+  // As the API server: a node's only selectable field is metadata.name, by
+  // In or NotIn with one value.
+  for (size_t i = 0; i < t.match_fields.size(); ++i) {
+    const NodeSelectorRequirement& r = t.match_fields[i];
+    const std::string path = IndexPath(JoinPath(f.path(), "matchFields"), i);
+    if (r.key != "metadata.name") {
+      f.ctx().Error(f.node(), JoinPath(path, "key"),
+                    "\"" + r.key + "\" is not a node field; matchFields takes metadata.name");
+    } else if ((r.op != "In" && r.op != "NotIn") || r.values.size() != 1) {
+      f.ctx().Error(f.node(), path, "metadata.name takes operator In or NotIn with exactly one value");
+    }
+  }
   return t;
 }
 

@@ -80,13 +80,33 @@ bool TolerationsTolerate(const std::vector<model::Toleration>& tolerations,
 
 namespace {
 
+// Base-10, as Go's strconv.ParseInt: an optional sign, then digits only.
 bool ParseInt64(const std::string& s, int64_t* out) {
   if (s.empty()) return false;
+  const size_t first = s[0] == '-' || s[0] == '+' ? 1 : 0;
+  if (first == s.size()) return false;
+  for (size_t i = first; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
   errno = 0;
   char* end = nullptr;
   const long long v = std::strtoll(s.c_str(), &end, 10);
   if (errno != 0 || end != s.c_str() + s.size()) return false;
   *out = v;
+  return true;
+}
+
+// A label value as the API validates one: at most 63 characters,
+// alphanumerics with '-', '_' or '.' between them, or empty.
+bool IsLabelValue(const std::string& v) {
+  if (v.size() > 63) return false;
+  const auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  for (size_t i = 0; i < v.size(); ++i) {
+    const bool edge = i == 0 || i + 1 == v.size();
+    if (!alnum(v[i]) && (edge || (v[i] != '-' && v[i] != '_' && v[i] != '.'))) return false;
+  }
   return true;
 }
 
@@ -97,6 +117,11 @@ bool RequirementMatches(const model::NodeSelectorRequirement& r, const model::La
   const bool has = it != labels.end();
   if (r.op == "Exists") return has;
   if (r.op == "DoesNotExist") return !has;
+  // A requirement upstream cannot parse (a value that is no label value)
+  // matches nothing.
+  for (const auto& v : r.values) {
+    if ((r.op == "In" || r.op == "NotIn") && !IsLabelValue(v)) return false;
+  }
   if (r.op == "In") {
     return has && std::find(r.values.begin(), r.values.end(), it->second) != r.values.end();
   }
@@ -120,7 +145,8 @@ bool TermMatches(const model::NodeSelectorTerm& term, const model::Node& node) {
     if (!RequirementMatches(r, node.meta.labels)) return false;
   }
   for (const auto& r : term.match_fields) {
-    if (r.key != "metadata.name") return false;
+    // Upstream's field selector: metadata.name only, In or NotIn with exactly one value.
+    if (r.key != "metadata.name" || (r.op != "In" && r.op != "NotIn") || r.values.size() != 1) return false;
     if (!RequirementMatches(r, {{r.key, node.meta.name}})) return false;
   }
   return true;
