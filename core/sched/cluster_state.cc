@@ -27,7 +27,10 @@ ClusterState::ClusterState() {
 
 int ClusterState::ResourceSlotOf(const std::string& name) {
   auto [it, added] = resource_slot_.emplace(name, static_cast<int>(resource_names_.size()));
-  if (added) resource_names_.push_back(name);
+  if (added) {
+    resource_names_.push_back(name);
+    insufficient_.push_back("Insufficient " + name);
+  }
   return it->second;
 }
 
@@ -107,7 +110,6 @@ NodeState* ClusterState::UpsertNode(const model::Node& node) {
     n = nodes_[slot].get();
     n->slot = slot;
     by_name_[node.meta.name] = n;
-    added_seq_[n] = node_seq_++;
   }
   const bool labels_changed = added || n->node.meta.labels != copy.meta.labels;
   n->node = std::move(copy);
@@ -122,12 +124,22 @@ NodeState* ClusterState::UpsertNode(const model::Node& node) {
     if (n->allocatable.size() <= slot) n->allocatable.resize(slot + 1, 0);
     n->allocatable[slot] = amount;
   }
+  n->taint_reasons.clear();
+  for (const auto& t : n->node.taints) {
+    n->taint_reasons.push_back("node(s) had untolerated taint {" + t.key + ": " + t.value + "}");
+  }
   n->hard_taints = std::any_of(n->node.taints.begin(), n->node.taints.end(),
                                [](const model::Taint& t) { return HardEffect(t.effect); });
   if (labels_changed) {
     FillTopo(n);
     InvalidateCounts();
-    Reorder();
+    ++node_epoch_;
+    const std::string zone = ZoneKey(n->node.meta.labels);
+    if (added || zone != n->zone) {
+      if (!added) LeaveZone(n);
+      n->zone = zone;
+      JoinZone(n);
+    }
   }
   if (added) {
     auto waiting = waiting_for_node_.find(node.meta.name);
@@ -161,39 +173,46 @@ bool ClusterState::RemoveNode(const std::string& name) {
     }
   }
   by_name_.erase(name);
-  added_seq_.erase(n);
+  LeaveZone(n);
   const int slot = n->slot;
   nodes_[slot].reset();
   free_slots_.push_back(slot);
   InvalidateCounts();
-  Reorder();
+  ++node_epoch_;
   return true;
 }
 
-void ClusterState::Reorder() {
-  // Zones in order of first appearance (among nodes present), nodes in a zone
-  // by when they were added; then round-robin.
-  std::vector<NodeState*> by_age;
-  for (auto& n : nodes_) {
-    if (n) by_age.push_back(n.get());
+void ClusterState::JoinZone(NodeState* n) {
+  std::vector<NodeState*>& nodes = zone_nodes_[n->zone];
+  if (nodes.empty()) zones_.push_back(n->zone);
+  nodes.push_back(n);
+  order_dirty_ = true;
+}
+
+void ClusterState::LeaveZone(NodeState* n) {
+  auto it = zone_nodes_.find(n->zone);
+  if (it == zone_nodes_.end()) return;
+  std::vector<NodeState*>& nodes = it->second;
+  nodes.erase(std::find(nodes.begin(), nodes.end(), n));
+  if (nodes.empty()) {
+    zone_nodes_.erase(it);
+    zones_.erase(std::find(zones_.begin(), zones_.end(), n->zone));
   }
-  std::sort(by_age.begin(), by_age.end(),
-            [&](NodeState* a, NodeState* b) { return added_seq_[a] < added_seq_[b]; });
-  std::vector<std::string> zones;
-  std::map<std::string, std::vector<NodeState*>> in_zone;
-  for (NodeState* n : by_age) {
-    const std::string z = ZoneKey(n->node.meta.labels);
-    auto& list = in_zone[z];
-    if (list.empty()) zones.push_back(z);
-    list.push_back(n);
-  }
+  order_dirty_ = true;
+}
+
+const std::vector<NodeState*>& ClusterState::node_list() {
+  if (!order_dirty_) return order_;
   order_.clear();
-  for (size_t i = 0; order_.size() < by_age.size(); ++i) {
-    for (const auto& z : zones) {
-      const auto& list = in_zone[z];
-      if (i < list.size()) order_.push_back(list[i]);
+  std::vector<const std::vector<NodeState*>*> lists;
+  for (const auto& z : zones_) lists.push_back(&zone_nodes_.at(z));
+  for (size_t i = 0; order_.size() < by_name_.size(); ++i) {
+    for (const auto* list : lists) {
+      if (i < list->size()) order_.push_back((*list)[i]);
     }
   }
+  order_dirty_ = false;
+  return order_;
 }
 
 PodState* ClusterState::FindPod(const std::string& key) {
@@ -297,6 +316,27 @@ void ClusterState::Prepare(PodState* p, const model::LabelSelector* owner_select
     t.topology_key = c.topology_key;
     p->constraint_terms.push_back(MakeTerm(t));
   }
+  p->node_affinity_signature.clear();
+  if (!spec.node_selector.empty() ||
+      (spec.affinity.node_affinity && !spec.affinity.node_affinity->required.empty())) {
+    std::string& sig = p->node_affinity_signature;
+    for (const auto& [k, v] : spec.node_selector) sig += k + "=" + v + ",";
+    const auto requirements = [&](const std::vector<model::NodeSelectorRequirement>& rs) {
+      for (const auto& r : rs) {
+        sig += r.key + " " + r.op + " (";
+        for (const auto& v : r.values) sig += v + ",";
+        sig += ")";
+      }
+    };
+    if (spec.affinity.node_affinity) {
+      for (const auto& term : spec.affinity.node_affinity->required) {
+        sig += "|e:";
+        requirements(term.match_expressions);
+        sig += "|f:";
+        requirements(term.match_fields);
+      }
+    }
+  }
   p->has_claim = std::any_of(spec.volumes.begin(), spec.volumes.end(),
                              [](const model::PodVolume& v) { return v.claim_name.has_value(); });
 }
@@ -316,7 +356,20 @@ bool ClusterState::Covers(const Term& t, const PodState& pod) const {
   return AffinityTermMatches(t.term, ns, pod.pod.meta.labels, *ns_labels);
 }
 
+const std::vector<uint8_t>& ClusterState::NodeAffinityMask(const PodState& pod) {
+  Mask& m = masks_[pod.node_affinity_signature];
+  if (m.epoch != node_epoch_ + 1 || m.by_slot.size() != nodes_.size()) {
+    m.epoch = node_epoch_ + 1;
+    m.by_slot.assign(nodes_.size(), 0);
+    for (const auto& n : nodes_) {
+      if (n) m.by_slot[n->slot] = RequiredNodeAffinityMatches(pod.pod.spec, n->node) ? 1 : 0;
+    }
+  }
+  return m.by_slot;
+}
+
 void ClusterState::NewCycle() {
+  if (masks_.size() > 256) masks_.clear();
   // Entries unused for kIdleCycles cycles go, checked every kIdleCycles.
   constexpr uint64_t kIdleCycles = 64;
   if (++cycle_ % kIdleCycles != 0) return;

@@ -20,11 +20,13 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -67,6 +69,9 @@ struct PodState {
   std::vector<Term> constraint_terms;
   bool system_default_spread = false;  // constraints are the system defaults
   bool has_claim = false;
+  // Identifies spec.nodeSelector and the required node affinity; empty when
+  // the pod has neither.
+  std::string node_affinity_signature;
   // Bound pods.
   std::string node_name;
   NodeState* node = nullptr;  // null when pending, or bound to an unknown node
@@ -86,6 +91,8 @@ struct NodeState {
   std::map<std::pair<std::string, int32_t>, int> used_ports;
   std::vector<int> topo;  // value id per topology key id; -1 when the label is absent
   bool hard_taints = false;  // any NoSchedule/NoExecute taint
+  std::string zone;          // ZoneKey of its labels
+  std::vector<std::string> taint_reasons;  // "node(s) had untolerated taint {k: v}" per taint
   int TopoValue(int key) const { return key >= 0 && static_cast<size_t>(key) < topo.size() ? topo[key] : -1; }
 };
 
@@ -114,6 +121,10 @@ class ClusterState {
 
   // Resources.
   int ResourceSlotOf(const std::string& name);  // interns
+  // "Insufficient NAME" for a slot.
+  std::string_view InsufficientReason(int slot) const { return insufficient_[slot]; }
+  // A stable copy of `text`, for reasons built at run time.
+  std::string_view Intern(const std::string& text) { return *interned_.insert(text).first; }
   const std::vector<std::string>& resource_names() const { return resource_names_; }
 
   // Topology keys and values.
@@ -132,8 +143,14 @@ class ClusterState {
   NodeState* UpsertNode(const model::Node& node);
   bool RemoveNode(const std::string& name);
   NodeState* FindNode(const std::string& name);
-  // Nodes round-robin across zones (the decision procedure's list order).
-  const std::vector<NodeState*>& node_list() const { return order_; }
+  // Nodes round-robin across zones (the decision procedure's list order), as
+  // upstream's node tree: zones in the order they appeared (a zone that
+  // empties leaves it), nodes in a zone in the order they joined it (a node
+  // whose zone changes joins the end of its new zone). Rebuilt only when
+  // nodes changed since the last call, so adding n nodes costs O(n).
+  const std::vector<NodeState*>& node_list();
+  // Changes whenever a node is added, removed or relabelled.
+  uint64_t node_epoch() const { return node_epoch_; }
   size_t node_count() const { return by_name_.size(); }
 
   // Pods.
@@ -149,6 +166,10 @@ class ClusterState {
   void Prepare(PodState* pod, const model::LabelSelector* owner_selector);
 
   bool Covers(const Term& t, const PodState& pod) const;
+  // By node slot: 1 where the pod's nodeSelector and required node affinity
+  // hold. Shared by pods with the same rules (a Deployment's replicas) until
+  // nodes change. REQUIRES: pod.node_affinity_signature is not empty.
+  const std::vector<uint8_t>& NodeAffinityMask(const PodState& pod);
   const DomainCounts& Counts(const Term& t);
   // Starts a scheduling cycle: drops the counts of terms no pod has asked
   // about lately, so pods with one-off terms do not make every Bind pay for
@@ -160,12 +181,15 @@ class ClusterState {
 
  private:
   Term MakeTerm(const AffinityTerm& t);
-  void Reorder();
+  void JoinZone(NodeState* n);
+  void LeaveZone(NodeState* n);
   void InvalidateCounts() { counts_.clear(); }
   void Count(PodState* pod, NodeState* node, int delta);
   void FillTopo(NodeState* n);
 
   std::vector<std::string> resource_names_;
+  std::deque<std::string> insufficient_;  // by slot; a deque keeps views valid as it grows
+  std::unordered_set<std::string> interned_;
   std::unordered_map<std::string, int> resource_slot_;
   std::vector<std::string> key_names_;
   std::unordered_map<std::string, int> key_id_;
@@ -176,10 +200,11 @@ class ClusterState {
   std::vector<std::unique_ptr<NodeState>> nodes_;  // slots; null when free
   std::vector<int> free_slots_;
   std::map<std::string, NodeState*> by_name_;
-  std::vector<std::string> zone_order_;  // zones in order of first appearance
+  std::vector<std::string> zones_;  // in order of appearance
+  std::map<std::string, std::vector<NodeState*>> zone_nodes_;
   std::vector<NodeState*> order_;
-  uint64_t node_seq_ = 0;
-  std::map<const NodeState*, uint64_t> added_seq_;
+  bool order_dirty_ = false;
+  uint64_t node_epoch_ = 0;
   std::unordered_map<std::string, std::unique_ptr<PodState>> pods_;
   std::map<std::string, std::vector<PodState*>> waiting_for_node_;
   struct CountEntry {
@@ -188,6 +213,11 @@ class ClusterState {
     uint64_t last_used = 0;  // cycle
   };
   uint64_t cycle_ = 0;
+  struct Mask {
+    uint64_t epoch = 0;
+    std::vector<uint8_t> by_slot;
+  };
+  std::unordered_map<std::string, Mask> masks_;
   std::unordered_map<std::string, CountEntry> counts_;
   std::unordered_map<std::string, TermGroup*> groups_;
   std::vector<std::unique_ptr<TermGroup>> group_list_;

@@ -4,9 +4,11 @@
 // upstream plugin test maps onto ours one to one. Internal to core/sched.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/sched/cluster_state.h"
@@ -16,10 +18,22 @@
 namespace edgebed::sched {
 
 // Why a node was rejected: the reasons of the first filter that said no.
+// Reasons are views of strings that outlive the cycle (literals, or
+// ClusterState::Intern()), kept inline so that rejecting thousands of nodes
+// allocates nothing.
 struct NodeStatus {
-  std::vector<std::string> reasons;
+  static constexpr int kMaxReasons = 8;
+  std::array<std::string_view, kMaxReasons> reason{};
+  int count = 0;
   bool unresolvable = false;  // preemption cannot help on this node
   int plugin = -1;            // index of the rejecting filter in the profile
+
+  void Add(std::string_view r) {
+    if (count < kMaxReasons) reason[count++] = r;
+  }
+  bool empty() const { return count == 0; }
+  const std::string_view* begin() const { return reason.data(); }
+  const std::string_view* end() const { return reason.data() + count; }
 };
 
 // What a plugin computed for the pod being scheduled. One member per
@@ -27,6 +41,9 @@ struct NodeStatus {
 // costs nothing per lookup).
 struct CycleState {
   PodState* pod = nullptr;
+
+  // NodeAffinity: by node slot, where the pod's required node rules hold.
+  const std::vector<uint8_t>* node_affinity_mask = nullptr;
 
   struct AffinityTermCounts {
     const Term* term;

@@ -17,9 +17,9 @@ std::string Key(const std::string& ns, const std::string& name) { return ns + "/
 
 // "3 Insufficient cpu, 2 node(s) had ..." as upstream's FitError: entries
 // formatted with their counts, then sorted as strings.
-std::string Histogram(const std::map<std::string, int>& counts) {
+std::string Histogram(const std::map<std::string_view, int>& counts) {
   std::vector<std::string> entries;
-  for (const auto& [reason, count] : counts) entries.push_back(std::to_string(count) + " " + reason);
+  for (const auto& [reason, count] : counts) entries.push_back(std::to_string(count) + " " + std::string(reason));
   std::sort(entries.begin(), entries.end());
   std::string out;
   for (const auto& e : entries) out += (out.empty() ? "" : ", ") + e;
@@ -252,7 +252,7 @@ std::optional<Scheduler::Impl::Candidate> Scheduler::Impl::SelectVictims(Profile
     if (q->priority < p.priority) lower.push_back(q);
   }
   if (lower.empty()) {
-    st->reasons.emplace_back("No preemption victims found for incoming pod");
+    st->Add("No preemption victims found for incoming pod");
     return std::nullopt;
   }
   std::sort(lower.begin(), lower.end(), [](const PodState* a, const PodState* b) {
@@ -304,7 +304,7 @@ std::string Scheduler::Impl::Preempt(ProfilePlugins& pp, CycleState& s,
   for (NodeState* n : cluster_.node_list()) {
     if (resolvable.count(n)) potential.push_back(n);
   }
-  std::map<std::string, int> reasons;
+  std::map<std::string_view, int> reasons;
   int64_t with_reason = 0;
   std::vector<Candidate> candidates;
   if (!potential.empty()) {
@@ -319,9 +319,9 @@ std::string Scheduler::Impl::Preempt(ProfilePlugins& pp, CycleState& s,
       auto c = SelectVictims(pp, s, n, now, &st);
       if (c) {
         candidates.push_back(std::move(*c));
-      } else if (!st.reasons.empty()) {
+      } else if (!st.empty()) {
         ++with_reason;
-        for (const auto& r : st.reasons) ++reasons[r];
+        for (std::string_view r : st) ++reasons[r];
       }
     }
   }
@@ -444,10 +444,10 @@ std::optional<Decision> Scheduler::Impl::ScheduleOne(Time now) {
     return d;
   }
 
-  std::map<std::string, int> reasons;
+  std::map<std::string_view, int> reasons;
   uint32_t helpful = 0;
   for (const auto& [n, st] : failed) {
-    for (const auto& r : st.reasons) ++reasons[r];
+    for (std::string_view r : st) ++reasons[r];
     if (st.plugin >= 0) helpful |= pp.filters[st.plugin]->HelpfulEvents();
   }
   d.reason = "0/" + std::to_string(cluster_.node_count()) + " nodes are available: " + Histogram(reasons) + ".";

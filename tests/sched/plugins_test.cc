@@ -294,7 +294,7 @@ class World {
       NodeStatus st;
       Outcome o;
       if (run && !p->Filter(s, *cluster_.FindNode(name), &st)) {
-        o.reasons = st.reasons;
+        o.reasons.assign(st.begin(), st.end());
         o.unresolvable = st.unresolvable;
         if (o.reasons.empty()) o.reasons.push_back("<rejected without a reason>");
       }

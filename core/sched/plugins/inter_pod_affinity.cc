@@ -138,7 +138,7 @@ class InterPodAffinity final : public Plugin {
 
  private:
   static bool Fail(NodeStatus* status, const char* reason, bool unresolvable) {
-    status->reasons.emplace_back(reason);
+    status->Add(reason);
     status->unresolvable = unresolvable;
     return false;
   }

@@ -13,7 +13,7 @@ class NodeUnschedulable final : public Plugin {
     if (!n.node.unschedulable) return true;
     static const model::Taint kTaint{kUnschedulableTaintKey, "", "NoSchedule"};
     if (TolerationsTolerate(s.pod->pod.spec.tolerations, kTaint)) return true;
-    st->reasons.push_back("node(s) were unschedulable");
+    st->Add("node(s) were unschedulable");
     st->unresolvable = true;
     return false;
   }
@@ -26,7 +26,7 @@ class NodeName final : public Plugin {
   bool PreFilter(CycleState& s) override { return !s.pod->pod.spec.node_name.empty(); }
   bool Filter(const CycleState& s, const NodeState& n, NodeStatus* st) const override {
     if (s.pod->pod.spec.node_name == n.node.meta.name) return true;
-    st->reasons.push_back("node(s) didn't match the requested node name");
+    st->Add("node(s) didn't match the requested node name");
     st->unresolvable = true;
     return false;
   }
@@ -40,7 +40,7 @@ class NodePorts final : public Plugin {
   bool Filter(const CycleState& s, const NodeState& n, NodeStatus* st) const override {
     for (const auto& port : s.pod->host_ports) {
       if (n.used_ports.count(port)) {
-        st->reasons.push_back("node(s) didn't have free ports for the requested pod ports");
+        st->Add("node(s) didn't have free ports for the requested pod ports");
         return false;
       }
     }
@@ -54,10 +54,11 @@ class TaintToleration final : public Plugin {
   const char* name() const override { return "TaintToleration"; }
   bool Filter(const CycleState& s, const NodeState& n, NodeStatus* st) const override {
     if (!n.hard_taints) return true;
-    for (const auto& taint : n.node.taints) {
+    for (size_t i = 0; i < n.node.taints.size(); ++i) {
+      const model::Taint& taint = n.node.taints[i];
       if (taint.effect != "NoSchedule" && taint.effect != "NoExecute") continue;
       if (TolerationsTolerate(s.pod->pod.spec.tolerations, taint)) continue;
-      st->reasons.push_back("node(s) had untolerated taint {" + taint.key + ": " + taint.value + "}");
+      st->Add(n.taint_reasons[i]);
       st->unresolvable = true;
       return false;
     }
@@ -88,15 +89,16 @@ class TaintToleration final : public Plugin {
 
 class NodeAffinity final : public Plugin {
  public:
+  explicit NodeAffinity(const PluginContext& c) : cluster_(*c.cluster) {}
   const char* name() const override { return "NodeAffinity"; }
   bool PreFilter(CycleState& s) override {
-    const model::PodSpec& spec = s.pod->pod.spec;
-    return !spec.node_selector.empty() ||
-           (spec.affinity.node_affinity && !spec.affinity.node_affinity->required.empty());
+    if (s.pod->node_affinity_signature.empty()) return false;
+    s.node_affinity_mask = &cluster_.NodeAffinityMask(*s.pod);
+    return true;
   }
   bool Filter(const CycleState& s, const NodeState& n, NodeStatus* st) const override {
-    if (RequiredNodeAffinityMatches(s.pod->pod.spec, n.node)) return true;
-    st->reasons.push_back("node(s) didn't match Pod's node affinity/selector");
+    if ((*s.node_affinity_mask)[n.slot]) return true;
+    st->Add("node(s) didn't match Pod's node affinity/selector");
     st->unresolvable = true;
     return false;
   }
@@ -117,6 +119,9 @@ class NodeAffinity final : public Plugin {
                       std::vector<int64_t>& scores) const override {
     DefaultNormalizeScore(false, scores);
   }
+
+ private:
+  ClusterState& cluster_;
 };
 
 }  // namespace
@@ -129,8 +134,8 @@ std::unique_ptr<Plugin> NewNodePorts(const PluginContext&) { return std::make_un
 std::unique_ptr<Plugin> NewTaintToleration(const PluginContext&) {
   return std::make_unique<TaintToleration>();
 }
-std::unique_ptr<Plugin> NewNodeAffinity(const PluginContext&) {
-  return std::make_unique<NodeAffinity>();
+std::unique_ptr<Plugin> NewNodeAffinity(const PluginContext& c) {
+  return std::make_unique<NodeAffinity>(c);
 }
 
 }  // namespace edgebed::sched::plugins

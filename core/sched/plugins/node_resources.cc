@@ -20,7 +20,7 @@ class NodeResourcesFit final : public Plugin {
 
   bool Filter(const CycleState& s, const NodeState& n, NodeStatus* st) const override {
     const PodState& p = *s.pod;
-    if (static_cast<int64_t>(n.pods.size()) + 1 > n.allowed_pods) st->reasons.push_back("Too many pods");
+    if (static_cast<int64_t>(n.pods.size()) + 1 > n.allowed_pods) st->Add("Too many pods");
     if (!p.requests_nothing) {
       // cpu, memory, ephemeral-storage first, then the rest by name.
       for (int slot : {kCpuSlot, kMemorySlot, kEphemeralSlot}) Check(p, n, slot, st);
@@ -29,7 +29,7 @@ class NodeResourcesFit final : public Plugin {
         if (slot > kEphemeralSlot) Check(p, n, slot, st);
       }
     }
-    return st->reasons.empty();
+    return st->empty();
   }
   uint32_t HelpfulEvents() const override { return kPodDelete | kNodeAdd | kNodeUpdate; }
 
@@ -86,7 +86,7 @@ class NodeResourcesFit final : public Plugin {
     if (want <= 0) return;
     const int64_t alloc = At(n.allocatable, slot);
     if (want > alloc - At(n.requested, slot)) {
-      st->reasons.push_back("Insufficient " + cluster_.resource_names()[slot]);
+      st->Add(cluster_.InsufficientReason(slot));
       if (want > alloc) st->unresolvable = true;  // no eviction can make room
     }
   }

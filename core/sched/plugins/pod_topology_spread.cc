@@ -13,11 +13,6 @@ bool CountsNothing(const model::TopologySpreadConstraint& c) {
   return !c.label_selector || c.label_selector->Empty();
 }
 
-bool HasRequiredNodeAffinity(const model::PodSpec& spec) {
-  return !spec.node_selector.empty() ||
-         (spec.affinity.node_affinity && !spec.affinity.node_affinity->required.empty());
-}
-
 class PodTopologySpread final : public Plugin {
  public:
   explicit PodTopologySpread(const PluginContext& c) : cluster_(*c.cluster) {}
@@ -37,7 +32,7 @@ class PodTopologySpread final : public Plugin {
       every_node_has_keys = every_node_has_keys &&
           cluster_.nodes_with_key(p.constraint_terms[i].key) == static_cast<int>(cluster_.node_count());
     }
-    const bool fast = !HasRequiredNodeAffinity(p.pod.spec) && (which.size() == 1 || every_node_has_keys);
+    const bool fast = p.node_affinity_signature.empty() && (which.size() == 1 || every_node_has_keys);
     for (size_t i : which) {
       const auto& c = p.constraints[i];
       const Term& t = p.constraint_terms[i];
@@ -54,8 +49,10 @@ class PodTopologySpread final : public Plugin {
       } else {
         k.domain_count.assign(cluster_.value_count(t.key), 0);
         present.assign(k.domain_count.size(), 0);
+        const std::vector<uint8_t>* mask =
+            p.node_affinity_signature.empty() ? nullptr : &cluster_.NodeAffinityMask(p);
         for (NodeState* n : cluster_.node_list()) {
-          if (!RequiredNodeAffinityMatches(p.pod.spec, n->node)) continue;
+          if (mask && !(*mask)[n->slot]) continue;
           bool has_all = true;
           for (size_t j : which) has_all = has_all && n->TopoValue(p.constraint_terms[j].key) >= 0;
           if (!has_all) continue;
@@ -83,12 +80,12 @@ class PodTopologySpread final : public Plugin {
     for (const auto& k : s.spread.hard) {
       const int v = n.TopoValue(k.key);
       if (v < 0) {
-        st->reasons.emplace_back("node(s) didn't match pod topology spread constraints (missing required label)");
+        st->Add("node(s) didn't match pod topology spread constraints (missing required label)");
         st->unresolvable = true;
         return false;
       }
       if (static_cast<int64_t>(Count(k, v)) + k.self_match - k.min_count > k.max_skew) {
-        st->reasons.emplace_back("node(s) didn't match pod topology spread constraints");
+        st->Add("node(s) didn't match pod topology spread constraints");
         return false;
       }
     }
@@ -125,7 +122,7 @@ class PodTopologySpread final : public Plugin {
       every_node_has_keys = every_node_has_keys &&
           cluster_.nodes_with_key(p.constraint_terms[i].key) == static_cast<int>(cluster_.node_count());
     }
-    const bool fast = !HasRequiredNodeAffinity(p.pod.spec) && (!sp.require_all || every_node_has_keys);
+    const bool fast = p.node_affinity_signature.empty() && (!sp.require_all || every_node_has_keys);
     for (size_t i : which) {
       const auto& c = p.constraints[i];
       const Term& t = p.constraint_terms[i];
@@ -154,10 +151,12 @@ class PodTopologySpread final : public Plugin {
         }
         if (!fast && !k.hostname) {
           k.domain_count.assign(candidate.size(), 0);
+          const std::vector<uint8_t>* mask =
+              p.node_affinity_signature.empty() ? nullptr : &cluster_.NodeAffinityMask(p);
           for (NodeState* n : cluster_.node_list()) {
             const int v = n->TopoValue(t.key);
             if (v < 0 || !candidate[v]) continue;
-            if (!RequiredNodeAffinityMatches(p.pod.spec, n->node)) continue;
+            if (mask && !(*mask)[n->slot]) continue;
             if (sp.require_all && !has_all_keys(*n)) continue;
             for (const PodState* e : n->pods) k.domain_count[v] += cluster_.Covers(t, *e) ? 1 : 0;
           }

@@ -8,19 +8,20 @@ namespace {
 
 class VolumePlacementPlugin final : public Plugin {
  public:
-  explicit VolumePlacementPlugin(const PluginContext& c) : volumes_(c.volumes) {}
+  explicit VolumePlacementPlugin(const PluginContext& c) : cluster_(*c.cluster), volumes_(c.volumes) {}
   const char* name() const override { return "VolumePlacement"; }
   bool PreFilter(CycleState& s) override { return volumes_ && s.pod->has_claim; }
   bool Filter(const CycleState& s, const NodeState& n, NodeStatus* st) const override {
     std::string reason = volumes_->CannotPlace(s.pod->pod, n.node);
     if (reason.empty()) return true;
-    st->reasons.push_back(std::move(reason));
+    st->Add(cluster_.Intern(reason));
     st->unresolvable = true;
     return false;
   }
   uint32_t HelpfulEvents() const override { return kNodeAdd | kVolumeChange; }
 
  private:
+  ClusterState& cluster_;
   const VolumePlacement* volumes_;
 };
 
