@@ -91,7 +91,7 @@ std::string FixtureYaml(const std::vector<LabelPatch>& patches) {
           std::string lower = protocol;
           for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
           y << "  - name: cont-" << port << "-" << lower << "\n"
-            << "    image: registry.k8s.io/e2e-test-images/agnhost:2.53\n"
+            << "    image: e2e-test-images/agnhost:2.53\n"
             << "    ports:\n"
             << "    - name: serve-" << port << "-" << lower << "\n"
             << "      containerPort: " << port << "\n"
