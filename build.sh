@@ -80,10 +80,11 @@ case "$cmd" in
     ;;
   fuzz)
     install_missing "${PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
-    CC=clang CXX=clang++ build build-fuzz -DEDGEBED_FUZZ=ON -- manifest_fuzzer selector_fuzzer
+    CC=clang CXX=clang++ build build-fuzz -DEDGEBED_FUZZ=ON -- manifest_fuzzer selector_fuzzer sched_fuzzer
     seconds=${2:-60}
     # New inputs go to build-fuzz/corpus-NAME; the seeds come from the tree.
-    for target in manifest:scenarios/smart-building selector:tests/fuzz/selector_seeds; do
+    for target in manifest:scenarios/smart-building selector:tests/fuzz/selector_seeds \
+                  sched:scenarios/smart-building; do
       name=${target%%:*} seeds=${target#*:}
       mkdir -p "build-fuzz/corpus-$name"
       ./build-fuzz/tests/fuzz/${name}_fuzzer -max_total_time="$seconds" -max_len=65536 \

@@ -131,7 +131,11 @@ NodeState* ClusterState::UpsertNode(const model::Node& node) {
   n->hard_taints = std::any_of(n->node.taints.begin(), n->node.taints.end(),
                                [](const model::Taint& t) { return HardEffect(t.effect); });
   if (labels_changed) {
+    // The node's pods count in the domains of its labels: take them out
+    // under the old labels, put them back under the new ones.
+    for (PodState* p : n->pods) Count(p, n, -1);
     FillTopo(n);
+    for (PodState* p : n->pods) Count(p, n, +1);
     InvalidateCounts();
     ++node_epoch_;
     const std::string zone = ZoneKey(n->node.meta.labels);
@@ -268,6 +272,7 @@ void ClusterState::Prepare(PodState* p, const model::LabelSelector* owner_select
   p->named_requests.clear();
   p->requests_nothing = true;
   for (const auto& [name, amount] : PodRequests(spec)) {
+    if (name == "pods") continue;  // a node's pod count is not a request (as upstream)
     const size_t slot = static_cast<size_t>(ResourceSlotOf(name));
     if (p->request.size() <= slot) p->request.resize(slot + 1, 0);
     p->request[slot] = amount;
@@ -280,7 +285,9 @@ void ClusterState::Prepare(PodState* p, const model::LabelSelector* owner_select
   p->host_ports.clear();
   for (const auto& c : spec.containers) {
     for (const auto& port : c.ports) {
-      if (port.host_port && *port.host_port > 0) p->host_ports.emplace_back(port.protocol, *port.host_port);
+      if (port.host_port && *port.host_port > 0) {
+        p->host_ports.emplace_back(port.protocol.empty() ? "TCP" : port.protocol, *port.host_port);
+      }
     }
   }
   const std::string& ns = p->pod.meta.namespace_;

@@ -312,7 +312,8 @@ std::string Scheduler::Impl::Preempt(ProfilePlugins& pp, CycleState& s,
     const size_t offset = random_.Uniform(count);
     size_t wanted = std::max<size_t>(count * static_cast<size_t>(pp.profile->min_candidate_nodes_percentage) / 100,
                                      static_cast<size_t>(pp.profile->min_candidate_nodes_absolute));
-    wanted = std::min(wanted, count);
+    // Upstream's dry run stops at the target, but never before a first candidate.
+    wanted = std::clamp<size_t>(wanted, 1, count);
     for (size_t i = 0; i < count && candidates.size() < wanted; ++i) {
       NodeState& n = *potential[(offset + i) % count];
       NodeStatus st;

@@ -19,7 +19,10 @@
 // 1. The queue (queue.h) yields the next pod.
 // 2. Nodes are listed round-robin across zones (ZoneKey: the first node of
 //    each zone in the order zones appeared, then the second of each...; in a
-//    zone, nodes in the order they were added), as upstream's node tree.
+//    zone, nodes in the order they joined it; a zone that empties leaves the
+//    order, a node that changes zone joins the end of its new one), as
+//    upstream's node tree. Every node carries kubernetes.io/hostname (its
+//    name, unless its labels say otherwise), as every kubelet sets it.
 // 3. If the pod has a nominated node (from an earlier preemption) and it
 //    passes every filter there, that node is chosen without scoring.
 // 4. Otherwise filters run on nodes in list order starting at a rotating
