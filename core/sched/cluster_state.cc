@@ -26,6 +26,7 @@ ClusterState::ClusterState() {
 }
 
 int ClusterState::ResourceSlotOf(const std::string& name) {
+  if (auto found = resource_slot_.find(name); found != resource_slot_.end()) return found->second;
   auto [it, added] = resource_slot_.emplace(name, static_cast<int>(resource_names_.size()));
   if (added) {
     resource_names_.push_back(name);
@@ -269,7 +270,7 @@ Term ClusterState::MakeTerm(const AffinityTerm& t) {
 void ClusterState::Prepare(PodState* p, const model::LabelSelector* owner_selector) {
   const model::PodSpec& spec = p->pod.spec;
   p->request.assign(resource_names_.size(), 0);
-  p->named_requests.clear();
+  p->extended_slots.clear();
   p->requests_nothing = true;
   for (const auto& [name, amount] : PodRequests(spec)) {
     if (name == "pods") continue;  // a node's pod count is not a request (as upstream)
@@ -278,7 +279,7 @@ void ClusterState::Prepare(PodState* p, const model::LabelSelector* owner_select
     p->request[slot] = amount;
     if (amount > 0) {
       p->requests_nothing = false;
-      p->named_requests.emplace_back(name, amount);
+      if (static_cast<int>(slot) > kEphemeralSlot) p->extended_slots.push_back(static_cast<int>(slot));
     }
   }
   std::tie(p->nz_cpu, p->nz_mem) = NonZeroCpuMemory(spec);
@@ -376,7 +377,8 @@ const std::vector<uint8_t>& ClusterState::NodeAffinityMask(const PodState& pod) 
 }
 
 void ClusterState::NewCycle() {
-  if (masks_.size() > 256) masks_.clear();
+  // Masks take a byte per node slot: keep at most 16 MiB of them.
+  if (masks_.size() * std::max<size_t>(nodes_.size(), 1) > (16u << 20)) masks_.clear();
   // Entries unused for kIdleCycles cycles go, checked every kIdleCycles.
   constexpr uint64_t kIdleCycles = 64;
   if (++cycle_ % kIdleCycles != 0) return;

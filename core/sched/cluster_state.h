@@ -58,7 +58,9 @@ struct PodState {
   bool preempt_never = false;
   const Profile* profile = nullptr;  // pending pods
   ResourceVec request;               // by slot
-  std::vector<std::pair<std::string, int64_t>> named_requests;  // in name order, > 0 only
+  // Requests beyond cpu, memory and ephemeral-storage (> 0 only), by slot,
+  // in resource name order.
+  std::vector<int> extended_slots;
   int64_t nz_cpu = 0, nz_mem = 0;
   bool requests_nothing = true;
   std::vector<std::pair<std::string, int32_t>> host_ports;  // protocol, port

@@ -23,11 +23,16 @@ namespace edgebed::sched {
 // allocates nothing.
 struct NodeStatus {
   static constexpr int kMaxReasons = 8;
-  std::array<std::string_view, kMaxReasons> reason{};
+  std::array<std::string_view, kMaxReasons> reason;  // [0, count) are set
   int count = 0;
   bool unresolvable = false;  // preemption cannot help on this node
   int plugin = -1;            // index of the rejecting filter in the profile
 
+  void Reset() {
+    count = 0;
+    unresolvable = false;
+    plugin = -1;
+  }
   void Add(std::string_view r) {
     if (count < kMaxReasons) reason[count++] = r;
   }

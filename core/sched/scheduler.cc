@@ -170,6 +170,7 @@ class Scheduler::Impl {
   // Pods nominated to `n` that count as already there for `p`.
   std::vector<PodState*> NominatedFor(const PodState& p, const NodeState& n) {
     std::vector<PodState*> out;
+    if (nominated_.empty()) return out;
     auto it = nominated_.find(n.node.meta.name);
     if (it == nominated_.end()) return out;
     for (PodState* q : it->second) {
@@ -182,6 +183,7 @@ class Scheduler::Impl {
   // them. `a` and `s` hold the pre-filter state of the cluster as it is.
   bool FilterNode(ProfilePlugins& pp, Active& a, CycleState& s, NodeState& n, Time now,
                   NodeStatus* st) {
+    if (nominated_.empty()) return RunFilters(pp, a, s, n, st);
     std::vector<PodState*> nominated = NominatedFor(*s.pod, n);
     if (nominated.empty()) return RunFilters(pp, a, s, n, st);
     for (PodState* q : nominated) cluster_.Bind(q, n.node.meta.name, now);
@@ -206,8 +208,15 @@ class Scheduler::Impl {
   NodeState* SelectHost(ProfilePlugins& pp, CycleState& s, const std::vector<NodeState*>& feasible);
   std::optional<Candidate> SelectVictims(ProfilePlugins& pp, CycleState& s, NodeState& n, Time now,
                                          NodeStatus* st);
-  std::string Preempt(ProfilePlugins& pp, CycleState& s, const std::vector<std::pair<NodeState*, NodeStatus>>& failed,
-                      Time now, Decision* d);
+  // A node the filters rejected: its reasons are reasons_[first, first + count).
+  struct Rejection {
+    NodeState* node;
+    uint32_t first;
+    uint16_t count;
+    int16_t plugin;
+    bool unresolvable;
+  };
+  std::string Preempt(ProfilePlugins& pp, CycleState& s, Time now, Decision* d);
 
   Config config_;
   const VolumePlacement* volumes_;
@@ -218,11 +227,19 @@ class Scheduler::Impl {
   std::vector<ProfilePlugins> profiles_;
   size_t next_start_ = 0;
   std::map<std::string, std::set<PodState*>> nominated_;  // by node name
+  // Buffers one cycle uses, kept to spare the allocations.
+  std::vector<NodeState*> feasible_;
+  std::vector<Rejection> failed_;
+  std::vector<std::string_view> reasons_;
+  std::vector<int64_t> total_, scores_;
 };
 
 NodeState* Scheduler::Impl::SelectHost(ProfilePlugins& pp, CycleState& s,
                                        const std::vector<NodeState*>& feasible) {
-  std::vector<int64_t> total(feasible.size(), 0), scores(feasible.size());
+  std::vector<int64_t>& total = total_;
+  std::vector<int64_t>& scores = scores_;
+  total.assign(feasible.size(), 0);
+  scores.resize(feasible.size());
   for (auto& [plugin, weight] : pp.scores) {
     if (!plugin->PreScore(s, feasible)) continue;
     for (size_t i = 0; i < feasible.size(); ++i) scores[i] = plugin->Score(s, *feasible[i]);
@@ -290,15 +307,13 @@ std::optional<Scheduler::Impl::Candidate> Scheduler::Impl::SelectVictims(Profile
   return Candidate{&n, std::move(victims)};
 }
 
-std::string Scheduler::Impl::Preempt(ProfilePlugins& pp, CycleState& s,
-                                     const std::vector<std::pair<NodeState*, NodeStatus>>& failed,
-                                     Time now, Decision* d) {
+std::string Scheduler::Impl::Preempt(ProfilePlugins& pp, CycleState& s, Time now, Decision* d) {
   PodState& p = *s.pod;
   const int64_t all = static_cast<int64_t>(cluster_.node_count());
   if (p.preempt_never) return "preemption: not eligible due to preemptionPolicy=Never.";
   std::set<const NodeState*> resolvable;
-  for (const auto& [n, st] : failed) {
-    if (!st.unresolvable) resolvable.insert(n);
+  for (const Rejection& r : failed_) {
+    if (!r.unresolvable) resolvable.insert(r.node);
   }
   std::vector<NodeState*> potential;
   for (NodeState* n : cluster_.node_list()) {
@@ -407,7 +422,8 @@ std::optional<Decision> Scheduler::Impl::ScheduleOne(Time now) {
       if (FilterNode(pp, a, s, *n, now, &st)) chosen = n;
     }
   }
-  std::vector<std::pair<NodeState*, NodeStatus>> failed;
+  failed_.clear();
+  reasons_.clear();
   if (!chosen) {
     const auto& nodes = cluster_.node_list();
     const size_t all = nodes.size();
@@ -415,16 +431,22 @@ std::optional<Decision> Scheduler::Impl::ScheduleOne(Time now) {
                                ? 1
                                : static_cast<size_t>(NumFeasibleNodesToFind(
                                      config_.percentage_of_nodes_to_score, static_cast<int32_t>(all)));
-    std::vector<NodeState*> feasible;
+    std::vector<NodeState*>& feasible = feasible_;
+    feasible.clear();
     size_t processed = 0;
     next_start_ %= all;
+    size_t at = next_start_;
+    NodeStatus st;
     for (size_t i = 0; i < all && feasible.size() < to_find; ++i) {
-      NodeState* n = nodes[(next_start_ + i) % all];
-      NodeStatus st;
+      NodeState* n = nodes[at];
+      if (++at == all) at = 0;
+      st.Reset();
       if (FilterNode(pp, a, s, *n, now, &st)) {
         feasible.push_back(n);
       } else {
-        failed.emplace_back(n, std::move(st));
+        failed_.push_back({n, static_cast<uint32_t>(reasons_.size()), static_cast<uint16_t>(st.count),
+                           static_cast<int16_t>(st.plugin), st.unresolvable});
+        reasons_.insert(reasons_.end(), st.begin(), st.end());
       }
       processed = i + 1;
     }
@@ -447,13 +469,13 @@ std::optional<Decision> Scheduler::Impl::ScheduleOne(Time now) {
 
   std::map<std::string_view, int> reasons;
   uint32_t helpful = 0;
-  for (const auto& [n, st] : failed) {
-    for (std::string_view r : st) ++reasons[r];
-    if (st.plugin >= 0) helpful |= pp.filters[st.plugin]->HelpfulEvents();
+  for (const Rejection& r : failed_) {
+    for (uint32_t i = r.first; i < r.first + r.count; ++i) ++reasons[reasons_[i]];
+    if (r.plugin >= 0) helpful |= pp.filters[r.plugin]->HelpfulEvents();
   }
   d.reason = "0/" + std::to_string(cluster_.node_count()) + " nodes are available: " + Histogram(reasons) + ".";
   if (pp.profile->preemption) {
-    const std::string message = Preempt(pp, s, failed, now, &d);
+    const std::string message = Preempt(pp, s, now, &d);
     if (!message.empty()) d.reason += " " + message;
   }
   if (d.outcome == Decision::kNominated) {

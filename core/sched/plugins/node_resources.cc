@@ -24,10 +24,7 @@ class NodeResourcesFit final : public Plugin {
     if (!p.requests_nothing) {
       // cpu, memory, ephemeral-storage first, then the rest by name.
       for (int slot : {kCpuSlot, kMemorySlot, kEphemeralSlot}) Check(p, n, slot, st);
-      for (const auto& [rname, amount] : p.named_requests) {
-        const int slot = cluster_.ResourceSlotOf(rname);
-        if (slot > kEphemeralSlot) Check(p, n, slot, st);
-      }
+      for (int slot : p.extended_slots) Check(p, n, slot, st);
     }
     return st->empty();
   }
