@@ -60,7 +60,7 @@ const std::set<std::string>& UpstreamOnly() {
   static const std::set<std::string> s = {
       "ImageLocality",     "VolumeRestrictions", "EBSLimits",     "GCEPDLimits",
       "NodeVolumeLimits",  "AzureDiskLimits",    "VolumeBinding", "VolumeZone",
-      "SchedulingGates",   "DynamicResources",   "DefaultBinder"};
+      "SchedulingGates",   "DynamicResources"};
   return s;
 }
 

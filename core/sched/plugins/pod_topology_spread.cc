@@ -27,20 +27,11 @@ class PodTopologySpread final : public Plugin {
       if (p.constraints[i].when_unsatisfiable == "DoNotSchedule") which.push_back(i);
     }
     if (which.empty()) return false;
-    bool every_node_has_keys = true;
-    for (size_t i : which) {
-      every_node_has_keys = every_node_has_keys &&
-          cluster_.nodes_with_key(p.constraint_terms[i].key) == static_cast<int>(cluster_.node_count());
-    }
-    const bool fast = p.node_affinity_signature.empty() && (which.size() == 1 || every_node_has_keys);
+    const bool fast = p.node_affinity_signature.empty() && (which.size() == 1 || EveryNodeHasKeys(p, which));
     for (size_t i : which) {
       const auto& c = p.constraints[i];
       const Term& t = p.constraint_terms[i];
-      CycleState::Spread::Constraint k;
-      k.key = t.key;
-      k.max_skew = c.max_skew;
-      k.term = &t;
-      k.counts_nothing = CountsNothing(c);
+      CycleState::Spread::Constraint k = Prepared(p, i);
       k.self_match = c.label_selector && model::Matches(*c.label_selector, p.pod.meta.labels) ? 1 : 0;
       std::vector<int32_t> present;
       if (fast) {
@@ -117,20 +108,11 @@ class PodTopologySpread final : public Plugin {
       sp.ignored[f] = sp.require_all && !has_all_keys(*feasible[f]);
       not_ignored += sp.ignored[f] ? 0 : 1;
     }
-    bool every_node_has_keys = true;
-    for (size_t i : which) {
-      every_node_has_keys = every_node_has_keys &&
-          cluster_.nodes_with_key(p.constraint_terms[i].key) == static_cast<int>(cluster_.node_count());
-    }
-    const bool fast = p.node_affinity_signature.empty() && (!sp.require_all || every_node_has_keys);
+    const bool fast = p.node_affinity_signature.empty() && (!sp.require_all || EveryNodeHasKeys(p, which));
     for (size_t i : which) {
       const auto& c = p.constraints[i];
       const Term& t = p.constraint_terms[i];
-      CycleState::Spread::Constraint k;
-      k.key = t.key;
-      k.max_skew = c.max_skew;
-      k.term = &t;
-      k.counts_nothing = CountsNothing(c);
+      CycleState::Spread::Constraint k = Prepared(p, i);
       k.hostname = c.topology_key == kHostnameLabel;
       std::vector<int32_t> candidate(cluster_.value_count(t.key), 0);
       int64_t size = 0;
@@ -208,6 +190,24 @@ class PodTopologySpread final : public Plugin {
   }
 
  private:
+  // True if every node has the topology key of each constraint in `which`.
+  bool EveryNodeHasKeys(const PodState& p, const std::vector<size_t>& which) const {
+    for (size_t i : which) {
+      if (cluster_.nodes_with_key(p.constraint_terms[i].key) != static_cast<int>(cluster_.node_count())) {
+        return false;
+      }
+    }
+    return true;
+  }
+  // The fields of constraint i that filtering and scoring share.
+  static CycleState::Spread::Constraint Prepared(const PodState& p, size_t i) {
+    CycleState::Spread::Constraint k;
+    k.key = p.constraint_terms[i].key;
+    k.max_skew = p.constraints[i].max_skew;
+    k.term = &p.constraint_terms[i];
+    k.counts_nothing = CountsNothing(p.constraints[i]);
+    return k;
+  }
   static int32_t Count(const CycleState::Spread::Constraint& k, int v) {
     if (k.counts_nothing) return 0;
     if (k.counts) return k.counts->At(v);
