@@ -173,7 +173,7 @@ class Scheduler::Impl {
     if (nominated_.empty()) return out;
     auto it = nominated_.find(n.node.meta.name);
     if (it == nominated_.end()) return out;
-    for (PodState* q : it->second) {
+    for (const auto& [key, q] : it->second) {
       if (q != &p && q->node_name.empty() && q->priority >= p.priority) out.push_back(q);
     }
     return out;
@@ -199,7 +199,7 @@ class Scheduler::Impl {
     if (p->nominated.empty()) return;
     auto it = nominated_.find(p->nominated);
     if (it != nominated_.end()) {
-      it->second.erase(p);
+      it->second.erase(p->key);
       if (it->second.empty()) nominated_.erase(it);
     }
     p->nominated.clear();
@@ -226,7 +226,9 @@ class Scheduler::Impl {
   PriorityClasses classes_;
   std::vector<ProfilePlugins> profiles_;
   size_t next_start_ = 0;
-  std::map<std::string, std::set<PodState*>> nominated_;  // by node name
+  // Pods nominated by preemption: by node name, then pod key (an order that
+  // does not depend on where pods sit in memory).
+  std::map<std::string, std::map<std::string, PodState*>> nominated_;
   // Buffers one cycle uses, kept to spare the allocations.
   std::vector<NodeState*> feasible_;
   std::vector<Rejection> failed_;
@@ -383,14 +385,14 @@ std::string Scheduler::Impl::Preempt(ProfilePlugins& pp, CycleState& s, Time now
   auto it = nominated_.find(node);
   if (it != nominated_.end()) {
     std::vector<PodState*> lose;
-    for (PodState* q : it->second) {
+    for (const auto& [key, q] : it->second) {
       if (q->priority < p.priority) lose.push_back(q);
     }
     for (PodState* q : lose) ClearNomination(q);
   }
   ClearNomination(&p);
   p.nominated = node;
-  nominated_[node].insert(&p);
+  nominated_[node][p.key] = &p;
   d->outcome = Decision::kNominated;
   d->node = node;
   for (const PodState* v : chosen.victims) d->victims.push_back(v->key);
