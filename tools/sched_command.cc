@@ -4,6 +4,7 @@
 #include <map>
 
 #include "core/sched/offline.h"
+#include "core/storage/provisioner.h"
 #include "tools/flags.h"
 #include "tools/validate.h"
 
@@ -21,12 +22,26 @@ constexpr const char* kSummary =
 
 StatusOr<std::string> PlacePods(const std::vector<model::Object>& objects,
                                 const sched::Config& config, uint64_t seed) {
-  sched::Scheduler s(config, nullptr, Random(seed));
+  // The storage layer places the claims and tells the scheduler where each
+  // pod's volumes can be used; each bind attaches them (and places
+  // WaitForFirstConsumer claims beside the pod).
+  storage::Provisioner volumes;
+  if (Status st = volumes.AddObjects(objects); !st.ok()) return st;
+  sched::Scheduler s(config, &volumes, Random(seed));
   const Time t0{};
   std::string out;
   std::vector<std::string> refused;  // pods left to another scheduler
   if (Status st = sched::AddObjects(s, objects, t0, &refused); !st.ok()) return st;
-  for (const sched::Placement& p : sched::PlaceAll(s, t0)) {
+  const auto attach = [&](const sched::Decision& d, Time now) {
+    if (d.outcome != sched::Decision::kBound) return;
+    const size_t slash = d.pod.find('/');
+    if (const model::Pod* pod = s.FindPod(d.pod.substr(0, slash), d.pod.substr(slash + 1))) {
+      // The scheduler only binds where the volumes can be used, so this holds.
+      (void)volumes.BindFirstConsumer(*pod, d.node);
+      s.VolumesChanged(now);
+    }
+  };
+  for (const sched::Placement& p : sched::PlaceAll(s, t0, 100'000'000, attach)) {
     out += p.pod;
     if (p.node.empty()) {
       out += "\t-\t" + p.reason + "\n";

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -76,10 +77,13 @@ Status AddObjects(S& s, const std::vector<model::Object>& objects, Time now,
 }
 
 // Bound pods in the order they were bound, then the pods left unplaced in
-// the order of their last attempt. `max_attempts` guards against a loop
-// that should not exist; hitting it ends the run with the pods left unplaced.
+// the order of their last attempt. `observe`, when given, sees every
+// decision first (the control plane's hook: attach volumes on a bind).
+// `max_attempts` guards against a loop that should not exist; hitting it
+// ends the run with the pods left unplaced.
 template <typename S>
-std::vector<Placement> PlaceAll(S& s, Time now = Time{}, uint64_t max_attempts = 100'000'000) {
+std::vector<Placement> PlaceAll(S& s, Time now = Time{}, uint64_t max_attempts = 100'000'000,
+                                const std::function<void(const Decision&, Time)>& observe = nullptr) {
   std::vector<Placement> bound;
   std::map<std::string, std::vector<std::string>> victims_of;
   std::map<std::string, std::string> reason_of;
@@ -94,6 +98,7 @@ std::vector<Placement> PlaceAll(S& s, Time now = Time{}, uint64_t max_attempts =
       continue;
     }
     last_try[d->pod] = ++attempts;
+    if (observe) observe(*d, now);
     switch (d->outcome) {
       case Decision::kBound:
         bound.push_back({d->pod, d->node, victims_of[d->pod], ""});

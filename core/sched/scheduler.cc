@@ -120,6 +120,10 @@ class Scheduler::Impl {
     PodState* p = cluster_.FindPod(Key(ns, name));
     return p ? p->node_name : "";
   }
+  const model::Pod* FindPod(const std::string& ns, const std::string& name) {
+    PodState* p = cluster_.FindPod(Key(ns, name));
+    return p ? &p->pod : nullptr;
+  }
   size_t pending() const {
     size_t n = 0;
     for (const auto& [key, p] : cluster_.pods()) n += p->node_name.empty() ? 1 : 0;
@@ -507,6 +511,9 @@ std::optional<Decision> Scheduler::ScheduleOne(Time now) { return impl_->Schedul
 std::optional<Time> Scheduler::NextBackoffExpiry() const { return impl_->NextBackoffExpiry(); }
 std::string Scheduler::NodeOf(const std::string& ns, const std::string& name) const {
   return impl_->NodeOf(ns, name);
+}
+const model::Pod* Scheduler::FindPod(const std::string& ns, const std::string& name) const {
+  return impl_->FindPod(ns, name);
 }
 size_t Scheduler::pending() const { return impl_->pending(); }
 size_t Scheduler::node_count() const { return impl_->node_count(); }

@@ -126,6 +126,8 @@ class Scheduler {
 
   // Where a pod is bound ("" when pending or unknown).
   std::string NodeOf(const std::string& ns, const std::string& name) const;
+  // The pod as added, or null.
+  const model::Pod* FindPod(const std::string& ns, const std::string& name) const;
   size_t pending() const;
   size_t node_count() const;
 
