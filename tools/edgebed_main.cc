@@ -4,12 +4,14 @@
 //   edgebed heartbeat ...         run the heartbeat failure detector on real sockets
 //   edgebed policy matrix|explain what the network policies of manifests allow
 //   edgebed sched -f FILE...      place the pods of manifests onto their nodes
+//   edgebed storage torture ...   the randomized fault test of replicated volumes
 #include <iostream>
 #include <string>
 
 #include "tools/heartbeat_command.h"
 #include "tools/policy_command.h"
 #include "tools/sched_command.h"
+#include "tools/storage_command.h"
 #include "tools/validate.h"
 
 namespace {
@@ -26,6 +28,8 @@ constexpr const char* kUsage =
     "              explain: which tier, policy and rule decide one connection\n"
     "  sched       place the pods of the manifests onto their nodes as kube-scheduler\n"
     "              would (filter, score, preempt) and say why a pod fits nowhere\n"
+    "  storage     torture: the randomized fault test of replicated volumes over many\n"
+    "              seeds; no acknowledged write may be lost\n"
     "\n"
     "Run 'edgebed COMMAND --help' for a command's flags.\n";
 
@@ -37,6 +41,7 @@ int main(int argc, char** argv) {
   if (command == "heartbeat") return edgebed::tools::RunHeartbeat(argc - 1, argv + 1);
   if (command == "policy") return edgebed::tools::RunPolicy(argc - 1, argv + 1);
   if (command == "sched") return edgebed::tools::RunSched(argc - 1, argv + 1);
+  if (command == "storage") return edgebed::tools::RunStorage(argc - 1, argv + 1);
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kUsage;
     return 0;

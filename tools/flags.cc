@@ -73,6 +73,18 @@ void Flags::Duration(const std::string& name, const std::string& help,
                     }});
 }
 
+void Flags::Bool(const std::string& name, const std::string& help, bool* out) {
+  flags_.push_back({name, "", help, "", "", false,
+                    [out, name](const std::string& v) {
+                      if (v != "true" && v != "false") {
+                        return InvalidArgument("\"" + v + "\" is not true or false", "--" + name);
+                      }
+                      *out = v == "true";
+                      return Status::Ok();
+                    },
+                    true});
+}
+
 void Flags::Repeated(const std::string& name, const std::string& short_name,
                      const std::string& help, std::vector<std::string>* out) {
   flags_.push_back({name, short_name, help, "TEXT", "", true, [out](const std::string& v) {
@@ -100,7 +112,7 @@ std::string Flags::Usage() const {
       << summary_ << "\n\nFlags:\n";
   for (const auto& f : flags_) {
     std::string left = "  " + (f.short_name.empty() ? "" : "-" + f.short_name + ", ") + "--" +
-                       f.name + " " + f.kind;
+                       f.name + (f.kind.empty() ? "" : " " + f.kind);
     if (left.size() < 30) left.resize(30, ' ');
     out << left << " " << f.help;
     if (!f.shown_default.empty()) out << " (default " << f.shown_default << ")";
@@ -142,6 +154,10 @@ int Flags::Parse(int argc, char** argv, int first) {
       for (const auto& f : flags_) names.push_back(f.name);
       const std::string near = ClosestName(name, names);
       return fail("unknown flag '" + arg + "'" + (near.empty() ? "" : "; did you mean '--" + near + "'?"));
+    }
+    if (!has_value && flag->is_switch) {
+      value = "true";
+      has_value = true;
     }
     if (!has_value) {
       if (i + 1 >= argc) return fail("flag '--" + flag->name + "' needs a value");

@@ -28,6 +28,8 @@ class Flags {
   void Int(const std::string& name, const std::string& help, int64_t* out);
   void Double(const std::string& name, const std::string& help, double* out);
   void Duration(const std::string& name, const std::string& help, std::chrono::nanoseconds* out);
+  // A switch: "--name" sets it; "--name=false" clears it.
+  void Bool(const std::string& name, const std::string& help, bool* out);
   // A flag that may be given many times ("-f a.yaml -f b.yaml"); `short_name` may be empty.
   void Repeated(const std::string& name, const std::string& short_name, const std::string& help,
                 std::vector<std::string>* out);
@@ -45,6 +47,7 @@ class Flags {
     std::string name, short_name, help, kind, shown_default;
     bool repeated = false;
     std::function<Status(const std::string&)> set;
+    bool is_switch = false;  // takes no separate value
   };
   const Flag* Find(const std::string& name) const;
 

@@ -318,6 +318,33 @@ TEST(Sched, ProfilesPreemptionAndReasons) {
   EXPECT_EQ(o.out, "default/small\tb\ndefault/urgent\t-\t0/2 nodes are available: 2 Insufficient cpu.\n");
 }
 
+TEST(StorageTorture, RunsSeedsAndEndsWithTheSummaryLine) {
+  Outcome o = Shell(kEdgebed + " storage torture --seeds 3 --from 40 --nodes 4 --repl 2");
+  EXPECT_EQ(o.exit_code, 0) << o.out;
+  EXPECT_NE(o.out.find("torture: 3/3 seeds"), std::string::npos) << o.out;
+  const size_t last = o.out.rfind("seeds: 3, acknowledged writes: ");
+  ASSERT_NE(last, std::string::npos) << o.out;
+  EXPECT_NE(o.out.find(", lost: 0, stale reads: 0\n", last), std::string::npos) << o.out;
+  // The same seeds print the same numbers.
+  EXPECT_EQ(Shell(kEdgebed + " storage torture --seeds 3 --from 40 --nodes 4 --repl 2").out, o.out);
+  Outcome traced = Shell(kEdgebed + " storage torture --seeds 1 --from 40 --trace");
+  EXPECT_EQ(traced.exit_code, 0);
+  EXPECT_NE(traced.out.find("# every event of the run"), std::string::npos);
+  EXPECT_NE(traced.out.find("final block 0 = "), std::string::npos);
+}
+
+TEST(StorageTorture, BadUsageExitsTwo) {
+  EXPECT_EQ(Shell(kEdgebed + " storage").exit_code, 2);
+  EXPECT_EQ(Shell(kEdgebed + " storage tortur").exit_code, 2);
+  Outcome o = Shell(kEdgebed + " storage torture --repl 4");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.out.find("--repl must be 1, 2 or 3"), std::string::npos) << o.out;
+  EXPECT_EQ(Shell(kEdgebed + " storage torture --nodes 2 --repl 3").exit_code, 2);
+  EXPECT_EQ(Shell(kEdgebed + " storage torture --seeds 0").exit_code, 2);
+  EXPECT_EQ(Shell(kEdgebed + " storage torture --seeds x").exit_code, 2);
+  EXPECT_EQ(Shell(kEdgebed + " storage --help").exit_code, 0);
+}
+
 TEST(Sched, BadInputExitsNonZeroAndSaysWhere) {
   TempDir dir;
   EXPECT_EQ(Shell(kEdgebed + " sched").exit_code, 2);

@@ -23,6 +23,7 @@ struct Parsed {
   std::string s = "a";
   std::chrono::nanoseconds d = std::chrono::seconds(1);
   std::vector<std::string> files, rest;
+  bool verbose = false;
   int rc = 0;
   std::string err;
 };
@@ -35,6 +36,7 @@ Parsed ParseWords(std::vector<std::string> words, bool positional = false) {
   flags.String("name", "a name", &p.s);
   flags.Duration("duration", "a time", &p.d);
   flags.Repeated("filename", "f", "files", &p.files);
+  flags.Bool("verbose", "say more", &p.verbose);
   if (positional) flags.Positional("WORDS", &p.rest);
   words.insert(words.begin(), "cmd");
   Args args(words);
@@ -55,6 +57,18 @@ TEST(Flags, ParsesEveryKindInBothSpellings) {
   EXPECT_EQ(p.s, "x");
   EXPECT_EQ(p.d, std::chrono::milliseconds(250));
   EXPECT_EQ(p.files, (std::vector<std::string>{"a.yaml", "b.yaml"}));
+}
+
+TEST(Flags, SwitchesTakeNoValueButAcceptAnExplicitOne) {
+  EXPECT_FALSE(ParseWords({}).verbose);
+  Parsed p = ParseWords({"--verbose", "--count", "4"});
+  EXPECT_EQ(p.rc, -1);
+  EXPECT_TRUE(p.verbose);
+  EXPECT_EQ(p.n, 4);
+  EXPECT_FALSE(ParseWords({"--verbose=false"}).verbose);
+  p = ParseWords({"--verbose=yes"});
+  EXPECT_EQ(p.rc, 2);
+  EXPECT_NE(p.err.find("--verbose: \"yes\" is not true or false"), std::string::npos) << p.err;
 }
 
 TEST(Flags, HelpExitsZero) { EXPECT_EQ(ParseWords({"--help"}).rc, 0); }

@@ -1,0 +1,1095 @@
+#include "core/storage/replication.h"
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+
+#include "core/wire/codec.h"
+
+namespace edgebed::storage {
+
+namespace {
+
+constexpr uint16_t kMagic = 0x5356;  // "SV"
+constexpr uint8_t kVersion = 1;
+constexpr size_t kMaxName = 512;
+constexpr size_t kMaxBlock = 1 << 20;
+constexpr size_t kMaxReplicas = 16;
+constexpr uint64_t kHeaderBytes = 24;  // a block's (generation, sequence, checksum) on disk
+
+enum Type : uint16_t { kAssign = 1, kWrite = 2, kAck = 3, kRemove = 4, kAdd = 5, kRenew = 6, kClaim = 7 };
+enum AckStatus : uint8_t { kAckOk = 0, kAckFenced = 1, kAckIoError = 2 };
+
+// (generation, sequence) of a block's last write: newer wins.
+struct Version {
+  uint64_t gen = 0, seq = 0;
+  friend bool operator<(const Version& a, const Version& b) {
+    return a.gen != b.gen ? a.gen < b.gen : a.seq < b.seq;
+  }
+};
+
+struct AssignMsg {
+  VolumeRecord rec;
+  uint64_t grant = 0;       // the nonce of the claim this generation grants; 0: none
+  int64_t lease_from = -1;  // nanoseconds of the renewal it grants; -1: no lease
+};
+
+void PutRecord(wire::Writer& w, const VolumeRecord& r) {
+  w.PutString(r.layout.name);
+  w.PutVarint(r.layout.block_size);
+  w.PutVarint(r.layout.blocks);
+  w.PutVarint(r.generation);
+  w.PutVarint(r.primary);
+  w.PutVarint(r.replicas.size());
+  for (NodeId n : r.replicas) w.PutVarint(n);
+  w.PutVarint(r.in_sync.size());
+  for (NodeId n : r.in_sync) w.PutVarint(n);
+}
+
+Status GetRecord(wire::Reader& r, VolumeRecord* out) {
+  uint64_t bs = 0, blocks = 0, primary = 0, n = 0;
+  (void)r.GetString(kMaxName, &out->layout.name);
+  (void)r.GetBoundedVarint(kMaxBlock, &bs);
+  (void)r.GetBoundedVarint(UINT32_MAX, &blocks);
+  (void)r.GetVarint(&out->generation);
+  (void)r.GetBoundedVarint(UINT32_MAX, &primary);
+  (void)r.GetBoundedVarint(kMaxReplicas, &n);
+  out->replicas.clear();
+  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
+    uint64_t id = 0;
+    (void)r.GetBoundedVarint(UINT32_MAX, &id);
+    out->replicas.push_back(static_cast<NodeId>(id));
+  }
+  (void)r.GetBoundedVarint(kMaxReplicas, &n);
+  out->in_sync.clear();
+  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
+    uint64_t id = 0;
+    (void)r.GetBoundedVarint(UINT32_MAX, &id);
+    out->in_sync.insert(static_cast<NodeId>(id));
+  }
+  out->layout.block_size = static_cast<uint32_t>(bs);
+  out->layout.blocks = static_cast<uint32_t>(blocks);
+  out->primary = static_cast<NodeId>(primary);
+  if (r.status().ok() && (bs == 0 || blocks == 0)) return Corruption("a volume record without blocks");
+  return r.status();
+}
+
+Bytes EncodeAssign(const AssignMsg& m) {
+  wire::Writer w;
+  wire::WriteHeader(w, {kMagic, kVersion, kAssign});
+  PutRecord(w, m.rec);
+  w.PutU64(m.grant);
+  w.PutI64(m.lease_from);
+  return std::move(w).Finish();
+}
+
+// A request about one volume from a primary to the controller.
+Bytes EncodeRequest(Type type, const std::string& volume, uint64_t gen, uint64_t arg) {
+  wire::Writer w;
+  wire::WriteHeader(w, {kMagic, kVersion, type});
+  w.PutString(volume);
+  w.PutVarint(gen);
+  w.PutVarint(arg);
+  return std::move(w).Finish();
+}
+
+struct WriteMsg {
+  std::string volume;
+  uint32_t block_size = 0, blocks = 0;
+  uint64_t gen = 0;   // the sender's generation: fencing
+  uint64_t tag = 0;   // echoed in the ack
+  Version version;    // stored on the block
+  uint32_t block = 0;
+  Bytes data;
+};
+
+Bytes EncodeWrite(const WriteMsg& m) {
+  wire::Writer w;
+  wire::WriteHeader(w, {kMagic, kVersion, kWrite});
+  w.PutString(m.volume);
+  w.PutVarint(m.block_size);
+  w.PutVarint(m.blocks);
+  w.PutVarint(m.gen);
+  w.PutVarint(m.tag);
+  w.PutVarint(m.version.gen);
+  w.PutVarint(m.version.seq);
+  w.PutVarint(m.block);
+  w.PutBytes(m.data);
+  return std::move(w).Finish();
+}
+
+Bytes EncodeAck(const std::string& volume, uint64_t tag, AckStatus status, uint64_t fence) {
+  wire::Writer w;
+  wire::WriteHeader(w, {kMagic, kVersion, kAck});
+  w.PutString(volume);
+  w.PutVarint(tag);
+  w.PutU8(status);
+  w.PutVarint(fence);
+  return std::move(w).Finish();
+}
+
+// FNV-1a over a block's version and bytes: a torn or misdirected block
+// fails it, so a replica never serves a block it does not really hold.
+uint64_t SlotChecksum(Version v, const uint8_t* data, size_t n) {
+  uint64_t h = 14695981039346656037ULL;
+  const auto mix = [&h](uint8_t byte) { h = (h ^ byte) * 1099511628211ULL; };
+  for (int i = 0; i < 8; ++i) mix(static_cast<uint8_t>(v.gen >> (8 * i)));
+  for (int i = 0; i < 8; ++i) mix(static_cast<uint8_t>(v.seq >> (8 * i)));
+  for (size_t i = 0; i < n; ++i) mix(data[i]);
+  return h;
+}
+
+void PutU64(Bytes& b, uint64_t v) {
+  for (int i = 0; i < 8; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+uint64_t GetU64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{p[i]} << (8 * i);
+  return v;
+}
+
+std::string BlocksFile(const std::string& v) { return "vol/" + v + ".blocks"; }
+std::string FenceFile(const std::string& v) { return "vol/" + v + ".fence"; }
+constexpr const char* kIndexFile = "vol/index";
+constexpr const char* kControllerFile = "controller.state";
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// The controller.
+
+class VolumeController::Impl {
+ public:
+  Impl(Env& env, ReplicationOptions options) : env_(env), options_(options) {
+    (void)env_.Listen(kControllerPort, [this](NodeId from, ByteView m) { OnMessage(from, m); });
+    timer_ = env_.Schedule(options_.lease / 4, [this] { Tick(); });
+  }
+  ~Impl() {
+    env_.Unlisten(kControllerPort);
+    env_.Cancel(timer_);
+  }
+
+  Status Create(const VolumeLayout& layout, const std::vector<NodeId>& replicas) {
+    if (records_.count(layout.name)) return AlreadyExists("volume " + layout.name + " exists");
+    if (layout.name.empty() || layout.name.size() > kMaxName) {
+      return InvalidArgument("a volume name needs 1-" + std::to_string(kMaxName) + " bytes");
+    }
+    if (replicas.empty() || replicas.size() > kMaxReplicas || layout.blocks == 0 || layout.block_size == 0 ||
+        layout.block_size > kMaxBlock) {
+      return InvalidArgument("volume " + layout.name + " needs 1-16 replicas and blocks of 1 B-1 MiB");
+    }
+    std::set<NodeId> distinct(replicas.begin(), replicas.end());
+    if (distinct.size() != replicas.size()) return InvalidArgument("volume " + layout.name + ": a replica twice");
+    Entry& e = records_[layout.name];
+    e.rec.layout = layout;
+    e.rec.replicas = replicas;
+    e.rec.primary = replicas[0];
+    e.rec.in_sync = distinct;
+    e.last_renew = env_.now();
+    Commit(layout.name, 0);
+    return Status::Ok();
+  }
+
+  Status Replace(const std::string& volume, NodeId gone, NodeId node) {
+    auto it = records_.find(volume);
+    if (it == records_.end()) return NotFound("no volume " + volume);
+    VolumeRecord& r = it->second.rec;
+    auto g = std::find(r.replicas.begin(), r.replicas.end(), gone);
+    if (g == r.replicas.end() || gone == r.primary) {
+      return FailedPrecondition("node " + std::to_string(gone) + " is not a replaceable replica of " + volume +
+                                " (the primary is replaced by failing over first)");
+    }
+    if (std::find(r.replicas.begin(), r.replicas.end(), node) != r.replicas.end()) {
+      return AlreadyExists("node " + std::to_string(node) + " already holds " + volume);
+    }
+    *g = node;
+    r.in_sync.erase(gone);
+    Commit(volume, 0);
+    return Status::Ok();
+  }
+
+  const VolumeRecord* Find(const std::string& v) const {
+    auto it = records_.find(v);
+    return it == records_.end() ? nullptr : &it->second.rec;
+  }
+  VolumeController::Stats stats_;
+
+ private:
+  struct Entry {
+    VolumeRecord rec;
+    uint64_t grant = 0;        // the claim nonce the current generation grants
+    Time last_renew{};
+    uint64_t renewed_gen = 0;  // the generation the primary last renewed under
+  };
+
+  // Bumps the generation, persists every record, then tells the replicas.
+  void Commit(const std::string& volume, uint64_t grant) {
+    Entry& e = records_.at(volume);
+    ++e.rec.generation;
+    e.grant = grant;
+    wire::Writer w;
+    w.PutVarint(records_.size());
+    for (const auto& [name, entry] : records_) PutRecord(w, entry.rec);
+    AssignMsg m{e.rec, grant, -1};
+    env_.disk().Write(kControllerFile, 0, std::move(w).Finish(), [this, m](Status s) {
+      if (!s.ok()) return;  // the tick resends what the disk holds at the next change
+      env_.disk().Sync(kControllerFile, [this, m](Status s2) {
+        if (s2.ok()) Broadcast(m);
+      });
+    });
+  }
+
+  void Broadcast(const AssignMsg& m) {
+    const Bytes msg = EncodeAssign(m);
+    for (NodeId n : m.rec.replicas) env_.Send(n, kReplicaPort, msg);
+  }
+
+  void Tick() {
+    const Time now = env_.now();
+    for (auto& [name, e] : records_) {
+      const bool expired = now - e.last_renew > options_.lease + options_.lease / 2;
+      if (expired && FailOver(name, e)) continue;
+      if (expired || e.renewed_gen != e.rec.generation) {
+        // An Assign may have been lost, or the primary restarted and must
+        // hear that it is the primary to claim the volume again.
+        Broadcast({e.rec, e.grant, -1});
+      }
+    }
+    timer_ = env_.Schedule(options_.lease / 4, [this] { Tick(); });
+  }
+
+  // Moves the volume to another in-sync replica; false when there is none.
+  bool FailOver(const std::string& name, Entry& e) {
+    std::vector<NodeId> candidates;
+    for (NodeId n : e.rec.replicas) {
+      if (n != e.rec.primary && e.rec.in_sync.count(n)) candidates.push_back(n);
+    }
+    if (candidates.empty()) return false;
+    e.rec.in_sync.erase(e.rec.primary);
+    // Deterministic, and away from the last one tried when several fail.
+    e.rec.primary = candidates[e.rec.generation % candidates.size()];
+    e.last_renew = env_.now();  // the new primary's time to claim and take over
+    ++stats_.failovers;
+    Commit(name, 0);
+    return true;
+  }
+
+  void OnMessage(NodeId from, ByteView m) {
+    wire::Reader r(m);
+    wire::Header h;
+    if (!wire::ReadHeader(r, kMagic, kVersion, &h).ok()) return;
+    std::string volume;
+    uint64_t gen = 0, arg = 0;
+    (void)r.GetString(kMaxName, &volume);
+    (void)r.GetVarint(&gen);
+    (void)r.GetVarint(&arg);
+    if (!r.ExpectEnd().ok()) return;
+    auto it = records_.find(volume);
+    if (it == records_.end()) return;
+    Entry& e = it->second;
+    if (from != e.rec.primary || gen != e.rec.generation) {
+      // A stale primary, or one that missed a change: tell it where things stand.
+      env_.Send(from, kReplicaPort, EncodeAssign({e.rec, e.grant, -1}));
+      return;
+    }
+    const NodeId node = static_cast<NodeId>(arg);
+    const bool member = std::find(e.rec.replicas.begin(), e.rec.replicas.end(), node) != e.rec.replicas.end();
+    switch (h.type) {
+      case kClaim:
+        e.last_renew = env_.now();
+        Commit(volume, arg);
+        break;
+      case kRenew:
+        e.last_renew = env_.now();
+        e.renewed_gen = gen;
+        env_.Send(from, kReplicaPort, EncodeAssign({e.rec, e.grant, static_cast<int64_t>(arg)}));
+        break;
+      case kRemove:
+        if (node == e.rec.primary) {
+          // The primary resigns (its disk failed). With no one to take over,
+          // it claims the volume again when it hears it is still the primary.
+          if (!FailOver(volume, e)) e.last_renew = Time{};
+        } else if (member) {
+          // Commits even when the node is already out: the new generation
+          // voids any request to add it back that is still on the wire.
+          e.rec.in_sync.erase(node);
+          ++stats_.removals;
+          Commit(volume, e.grant);
+        }
+        break;
+      case kAdd:
+        if (member && e.rec.in_sync.insert(node).second) {
+          ++stats_.additions;
+          Commit(volume, e.grant);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  Env& env_;
+  ReplicationOptions options_;
+  std::map<std::string, Entry> records_;
+  TimerId timer_ = kNoTimer;
+};
+
+VolumeController::VolumeController(Env& env, ReplicationOptions options)
+    : impl_(std::make_unique<Impl>(env, options)) {}
+VolumeController::~VolumeController() = default;
+Status VolumeController::CreateVolume(const VolumeLayout& layout, const std::vector<NodeId>& replicas) {
+  return impl_->Create(layout, replicas);
+}
+Status VolumeController::ReplaceReplica(const std::string& volume, NodeId gone, NodeId node) {
+  return impl_->Replace(volume, gone, node);
+}
+const VolumeRecord* VolumeController::Find(const std::string& volume) const { return impl_->Find(volume); }
+const VolumeController::Stats& VolumeController::stats() const { return impl_->stats_; }
+
+// ---------------------------------------------------------------------------
+// A storage node: replicas, and the primary of the volumes attached here.
+
+namespace {
+
+// Disk work of one replica (or of the node's index), one task at a time, in
+// order: a task calls `next` when it is done. Completions that come at once
+// do not nest, so a long queue does not deepen the stack.
+class TaskQueue {
+ public:
+  using Task = std::function<void(std::function<void()> next)>;
+  void Run(Task task) {
+    tasks_.push_back(std::move(task));
+    if (!busy_) Next();
+  }
+
+ private:
+  void Next() {
+    if (in_next_) {
+      again_ = true;
+      return;
+    }
+    in_next_ = true;
+    do {
+      again_ = false;
+      busy_ = !tasks_.empty();
+      if (!busy_) break;
+      Task task = std::move(tasks_.front());
+      tasks_.pop_front();
+      task([this] { Next(); });
+    } while (again_);
+    in_next_ = false;
+  }
+
+  std::deque<Task> tasks_;
+  bool busy_ = false, in_next_ = false, again_ = false;
+};
+
+}  // namespace
+
+class StorageNode::Impl {
+ public:
+  Impl(Env& env, NodeId controller, ReplicationOptions options)
+      : env_(env),
+        controller_(controller),
+        options_(options),
+        nonce_((env.random().Next() ^ static_cast<uint64_t>(ToNanos(env.now()))) | 1) {
+    (void)env_.Listen(kReplicaPort, [this](NodeId from, ByteView m) { OnMessage(from, m); });
+    Recover();
+    timer_ = env_.Schedule(options_.ack_timeout / 2, [this] { Tick(); });
+  }
+  ~Impl() {
+    env_.Unlisten(kReplicaPort);
+    env_.Cancel(timer_);
+    env_.Cancel(recover_timer_);
+  }
+
+  void Write(const std::string& volume, uint32_t block, Bytes data, WriteDone done);
+  void Read(const std::string& volume, uint32_t block, ReadDone done);
+  bool Serving(const std::string& volume) const {
+    auto it = primaries_.find(volume);
+    return it != primaries_.end() && it->second.phase == Primary::kServing && env_.now() < it->second.lease_until;
+  }
+  StorageNode::Stats stats_;
+
+ private:
+  // ---- replicas ----
+  struct Replica {
+    VolumeLayout layout;
+    uint64_t fence = 0;             // the newest generation seen; older writes are refused
+    std::vector<Version> versions;  // per block; (0, 0): never written
+    std::vector<uint8_t> damaged;   // per block: found torn on disk; reads fail until rewritten
+    TaskQueue queue;
+  };
+
+  // Messages to this node itself skip the network (it cannot lose them) but
+  // stay asynchronous, as a send is.
+  void Transmit(NodeId to, Bytes msg) {
+    if (to == env_.self()) {
+      env_.Schedule(Duration::zero(), [this, msg = std::move(msg)] { OnMessage(env_.self(), msg); });
+    } else {
+      env_.Send(to, kReplicaPort, std::move(msg));
+    }
+  }
+
+  void ToController(Bytes msg) { env_.Send(controller_, kControllerPort, std::move(msg)); }
+
+  Replica& EnsureReplica(const VolumeLayout& l) {
+    Replica& r = replicas_[l.name];
+    if (r.versions.empty()) {
+      r.layout = l;
+      r.versions.assign(l.blocks, Version{});
+      r.damaged.assign(l.blocks, 0);
+    }
+    return r;
+  }
+
+  // Loads every replica this node holds: the index, then each volume's
+  // fence and block headers. A disk error starts it over a little later
+  // (answering nothing meanwhile): a replica that came up without its
+  // versions would read as empty while in sync.
+  void Recover() {
+    recovering_ = true;
+    const uint64_t attempt = ++recover_attempt_;
+    const auto failed = [this, attempt] {
+      if (attempt != recover_attempt_) return;
+      ++recover_attempt_;  // the other reads of this attempt are void
+      recover_timer_ = env_.Schedule(options_.ack_timeout, [this] { Recover(); });
+    };
+    env_.disk().Read(kIndexFile, 0, 1 << 20, [this, attempt, failed](StatusOr<Bytes> index) {
+      if (attempt != recover_attempt_) return;
+      if (!index.ok() && index.status().code() != StatusCode::kNotFound) return failed();
+      std::vector<VolumeLayout> layouts;
+      if (index.ok()) {
+        wire::Reader r(*index);
+        while (r.remaining() > 0 && r.status().ok()) {
+          VolumeLayout l;
+          uint64_t bs = 0, blocks = 0;
+          (void)r.GetString(kMaxName, &l.name);
+          (void)r.GetBoundedVarint(kMaxBlock, &bs);
+          (void)r.GetBoundedVarint(UINT32_MAX, &blocks);
+          l.block_size = static_cast<uint32_t>(bs);
+          l.blocks = static_cast<uint32_t>(blocks);
+          if (r.status().ok() && bs > 0 && blocks > 0) layouts.push_back(l);
+        }
+      }
+      indexed_ = layouts;
+      replicas_.clear();
+      if (layouts.empty()) {
+        recovering_ = false;
+        return;
+      }
+      auto left = std::make_shared<size_t>(layouts.size());
+      for (const VolumeLayout& l : layouts) {
+        EnsureReplica(l);
+        env_.disk().Read(FenceFile(l.name), 0, 8, [this, l, left, attempt, failed](StatusOr<Bytes> f) {
+          if (attempt != recover_attempt_) return;
+          if (!f.ok() && f.status().code() != StatusCode::kNotFound) return failed();
+          if (f.ok() && f->size() == 8) replicas_[l.name].fence = GetU64(f->data());
+          const uint64_t slot = kHeaderBytes + l.block_size;
+          env_.disk().Read(BlocksFile(l.name), 0, slot * l.blocks,
+                           [this, l, slot, left, attempt, failed](StatusOr<Bytes> b) {
+                             if (attempt != recover_attempt_) return;
+                             if (!b.ok() && b.status().code() != StatusCode::kNotFound) return failed();
+                             Replica& rep = replicas_[l.name];
+                             for (uint32_t i = 0; b.ok() && i < l.blocks && (i + 1) * slot <= b->size(); ++i) {
+                               const uint8_t* at = b->data() + i * slot;
+                               const Version v{GetU64(at), GetU64(at + 8)};
+                               if (v.gen == 0) continue;
+                               if (GetU64(at + 16) == SlotChecksum(v, at + kHeaderBytes, l.block_size)) {
+                                 rep.versions[i] = v;
+                               } else {
+                                 rep.damaged[i] = 1;
+                               }
+                             }
+                             if (--*left == 0) recovering_ = false;
+                           });
+        });
+      }
+    });
+  }
+
+  // Makes sure the volume is in the index on disk before `then` runs. Index
+  // writes go one at a time, so two new volumes cannot overwrite each other.
+  void Indexed(const VolumeLayout& l, std::function<void(Status)> then) {
+    index_queue_.Run([this, l, then](std::function<void()> next) {
+      for (const auto& known : indexed_) {
+        if (known.name == l.name) {
+          then(Status::Ok());
+          return next();
+        }
+      }
+      wire::Writer w;
+      for (const auto& v : indexed_) {
+        w.PutString(v.name);
+        w.PutVarint(v.block_size);
+        w.PutVarint(v.blocks);
+      }
+      w.PutString(l.name);
+      w.PutVarint(l.block_size);
+      w.PutVarint(l.blocks);
+      env_.disk().Write(kIndexFile, 0, std::move(w).Finish(), [this, l, then, next](Status s) {
+        if (!s.ok()) {
+          then(s);
+          return next();
+        }
+        env_.disk().Sync(kIndexFile, [this, l, then, next](Status s2) {
+          if (s2.ok()) indexed_.push_back(l);
+          then(s2);
+          next();
+        });
+      });
+    });
+  }
+
+  void OnWrite(NodeId from, WriteMsg m) {
+    Replica& r = EnsureReplica({m.volume, m.block_size, m.blocks});
+    if (r.layout.block_size != m.block_size || r.layout.blocks != m.blocks || m.block >= r.layout.blocks ||
+        m.data.size() != r.layout.block_size) {
+      return;  // not this volume's shape: no answer, the primary times out
+    }
+    auto msg = std::make_shared<WriteMsg>(std::move(m));
+    Replica* rp = &r;
+    rp->queue.Run([this, from, msg, rp](std::function<void()> next) {
+      const auto ack = [this, from, msg, next, rp](AckStatus s) {
+        Transmit(from, EncodeAck(msg->volume, msg->tag, s, rp->fence));
+        next();
+      };
+      if (msg->gen < rp->fence) return ack(kAckFenced);
+      const auto apply = [this, msg, rp, ack](Status fenced) {
+        if (!fenced.ok()) return ack(kAckIoError);
+        if (!(rp->versions[msg->block] < msg->version)) {
+          // As new already (a duplicate, or a copy overtaken by a newer
+          // write): acknowledge once it is durable.
+          env_.disk().Sync(BlocksFile(msg->volume), [ack](Status s) { ack(s.ok() ? kAckOk : kAckIoError); });
+          return;
+        }
+        Bytes slot;
+        slot.reserve(kHeaderBytes + msg->data.size());
+        PutU64(slot, msg->version.gen);
+        PutU64(slot, msg->version.seq);
+        PutU64(slot, SlotChecksum(msg->version, msg->data.data(), msg->data.size()));
+        slot.insert(slot.end(), msg->data.begin(), msg->data.end());
+        const uint64_t offset = uint64_t{msg->block} * (kHeaderBytes + rp->layout.block_size);
+        const Version before = rp->versions[msg->block];
+        rp->versions[msg->block] = msg->version;
+        env_.disk().Write(BlocksFile(msg->volume), offset, std::move(slot), [this, msg, rp, before, ack](Status s) {
+          if (!s.ok()) {
+            // What the slot holds now is the checksum's to judge when read;
+            // the version it had is the best this replica can claim.
+            rp->versions[msg->block] = before;
+            return ack(kAckIoError);
+          }
+          rp->damaged[msg->block] = 0;
+          // A failed sync leaves the block readable here but maybe not
+          // durable: the primary takes this replica out of sync.
+          env_.disk().Sync(BlocksFile(msg->volume), [ack](Status s2) { ack(s2.ok() ? kAckOk : kAckIoError); });
+        });
+      };
+      // The index, then the fence, before the data: once this replica holds a
+      // write of a generation, no older primary may write here again, even
+      // after a crash.
+      Indexed(rp->layout, [this, msg, rp, apply](Status indexed) {
+        if (!indexed.ok() || msg->gen <= rp->fence) return apply(indexed);
+        Bytes f;
+        PutU64(f, msg->gen);
+        env_.disk().Write(FenceFile(msg->volume), 0, std::move(f), [this, msg, rp, apply](Status s) {
+          if (!s.ok()) return apply(s);
+          env_.disk().Sync(FenceFile(msg->volume), [msg, rp, apply](Status s2) {
+            if (s2.ok()) rp->fence = std::max(rp->fence, msg->gen);
+            apply(s2);
+          });
+        });
+      });
+    });
+  }
+
+  // Reads one block and its version through the replica's queue, so that it
+  // is never torn against a write in progress.
+  void ReadLocal(const std::string& volume, uint32_t block, std::function<void(StatusOr<Bytes>, Version)> done) {
+    auto it = replicas_.find(volume);
+    if (it == replicas_.end()) return done(NotFound("no replica of " + volume), Version{});
+    Replica* rp = &it->second;
+    rp->queue.Run([this, rp, volume, block, done](std::function<void()> next) {
+      const Version v = rp->versions[block];
+      if (rp->damaged[block]) {
+        done(IoError("block " + std::to_string(block) + " of " + volume + " is torn on disk"), v);
+        return next();
+      }
+      if (v.gen == 0) {  // never written: zeros
+        done(Bytes(rp->layout.block_size, 0), v);
+        return next();
+      }
+      const uint64_t slot = kHeaderBytes + rp->layout.block_size;
+      env_.disk().Read(BlocksFile(volume), block * slot, slot, [rp, v, block, volume, slot, done, next](StatusOr<Bytes> b) {
+        if (b.ok()) {
+          const uint8_t* at = b->data();
+          if (b->size() != slot || GetU64(at) != v.gen || GetU64(at + 8) != v.seq ||
+              GetU64(at + 16) != SlotChecksum(v, at + kHeaderBytes, rp->layout.block_size)) {
+            b = IoError("block " + std::to_string(block) + " of " + volume + " fails its checksum");
+          } else {
+            b = Bytes(b->begin() + kHeaderBytes, b->end());
+          }
+        }
+        done(std::move(b), v);
+        next();
+      });
+    });
+  }
+
+  // ---- primaries ----
+  struct Pending {
+    uint32_t block = 0;
+    Version version;
+    Bytes data;                // kept to resend under a new generation
+    std::set<NodeId> waiting;  // replicas yet to acknowledge
+    WriteDone done;            // client writes; empty for a takeover's rewrite
+    Time deadline{};
+    std::vector<std::function<void(bool)>> readers;  // reads that saw it: told when it settles or fails
+  };
+  // A replica of the volume outside the in-sync set.
+  struct Lagging {
+    enum State { kOut, kCopying, kAdding } state = kOut;
+    bool dirty_known = false;          // `dirty` holds every block it may lack
+    std::set<uint32_t> dirty;          // blocks written since it left
+    std::set<uint64_t> outstanding;    // copies and new writes it has yet to acknowledge
+    size_t copies_unsent = 0;          // copies still being read here
+    uint64_t round = 0;                // the catch-up the copies in flight belong to
+    Time last_progress{}, last_add{};
+  };
+  struct Primary {
+    enum Phase { kTakingOver, kServing, kResigned } phase = kTakingOver;
+    uint64_t entry = 0;  // which primaryship of this incarnation
+    VolumeRecord rec;
+    Time lease_until{};
+    std::map<uint64_t, Pending> pending;  // by tag
+    std::map<NodeId, Lagging> lagging;
+    std::map<NodeId, Time> removing;      // removals asked for, when
+    size_t takeover_left = 0;
+    Time last_resync{};
+  };
+
+  static bool Required(const Primary& p, NodeId n) {
+    if (p.rec.in_sync.count(n)) return true;
+    auto l = p.lagging.find(n);
+    return l != p.lagging.end() && l->second.state == Lagging::kAdding;
+  }
+
+  void OnAssign(const AssignMsg& a) {
+    const VolumeRecord& rec = a.rec;
+    const std::string& name = rec.layout.name;
+    auto rep = replicas_.find(name);
+    if (rep != replicas_.end() && rec.generation > rep->second.fence) {
+      // In memory only; persisted with the first write of that generation.
+      // Until then a stale primary's write still meets it here, and after a
+      // crash the new primary's rewrite supersedes whatever got through.
+      rep->second.fence = rec.generation;
+    }
+    auto it = primaries_.find(name);
+    if (rec.primary != env_.self()) {
+      if (it != primaries_.end() && rec.generation > it->second.rec.generation) StepDown(it);
+      return;
+    }
+    if (it == primaries_.end()) {
+      if (a.grant == nonce_) {
+        TakeOver(rec);
+      } else {
+        ToController(EncodeRequest(kClaim, name, rec.generation, nonce_));
+      }
+      return;
+    }
+    Primary& p = it->second;
+    if (rec.generation < p.rec.generation) return;
+    if (p.phase == Primary::kResigned) {
+      // Resigned, and still the primary: no other replica is in sync, so
+      // try again under a new claim (the disk error may have passed).
+      if (rec.in_sync.size() == 1) {
+        StepDown(it);
+        ToController(EncodeRequest(kClaim, name, rec.generation, nonce_));
+      }
+      return;
+    }
+    if (rec.generation > p.rec.generation) Reconfigure(p, rec);
+    if (a.lease_from >= 0 && rec.generation == p.rec.generation) {
+      p.lease_until = Time{} + Duration(a.lease_from) + options_.lease;
+    }
+  }
+
+  // The controller changed the volume (a replica out, in, or replaced).
+  void Reconfigure(Primary& p, const VolumeRecord& rec) {
+    const VolumeRecord old = p.rec;
+    const auto has = [](const std::vector<NodeId>& v, NodeId n) { return std::find(v.begin(), v.end(), n) != v.end(); };
+    for (NodeId n : old.in_sync) {
+      if (rec.in_sync.count(n) || !has(rec.replicas, n)) continue;
+      Lagging& l = p.lagging[n];
+      l = Lagging{};
+      l.dirty_known = true;  // what it lacks: what it had not acknowledged, and every later write
+      for (const auto& [tag, pend] : p.pending) {
+        if (pend.waiting.count(n)) l.dirty.insert(pend.block);
+      }
+    }
+    for (NodeId n : rec.replicas) {
+      if (!rec.in_sync.count(n) && !p.lagging.count(n)) p.lagging[n];  // new here: copy everything
+    }
+    for (auto it = p.lagging.begin(); it != p.lagging.end();) {
+      if (rec.in_sync.count(it->first) || !has(rec.replicas, it->first)) {
+        it = p.lagging.erase(it);
+        continue;
+      }
+      if (it->second.state == Lagging::kAdding) it->second.state = Lagging::kOut;  // its addition is void
+      ++it;
+    }
+    p.removing.clear();
+    p.rec = rec;
+    // Writes in flight go again under the new generation, which replicas
+    // that heard of it will take.
+    const Time now = env_.now();
+    std::vector<uint64_t> tags;
+    for (auto& [tag, pend] : p.pending) {
+      tags.push_back(tag);
+      pend.deadline = now + options_.ack_timeout;
+      const Bytes msg = EncodeWrite({rec.layout.name, rec.layout.block_size, rec.layout.blocks, rec.generation, tag,
+                                     pend.version, pend.block, pend.data});
+      for (NodeId n : pend.waiting) {
+        if (Required(p, n)) Transmit(n, msg);
+      }
+    }
+    for (uint64_t tag : tags) {
+      auto it = p.pending.find(tag);
+      if (it != p.pending.end()) Settle(p, it);
+    }
+  }
+
+  void StepDown(std::map<std::string, Primary>::iterator it) {
+    std::vector<WriteDone> failed;
+    std::vector<std::function<void(bool)>> readers;
+    for (auto& [tag, pend] : it->second.pending) {
+      if (pend.done) failed.push_back(std::move(pend.done));
+      for (auto& r : pend.readers) readers.push_back(std::move(r));
+    }
+    const std::string volume = it->first;
+    primaries_.erase(it);
+    for (auto& done : failed) {
+      ++stats_.writes_failed;
+      done(Unavailable("no longer the primary of " + volume));
+    }
+    for (auto& r : readers) r(false);
+  }
+
+  void TakeOver(const VolumeRecord& rec) {
+    const std::string name = rec.layout.name;
+    EnsureReplica(rec.layout);  // a new volume's first primary holds nothing yet
+    Primary& p = primaries_[name];
+    p.rec = rec;
+    p.entry = ++entries_;
+    for (NodeId n : rec.replicas) {
+      if (!rec.in_sync.count(n)) p.lagging[n];  // what it lacks is unknown here: copy everything
+    }
+    ++stats_.takeovers;
+    p.takeover_left = rec.layout.blocks;
+    for (uint32_t b = 0; b < rec.layout.blocks; ++b) {
+      // The entry, not the generation, identifies the takeover: the
+      // controller may change the volume again while it runs.
+      ReadLocal(name, b, [this, name, entry = p.entry, b](StatusOr<Bytes> data, Version) {
+        auto it = primaries_.find(name);
+        if (it == primaries_.end() || it->second.entry != entry || it->second.phase != Primary::kTakingOver) {
+          return;
+        }
+        if (!data.ok()) return Resign(name, it->second);
+        Send(name, it->second, b, std::move(*data), nullptr);
+      });
+    }
+  }
+
+  void Renew(const std::string& volume, const Primary& p) {
+    ToController(EncodeRequest(kRenew, volume, p.rec.generation, static_cast<uint64_t>(ToNanos(env_.now()))));
+  }
+
+  // This node's own replica failed: stop serving and let the controller fail over.
+  void Resign(const std::string& volume, Primary& p) {
+    if (p.phase == Primary::kResigned) return;
+    p.phase = Primary::kResigned;
+    p.lease_until = Time{};
+    ToController(EncodeRequest(kRemove, volume, p.rec.generation, env_.self()));
+  }
+
+  void RequestRemoval(const std::string& volume, Primary& p, NodeId node) {
+    if (node == env_.self()) return Resign(volume, p);
+    const Time now = env_.now();
+    auto it = p.removing.find(node);
+    if (it != p.removing.end() && now - it->second < options_.ack_timeout) return;
+    p.removing[node] = now;
+    ToController(EncodeRequest(kRemove, volume, p.rec.generation, node));
+  }
+
+  // Sends one block write under a new version to every replica that must
+  // have it, and to those catching up; `done` (client writes) runs once the
+  // in-sync replicas all hold it.
+  void Send(const std::string& volume, Primary& p, uint32_t block, Bytes data, WriteDone done) {
+    const uint64_t tag = next_tag_++;
+    Pending pend;
+    pend.block = block;
+    pend.version = {p.rec.generation, next_seq_++};
+    pend.done = std::move(done);
+    pend.deadline = env_.now() + options_.ack_timeout;
+    for (NodeId n : p.rec.replicas) {
+      if (Required(p, n)) pend.waiting.insert(n);
+    }
+    const Bytes msg = EncodeWrite({volume, p.rec.layout.block_size, p.rec.layout.blocks, p.rec.generation, tag,
+                                   pend.version, block, data});
+    pend.data = std::move(data);
+    for (NodeId n : pend.waiting) Transmit(n, msg);
+    for (auto& [n, l] : p.lagging) {
+      l.dirty.insert(block);
+      if (l.state == Lagging::kCopying) {
+        l.outstanding.insert(tag);
+        Transmit(n, msg);
+      }
+    }
+    p.pending.emplace(tag, std::move(pend));
+  }
+
+  // Completes a pending write once no replica it waits for is still required.
+  void Settle(Primary& p, std::map<uint64_t, Pending>::iterator it) {
+    for (NodeId n : it->second.waiting) {
+      if (Required(p, n)) return;
+    }
+    WriteDone done = std::move(it->second.done);
+    std::vector<std::function<void(bool)>> readers = std::move(it->second.readers);
+    const bool rewrite = !done;
+    p.pending.erase(it);
+    for (auto& r : readers) r(true);
+    if (rewrite && p.phase == Primary::kTakingOver && --p.takeover_left == 0) {
+      p.phase = Primary::kServing;
+      Renew(p.rec.layout.name, p);  // serves once the controller grants the lease
+    }
+    if (done) {
+      ++stats_.writes_acked;
+      done(Status::Ok());  // may call Write or Read, never destroy this primary
+    }
+  }
+
+  void Abandon(Lagging& l) {
+    l.state = Lagging::kOut;
+    l.outstanding.clear();
+    l.copies_unsent = 0;
+  }
+
+  void MaybeAdd(const std::string& volume, const Primary& p, NodeId n, Lagging& l) {
+    if (l.state != Lagging::kCopying || l.copies_unsent > 0 || !l.outstanding.empty()) return;
+    // It holds everything: from now on every write waits for it too, so it
+    // misses nothing between this request and the controller's answer.
+    l.state = Lagging::kAdding;
+    l.last_add = env_.now();
+    ToController(EncodeRequest(kAdd, volume, p.rec.generation, n));
+  }
+
+  void StartCatchUp(const std::string& volume, Primary& p, NodeId n, Lagging& l) {
+    std::vector<uint32_t> blocks;
+    if (l.dirty_known) {
+      blocks.assign(l.dirty.begin(), l.dirty.end());
+    } else {
+      for (uint32_t b = 0; b < p.rec.layout.blocks; ++b) blocks.push_back(b);
+    }
+    l.state = Lagging::kCopying;
+    l.round = ++rounds_;
+    l.last_progress = env_.now();
+    l.outstanding.clear();
+    l.copies_unsent = blocks.size();
+    if (blocks.empty()) return MaybeAdd(volume, p, n, l);
+    for (uint32_t b : blocks) {
+      ReadLocal(volume, b, [this, volume, n, b, round = l.round](StatusOr<Bytes> data, Version v) {
+        auto it = primaries_.find(volume);
+        if (it == primaries_.end()) return;
+        Primary& q = it->second;
+        auto lit = q.lagging.find(n);
+        if (lit == q.lagging.end() || lit->second.round != round || lit->second.state != Lagging::kCopying) return;
+        Lagging& lag = lit->second;
+        if (!data.ok()) {
+          Abandon(lag);
+          return Resign(volume, q);
+        }
+        // The copy keeps the block's version, so it never rolls back a newer
+        // write the replica already has from this primary.
+        const uint64_t tag = next_tag_++;
+        lag.outstanding.insert(tag);
+        --lag.copies_unsent;
+        Transmit(n, EncodeWrite({volume, q.rec.layout.block_size, q.rec.layout.blocks, q.rec.generation, tag, v, b,
+                                 std::move(*data)}));
+      });
+    }
+  }
+
+  void OnAck(NodeId from, const std::string& volume, uint64_t tag, AckStatus status, uint64_t fence) {
+    auto pit = primaries_.find(volume);
+    if (pit == primaries_.end()) return;
+    Primary& p = pit->second;
+    auto lag = p.lagging.find(from);
+    if (lag != p.lagging.end() && lag->second.outstanding.erase(tag)) {
+      ++stats_.blocks_resynced;
+      if (status == kAckOk) {
+        lag->second.last_progress = env_.now();
+        MaybeAdd(volume, p, from, lag->second);
+      } else {
+        Abandon(lag->second);
+      }
+    }
+    if (status == kAckFenced && fence > p.rec.generation) {
+      Renew(volume, p);  // the controller moved on; its answer says how
+      return;
+    }
+    auto it = p.pending.find(tag);
+    if (it == p.pending.end()) return;
+    if (status != kAckOk) {
+      if (Required(p, from)) RequestRemoval(volume, p, from);
+      return;
+    }
+    it->second.waiting.erase(from);
+    Settle(p, it);
+  }
+
+  void Tick() {
+    const Time now = env_.now();
+    for (auto& [name, p] : primaries_) {
+      if (p.phase == Primary::kServing && now >= p.lease_until - options_.lease * 2 / 3) Renew(name, p);
+      for (auto& [tag, pend] : p.pending) {
+        if (now < pend.deadline) continue;
+        for (NodeId n : pend.waiting) {
+          if (Required(p, n)) RequestRemoval(name, p, n);
+        }
+      }
+      for (auto& [n, l] : p.lagging) {
+        if (l.state == Lagging::kCopying && now - l.last_progress > options_.ack_timeout) {
+          Abandon(l);
+        } else if (l.state == Lagging::kAdding && now - l.last_add >= options_.resync_interval) {
+          l.last_add = now;  // the request or its answer may have been lost
+          ToController(EncodeRequest(kAdd, name, p.rec.generation, n));
+        }
+      }
+      if (p.phase == Primary::kServing && now - p.last_resync >= options_.resync_interval) {
+        p.last_resync = now;
+        for (auto& [n, l] : p.lagging) {
+          if (l.state == Lagging::kOut) StartCatchUp(name, p, n, l);
+        }
+      }
+    }
+    timer_ = env_.Schedule(options_.ack_timeout / 2, [this] { Tick(); });
+  }
+
+  void OnMessage(NodeId from, ByteView bytes) {
+    if (recovering_) return;  // the sender retries or times out
+    wire::Reader r(bytes);
+    wire::Header h;
+    if (!wire::ReadHeader(r, kMagic, kVersion, &h).ok()) return;
+    if (h.type == kAssign) {
+      AssignMsg a;
+      if (!GetRecord(r, &a.rec).ok()) return;
+      (void)r.GetU64(&a.grant);
+      (void)r.GetI64(&a.lease_from);
+      if (r.ExpectEnd().ok() && from == controller_ && a.rec.in_sync.count(a.rec.primary)) OnAssign(a);
+    } else if (h.type == kWrite) {
+      WriteMsg m;
+      uint64_t bs = 0, blocks = 0, block = 0;
+      (void)r.GetString(kMaxName, &m.volume);
+      (void)r.GetBoundedVarint(kMaxBlock, &bs);
+      (void)r.GetBoundedVarint(UINT32_MAX, &blocks);
+      (void)r.GetVarint(&m.gen);
+      (void)r.GetVarint(&m.tag);
+      (void)r.GetVarint(&m.version.gen);
+      (void)r.GetVarint(&m.version.seq);
+      (void)r.GetBoundedVarint(UINT32_MAX, &block);
+      (void)r.GetBytes(kMaxBlock, &m.data);
+      if (!r.ExpectEnd().ok() || bs == 0 || blocks == 0 || m.volume.empty()) return;
+      m.block_size = static_cast<uint32_t>(bs);
+      m.blocks = static_cast<uint32_t>(blocks);
+      m.block = static_cast<uint32_t>(block);
+      OnWrite(from, std::move(m));
+    } else if (h.type == kAck) {
+      std::string volume;
+      uint64_t tag = 0, fence = 0;
+      uint8_t status = 0;
+      (void)r.GetString(kMaxName, &volume);
+      (void)r.GetVarint(&tag);
+      (void)r.GetU8(&status);
+      (void)r.GetVarint(&fence);
+      if (r.ExpectEnd().ok() && status <= kAckIoError) OnAck(from, volume, tag, static_cast<AckStatus>(status), fence);
+    }
+  }
+
+  Env& env_;
+  NodeId controller_;
+  ReplicationOptions options_;
+  const uint64_t nonce_;  // this incarnation's: claims carry it, grants echo it
+  bool recovering_ = true;
+  uint64_t recover_attempt_ = 0;
+  TimerId recover_timer_ = kNoTimer;
+  std::vector<VolumeLayout> indexed_;
+  TaskQueue index_queue_;
+  std::map<std::string, Replica> replicas_;
+  std::map<std::string, Primary> primaries_;
+  uint64_t next_tag_ = 1;
+  uint64_t next_seq_ = 1;  // per incarnation: its generations are its own
+  uint64_t rounds_ = 0;
+  uint64_t entries_ = 0;
+  TimerId timer_ = kNoTimer;
+};
+
+void StorageNode::Impl::Write(const std::string& volume, uint32_t block, Bytes data, WriteDone done) {
+  auto it = primaries_.find(volume);
+  if (it == primaries_.end() || !Serving(volume)) {
+    return done(Unavailable("node " + std::to_string(env_.self()) + " is not serving volume " + volume));
+  }
+  Primary& p = it->second;
+  if (block >= p.rec.layout.blocks || data.size() != p.rec.layout.block_size) {
+    return done(InvalidArgument("block " + std::to_string(block) + " of " + volume + ": out of range or not " +
+                                std::to_string(p.rec.layout.block_size) + " bytes"));
+  }
+  Send(volume, p, block, std::move(data), std::move(done));
+}
+
+void StorageNode::Impl::Read(const std::string& volume, uint32_t block, ReadDone done) {
+  auto it = primaries_.find(volume);
+  if (it == primaries_.end() || !Serving(volume)) {
+    return done(Unavailable("node " + std::to_string(env_.self()) + " is not serving volume " + volume));
+  }
+  if (block >= it->second.rec.layout.blocks) return done(InvalidArgument("block out of range"));
+  const uint64_t gen = it->second.rec.generation;
+  ReadLocal(volume, block, [this, volume, gen, done](StatusOr<Bytes> data, Version v) {
+    // The lease must still hold when the data is in hand.
+    auto p = primaries_.find(volume);
+    if (p == primaries_.end() || p->second.rec.generation != gen || !Serving(volume)) {
+      return done(Unavailable("lost volume " + volume + " while reading"));
+    }
+    if (!data.ok()) {
+      Resign(volume, p->second);  // another in-sync replica may still have it
+      return done(std::move(data));
+    }
+    // A value is readable only once it is acknowledged: one still on its way
+    // to the replicas could vanish in a failover after a reader saw it.
+    for (auto& [tag, pend] : p->second.pending) {
+      if (pend.version.gen == v.gen && pend.version.seq == v.seq) {
+        pend.readers.push_back([this, volume, gen, done, data = std::move(*data)](bool settled) {
+          if (!settled || !Serving(volume) || primaries_.at(volume).rec.generation != gen) {
+            return done(Unavailable("lost volume " + volume + " while reading"));
+          }
+          done(data);
+        });
+        return;
+      }
+    }
+    done(std::move(data));
+  });
+}
+
+StorageNode::StorageNode(Env& env, NodeId controller, ReplicationOptions options)
+    : impl_(std::make_unique<Impl>(env, controller, options)) {}
+StorageNode::~StorageNode() = default;
+void StorageNode::Write(const std::string& volume, uint32_t block, Bytes data, WriteDone done) {
+  impl_->Write(volume, block, std::move(data), std::move(done));
+}
+void StorageNode::Read(const std::string& volume, uint32_t block, ReadDone done) {
+  impl_->Read(volume, block, std::move(done));
+}
+bool StorageNode::Serving(const std::string& volume) const { return impl_->Serving(volume); }
+const StorageNode::Stats& StorageNode::stats() const { return impl_->stats_; }
+
+}  // namespace edgebed::storage
