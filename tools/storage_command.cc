@@ -36,7 +36,7 @@ int Torture(int argc, char** argv) {
   if (nodes < repl || nodes > 64) return usage("--nodes must be at least --repl and at most 64");
 
   const std::string replay_flags = " --nodes " + std::to_string(nodes) + " --repl " + std::to_string(repl);
-  uint64_t acked = 0, lost = 0, bad_reads = 0, failed_seeds = 0;
+  uint64_t acked = 0, lost = 0, bad_reads = 0, failed_seeds = 0, snapshots = 0;
   const int64_t every = seeds >= 1000 ? 100 : seeds >= 100 ? 10 : 1;
   for (int64_t i = 0; i < seeds; ++i) {
     storage::TortureOptions o;
@@ -56,6 +56,7 @@ int Torture(int argc, char** argv) {
       std::cout << r->check.ToString(1000) << "\n";
     }
     acked += r->acknowledged_writes;
+    snapshots += r->snapshots_checked;
     lost += r->lost_writes;
     bad_reads += r->bad_reads;
     if (!r->ok()) {
@@ -67,7 +68,7 @@ int Torture(int argc, char** argv) {
     }
     if ((i + 1) % every == 0 || i + 1 == seeds) {
       std::cerr << "torture: " << (i + 1) << "/" << seeds << " seeds, " << acked << " acknowledged writes, "
-                << failed_seeds << " failed\n";
+                << snapshots << " snapshots checked, " << failed_seeds << " failed\n";
     }
   }
   std::cout << "seeds: " << seeds << ", acknowledged writes: " << acked << ", lost: " << lost

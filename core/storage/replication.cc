@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <optional>
+#include <tuple>
 
 #include "core/wire/codec.h"
 
@@ -15,9 +16,23 @@ constexpr uint8_t kVersion = 1;
 constexpr size_t kMaxName = 512;
 constexpr size_t kMaxBlock = 1 << 20;
 constexpr size_t kMaxReplicas = 16;
+constexpr size_t kMaxSnapshots = 4096;
+constexpr size_t kMaxSnapshotName = 128;
 constexpr uint64_t kHeaderBytes = 24;  // a block's (generation, sequence, checksum) on disk
 
-enum Type : uint16_t { kAssign = 1, kWrite = 2, kAck = 3, kRemove = 4, kAdd = 5, kRenew = 6, kClaim = 7 };
+enum Type : uint16_t {
+  kAssign = 1,     // controller -> replicas: the volume's record
+  kWrite = 2,      // primary -> replica: a block
+  kAck = 3,        // replica -> primary
+  kRemove = 4,     // primary -> controller: take a replica out of sync
+  kAdd = 5,        // primary -> controller: a replica caught up
+  kRenew = 6,      // primary -> controller: the lease
+  kClaim = 7,      // named primary -> controller: grant me a generation
+  kSnap = 8,       // primary -> replica: take a snapshot here, at this barrier
+  kSnapBlock = 9,  // primary -> lagging replica: one block of a snapshot it lacks
+  kSnapDone = 10,  // primary -> controller: every in-sync replica holds the snapshot
+  kSeeded = 11,    // primary -> controller: the clone holds its source's image
+};
 enum AckStatus : uint8_t { kAckOk = 0, kAckFenced = 1, kAckIoError = 2 };
 
 // (generation, sequence) of a block's last write: newer wins.
@@ -44,6 +59,15 @@ void PutRecord(wire::Writer& w, const VolumeRecord& r) {
   for (NodeId n : r.replicas) w.PutVarint(n);
   w.PutVarint(r.in_sync.size());
   for (NodeId n : r.in_sync) w.PutVarint(n);
+  w.PutVarint(r.snapshots.size());
+  for (const SnapshotRecord& snap : r.snapshots) {
+    w.PutString(snap.name);
+    w.PutU8(snap.ready ? 1 : 0);
+    w.PutI64(snap.requested_ns);
+    w.PutI64(snap.ready_ns);
+  }
+  w.PutString(r.clone_from.volume);
+  w.PutString(r.clone_from.snapshot);
 }
 
 Status GetRecord(wire::Reader& r, VolumeRecord* out) {
@@ -67,6 +91,20 @@ Status GetRecord(wire::Reader& r, VolumeRecord* out) {
     (void)r.GetBoundedVarint(UINT32_MAX, &id);
     out->in_sync.insert(static_cast<NodeId>(id));
   }
+  (void)r.GetBoundedVarint(kMaxSnapshots, &n);
+  out->snapshots.clear();
+  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
+    SnapshotRecord snap;
+    uint8_t ready = 0;
+    (void)r.GetString(kMaxSnapshotName, &snap.name);
+    (void)r.GetU8(&ready);
+    (void)r.GetI64(&snap.requested_ns);
+    (void)r.GetI64(&snap.ready_ns);
+    snap.ready = ready != 0;
+    out->snapshots.push_back(std::move(snap));
+  }
+  (void)r.GetString(kMaxName, &out->clone_from.volume);
+  (void)r.GetString(kMaxSnapshotName, &out->clone_from.snapshot);
   out->layout.block_size = static_cast<uint32_t>(bs);
   out->layout.blocks = static_cast<uint32_t>(blocks);
   out->primary = static_cast<NodeId>(primary);
@@ -83,17 +121,22 @@ Bytes EncodeAssign(const AssignMsg& m) {
   return std::move(w).Finish();
 }
 
-// A request about one volume from a primary to the controller.
-Bytes EncodeRequest(Type type, const std::string& volume, uint64_t gen, uint64_t arg) {
+// A request about one volume from a primary to the controller; `text`
+// names a snapshot where the request is about one.
+Bytes EncodeRequest(Type type, const std::string& volume, uint64_t gen, uint64_t arg, const std::string& text = {}) {
   wire::Writer w;
   wire::WriteHeader(w, {kMagic, kVersion, type});
   w.PutString(volume);
   w.PutVarint(gen);
   w.PutVarint(arg);
+  w.PutString(text);
   return std::move(w).Finish();
 }
 
+// What a primary sends a replica: a block (kWrite), a snapshot barrier
+// (kSnap: snapshot, barrier), or a block of a snapshot (kSnapBlock: all).
 struct WriteMsg {
+  Type type = kWrite;
   std::string volume;
   uint32_t block_size = 0, blocks = 0;
   uint64_t gen = 0;   // the sender's generation: fencing
@@ -101,11 +144,13 @@ struct WriteMsg {
   Version version;    // stored on the block
   uint32_t block = 0;
   Bytes data;
+  std::string snapshot;
+  Version barrier;    // the snapshot holds every write up to this version
 };
 
 Bytes EncodeWrite(const WriteMsg& m) {
   wire::Writer w;
-  wire::WriteHeader(w, {kMagic, kVersion, kWrite});
+  wire::WriteHeader(w, {kMagic, kVersion, m.type});
   w.PutString(m.volume);
   w.PutVarint(m.block_size);
   w.PutVarint(m.blocks);
@@ -115,7 +160,35 @@ Bytes EncodeWrite(const WriteMsg& m) {
   w.PutVarint(m.version.seq);
   w.PutVarint(m.block);
   w.PutBytes(m.data);
+  w.PutString(m.snapshot);
+  w.PutVarint(m.barrier.gen);
+  w.PutVarint(m.barrier.seq);
   return std::move(w).Finish();
+}
+
+Status DecodeWrite(wire::Reader& r, Type type, WriteMsg* m) {
+  uint64_t bs = 0, blocks = 0, block = 0;
+  m->type = type;
+  (void)r.GetString(kMaxName, &m->volume);
+  (void)r.GetBoundedVarint(kMaxBlock, &bs);
+  (void)r.GetBoundedVarint(UINT32_MAX, &blocks);
+  (void)r.GetVarint(&m->gen);
+  (void)r.GetVarint(&m->tag);
+  (void)r.GetVarint(&m->version.gen);
+  (void)r.GetVarint(&m->version.seq);
+  (void)r.GetBoundedVarint(UINT32_MAX, &block);
+  (void)r.GetBytes(kMaxBlock, &m->data);
+  (void)r.GetString(kMaxSnapshotName, &m->snapshot);
+  (void)r.GetVarint(&m->barrier.gen);
+  (void)r.GetVarint(&m->barrier.seq);
+  if (Status s = r.ExpectEnd(); !s.ok()) return s;
+  if (bs == 0 || blocks == 0 || m->volume.empty() || (type != kWrite && m->snapshot.empty())) {
+    return Corruption("a write without its volume's shape or snapshot");
+  }
+  m->block_size = static_cast<uint32_t>(bs);
+  m->blocks = static_cast<uint32_t>(blocks);
+  m->block = static_cast<uint32_t>(block);
+  return Status::Ok();
 }
 
 Bytes EncodeAck(const std::string& volume, uint64_t tag, AckStatus status, uint64_t fence) {
@@ -149,6 +222,16 @@ uint64_t GetU64(const uint8_t* p) {
 }
 
 std::string BlocksFile(const std::string& v) { return "vol/" + v + ".blocks"; }
+std::string SnapsFile(const std::string& v) { return "vol/" + v + ".snaps"; }
+std::string SnapBlocksFile(const std::string& v, const std::string& snap) { return "vol/" + v + "@" + snap + ".blocks"; }
+
+bool ValidSnapshotName(const std::string& name) {
+  if (name.empty() || name.size() > kMaxSnapshotName) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+  });
+}
 std::string FenceFile(const std::string& v) { return "vol/" + v + ".fence"; }
 constexpr const char* kIndexFile = "vol/index";
 constexpr const char* kControllerFile = "controller.state";
@@ -169,7 +252,7 @@ class VolumeController::Impl {
     env_.Cancel(timer_);
   }
 
-  Status Create(const VolumeLayout& layout, const std::vector<NodeId>& replicas) {
+  Status Create(const VolumeLayout& layout, const std::vector<NodeId>& replicas, const CloneSource& source) {
     if (records_.count(layout.name)) return AlreadyExists("volume " + layout.name + " exists");
     if (layout.name.empty() || layout.name.size() > kMaxName) {
       return InvalidArgument("a volume name needs 1-" + std::to_string(kMaxName) + " bytes");
@@ -180,11 +263,29 @@ class VolumeController::Impl {
     }
     std::set<NodeId> distinct(replicas.begin(), replicas.end());
     if (distinct.size() != replicas.size()) return InvalidArgument("volume " + layout.name + ": a replica twice");
+    if (!source.volume.empty()) {
+      auto src = records_.find(source.volume);
+      if (src == records_.end()) return NotFound("no volume " + source.volume + " to clone");
+      const VolumeRecord& from = src->second.rec;
+      const SnapshotRecord* snap = from.FindSnapshot(source.snapshot);
+      if (!snap) return NotFound("volume " + source.volume + " has no snapshot " + source.snapshot);
+      if (!snap->ready) return FailedPrecondition("snapshot " + source.snapshot + " is not ready yet");
+      if (from.layout.block_size != layout.block_size || from.layout.blocks != layout.blocks) {
+        return InvalidArgument("a clone of " + source.volume + " needs its layout: " +
+                               std::to_string(from.layout.blocks) + " blocks of " +
+                               std::to_string(from.layout.block_size) + " bytes");
+      }
+      if (!from.in_sync.count(replicas[0])) {
+        return FailedPrecondition("node " + std::to_string(replicas[0]) + " does not hold " + source.volume +
+                                  "'s snapshots: put the clone's first replica on an in-sync replica of it");
+      }
+    }
     Entry& e = records_[layout.name];
     e.rec.layout = layout;
     e.rec.replicas = replicas;
     e.rec.primary = replicas[0];
     e.rec.in_sync = distinct;
+    e.rec.clone_from = source;
     e.last_renew = env_.now();
     Commit(layout.name, 0);
     return Status::Ok();
@@ -208,6 +309,40 @@ class VolumeController::Impl {
     return Status::Ok();
   }
 
+  Status CreateSnapshot(const std::string& volume, const std::string& name) {
+    auto it = records_.find(volume);
+    if (it == records_.end()) return NotFound("no volume " + volume);
+    if (!ValidSnapshotName(name)) {
+      return InvalidArgument("snapshot name \"" + name + "\" needs 1-128 of A-Z, a-z, 0-9, '.', '_', '-'");
+    }
+    VolumeRecord& r = it->second.rec;
+    if (r.FindSnapshot(name)) return AlreadyExists("volume " + volume + " has a snapshot " + name);
+    if (r.snapshots.size() >= kMaxSnapshots) {
+      return ResourceExhausted("volume " + volume + " has " + std::to_string(kMaxSnapshots) +
+                               " snapshots: delete some first");
+    }
+    r.snapshots.push_back({name, false, ToNanos(env_.now()), 0});
+    Commit(volume, it->second.grant);
+    return Status::Ok();
+  }
+
+  Status DeleteSnapshot(const std::string& volume, const std::string& name) {
+    auto it = records_.find(volume);
+    if (it == records_.end()) return NotFound("no volume " + volume);
+    VolumeRecord& r = it->second.rec;
+    auto snap = std::find_if(r.snapshots.begin(), r.snapshots.end(),
+                             [&](const SnapshotRecord& s) { return s.name == name; });
+    if (snap == r.snapshots.end()) return NotFound("volume " + volume + " has no snapshot " + name);
+    for (const auto& [other, e] : records_) {
+      if (e.rec.clone_from.volume == volume && e.rec.clone_from.snapshot == name) {
+        return FailedPrecondition("clone " + other + " is being seeded from snapshot " + name + ": try again later");
+      }
+    }
+    r.snapshots.erase(snap);
+    Commit(volume, it->second.grant);
+    return Status::Ok();
+  }
+
   const VolumeRecord* Find(const std::string& v) const {
     auto it = records_.find(v);
     return it == records_.end() ? nullptr : &it->second.rec;
@@ -218,6 +353,7 @@ class VolumeController::Impl {
   struct Entry {
     VolumeRecord rec;
     uint64_t grant = 0;        // the claim nonce the current generation grants
+    uint64_t claimed_gen = 0;  // the generation the current primary's claim was granted at
     Time last_renew{};
     uint64_t renewed_gen = 0;  // the generation the primary last renewed under
   };
@@ -278,15 +414,33 @@ class VolumeController::Impl {
     wire::Reader r(m);
     wire::Header h;
     if (!wire::ReadHeader(r, kMagic, kVersion, &h).ok()) return;
-    std::string volume;
+    std::string volume, text;
     uint64_t gen = 0, arg = 0;
     (void)r.GetString(kMaxName, &volume);
     (void)r.GetVarint(&gen);
     (void)r.GetVarint(&arg);
+    (void)r.GetString(kMaxSnapshotName, &text);
     if (!r.ExpectEnd().ok()) return;
     auto it = records_.find(volume);
     if (it == records_.end()) return;
     Entry& e = it->second;
+    // Reports of work done hold for the whole primaryship, whatever changed
+    // in the record meanwhile.
+    if ((h.type == kSnapDone || h.type == kSeeded) && from == e.rec.primary && gen >= e.claimed_gen) {
+      if (h.type == kSnapDone) {
+        for (SnapshotRecord& snap : e.rec.snapshots) {
+          if (snap.name == text && !snap.ready) {
+            snap.ready = true;
+            snap.ready_ns = ToNanos(env_.now());
+            Commit(volume, e.grant);
+          }
+        }
+      } else if (!e.rec.clone_from.volume.empty()) {
+        e.rec.clone_from = {};
+        Commit(volume, e.grant);
+      }
+      return;
+    }
     if (from != e.rec.primary || gen != e.rec.generation) {
       // A stale primary, or one that missed a change: tell it where things stand.
       env_.Send(from, kReplicaPort, EncodeAssign({e.rec, e.grant, -1}));
@@ -298,6 +452,7 @@ class VolumeController::Impl {
       case kClaim:
         e.last_renew = env_.now();
         Commit(volume, arg);
+        e.claimed_gen = e.rec.generation;
         break;
       case kRenew:
         e.last_renew = env_.now();
@@ -338,7 +493,25 @@ VolumeController::VolumeController(Env& env, ReplicationOptions options)
     : impl_(std::make_unique<Impl>(env, options)) {}
 VolumeController::~VolumeController() = default;
 Status VolumeController::CreateVolume(const VolumeLayout& layout, const std::vector<NodeId>& replicas) {
-  return impl_->Create(layout, replicas);
+  return impl_->Create(layout, replicas, {});
+}
+Status VolumeController::CloneVolume(const VolumeLayout& layout, const std::vector<NodeId>& replicas,
+                                     const CloneSource& source) {
+  if (source.volume.empty()) return InvalidArgument("a clone needs a source volume");
+  return impl_->Create(layout, replicas, source);
+}
+Status VolumeController::CreateSnapshot(const std::string& volume, const std::string& name) {
+  return impl_->CreateSnapshot(volume, name);
+}
+Status VolumeController::DeleteSnapshot(const std::string& volume, const std::string& name) {
+  return impl_->DeleteSnapshot(volume, name);
+}
+
+const SnapshotRecord* VolumeRecord::FindSnapshot(const std::string& name) const {
+  for (const SnapshotRecord& s : snapshots) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
 }
 Status VolumeController::ReplaceReplica(const std::string& volume, NodeId gone, NodeId node) {
   return impl_->Replace(volume, gone, node);
@@ -405,6 +578,8 @@ class StorageNode::Impl {
 
   void Write(const std::string& volume, uint32_t block, Bytes data, WriteDone done);
   void Read(const std::string& volume, uint32_t block, ReadDone done);
+  void ReadSnapshot(const std::string& volume, const std::string& snapshot, uint32_t block, ReadDone done);
+  void Restore(const std::string& volume, const std::string& snapshot, WriteDone done);
   bool Serving(const std::string& volume) const {
     auto it = primaries_.find(volume);
     return it != primaries_.end() && it->second.phase == Primary::kServing && env_.now() < it->second.lease_until;
@@ -413,11 +588,21 @@ class StorageNode::Impl {
 
  private:
   // ---- replicas ----
+  // A snapshot as this replica keeps it: the blocks overwritten since its
+  // barrier are copied to its own file first (copy-on-write); the others are
+  // read from the volume, whose version there is still at or below the barrier.
+  struct Snap {
+    Version barrier;
+    uint64_t taken_gen = 0;          // the generation of the message that brought it
+    bool materialized = false;       // copied in whole from a primary, not taken here: no copy-on-write
+    std::vector<uint8_t> preserved;  // per block: its image is in the snapshot's own file
+  };
   struct Replica {
     VolumeLayout layout;
-    uint64_t fence = 0;             // the newest generation seen; older writes are refused
+    uint64_t fence = 0;             // the newest generation written under; older writes are refused
     std::vector<Version> versions;  // per block; (0, 0): never written
     std::vector<uint8_t> damaged;   // per block: found torn on disk; reads fail until rewritten
+    std::map<std::string, Snap> snaps;
     TaskQueue queue;
   };
 
@@ -443,21 +628,35 @@ class StorageNode::Impl {
     return r;
   }
 
+  static uint64_t SlotBytes(const VolumeLayout& l) { return kHeaderBytes + l.block_size; }
+
+  // A block as it lies on disk: version, checksum, data.
+  static Bytes MakeSlot(Version v, const Bytes& data) {
+    Bytes slot;
+    slot.reserve(kHeaderBytes + data.size());
+    PutU64(slot, v.gen);
+    PutU64(slot, v.seq);
+    PutU64(slot, SlotChecksum(v, data.data(), data.size()));
+    slot.insert(slot.end(), data.begin(), data.end());
+    return slot;
+  }
+  // The version a slot read from disk holds, if it is whole.
+  static std::optional<Version> SlotVersion(const uint8_t* at, uint32_t block_size) {
+    const Version v{GetU64(at), GetU64(at + 8)};
+    if (GetU64(at + 16) != SlotChecksum(v, at + kHeaderBytes, block_size)) return std::nullopt;
+    return v;
+  }
+
   // Loads every replica this node holds: the index, then each volume's
-  // fence and block headers. A disk error starts it over a little later
-  // (answering nothing meanwhile): a replica that came up without its
+  // fence, block headers and snapshots. A disk error starts it over a little
+  // later (answering nothing meanwhile): a replica that came up without its
   // versions would read as empty while in sync.
   void Recover() {
     recovering_ = true;
     const uint64_t attempt = ++recover_attempt_;
-    const auto failed = [this, attempt] {
+    env_.disk().Read(kIndexFile, 0, 1 << 20, [this, attempt](StatusOr<Bytes> index) {
       if (attempt != recover_attempt_) return;
-      ++recover_attempt_;  // the other reads of this attempt are void
-      recover_timer_ = env_.Schedule(options_.ack_timeout, [this] { Recover(); });
-    };
-    env_.disk().Read(kIndexFile, 0, 1 << 20, [this, attempt, failed](StatusOr<Bytes> index) {
-      if (attempt != recover_attempt_) return;
-      if (!index.ok() && index.status().code() != StatusCode::kNotFound) return failed();
+      if (!index.ok() && index.status().code() != StatusCode::kNotFound) return RecoverFailed(attempt);
       std::vector<VolumeLayout> layouts;
       if (index.ok()) {
         wire::Reader r(*index);
@@ -474,38 +673,90 @@ class StorageNode::Impl {
       }
       indexed_ = layouts;
       replicas_.clear();
-      if (layouts.empty()) {
-        recovering_ = false;
-        return;
-      }
-      auto left = std::make_shared<size_t>(layouts.size());
-      for (const VolumeLayout& l : layouts) {
-        EnsureReplica(l);
-        env_.disk().Read(FenceFile(l.name), 0, 8, [this, l, left, attempt, failed](StatusOr<Bytes> f) {
-          if (attempt != recover_attempt_) return;
-          if (!f.ok() && f.status().code() != StatusCode::kNotFound) return failed();
-          if (f.ok() && f->size() == 8) replicas_[l.name].fence = GetU64(f->data());
-          const uint64_t slot = kHeaderBytes + l.block_size;
-          env_.disk().Read(BlocksFile(l.name), 0, slot * l.blocks,
-                           [this, l, slot, left, attempt, failed](StatusOr<Bytes> b) {
-                             if (attempt != recover_attempt_) return;
-                             if (!b.ok() && b.status().code() != StatusCode::kNotFound) return failed();
-                             Replica& rep = replicas_[l.name];
-                             for (uint32_t i = 0; b.ok() && i < l.blocks && (i + 1) * slot <= b->size(); ++i) {
-                               const uint8_t* at = b->data() + i * slot;
-                               const Version v{GetU64(at), GetU64(at + 8)};
-                               if (v.gen == 0) continue;
-                               if (GetU64(at + 16) == SlotChecksum(v, at + kHeaderBytes, l.block_size)) {
-                                 rep.versions[i] = v;
-                               } else {
-                                 rep.damaged[i] = 1;
-                               }
-                             }
-                             if (--*left == 0) recovering_ = false;
-                           });
-        });
-      }
+      recover_left_ = layouts.size();
+      if (layouts.empty()) recovering_ = false;
+      for (const VolumeLayout& l : layouts) RecoverVolume(l, attempt);
     });
+  }
+
+  void RecoverFailed(uint64_t attempt) {
+    if (attempt != recover_attempt_) return;
+    ++recover_attempt_;  // the other reads of this attempt are void
+    recover_timer_ = env_.Schedule(options_.ack_timeout, [this] { Recover(); });
+  }
+
+  // Reads a file whole for recovery: a missing file is empty; any other
+  // error starts recovery over.
+  void RecoverRead(const std::string& file, uint64_t length, uint64_t attempt, std::function<void(Bytes)> then) {
+    env_.disk().Read(file, 0, length, [this, attempt, then](StatusOr<Bytes> b) {
+      if (attempt != recover_attempt_) return;
+      if (!b.ok() && b.status().code() != StatusCode::kNotFound) return RecoverFailed(attempt);
+      then(b.ok() ? std::move(*b) : Bytes{});
+    });
+  }
+
+  void RecoverVolume(const VolumeLayout& l, uint64_t attempt) {
+    EnsureReplica(l);
+    const uint64_t slot = SlotBytes(l);
+    RecoverRead(FenceFile(l.name), 8, attempt, [this, l, slot, attempt](Bytes fence) {
+      Replica& rep = replicas_[l.name];
+      if (fence.size() == 8) rep.fence = GetU64(fence.data());
+      RecoverRead(BlocksFile(l.name), slot * l.blocks, attempt, [this, l, slot, attempt](Bytes blocks) {
+        Replica& rep = replicas_[l.name];
+        for (uint32_t i = 0; i < l.blocks && (i + 1) * slot <= blocks.size(); ++i) {
+          const uint8_t* at = blocks.data() + i * slot;
+          if (GetU64(at) == 0 && GetU64(at + 8) == 0) continue;  // never written
+          if (std::optional<Version> v = SlotVersion(at, l.block_size)) {
+            rep.versions[i] = *v;
+          } else {
+            rep.damaged[i] = 1;
+          }
+        }
+        RecoverRead(SnapsFile(l.name), 1 << 20, attempt, [this, l, attempt](Bytes meta) {
+          Replica& rep = replicas_[l.name];
+          wire::Reader r(meta);
+          uint64_t n = 0;
+          if (!meta.empty()) (void)r.GetBoundedVarint(kMaxSnapshots, &n);
+          std::vector<std::string> names;
+          for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
+            std::string name;
+            Snap snap;
+            uint8_t materialized = 0;
+            (void)r.GetString(kMaxSnapshotName, &name);
+            (void)r.GetVarint(&snap.barrier.gen);
+            (void)r.GetVarint(&snap.barrier.seq);
+            (void)r.GetVarint(&snap.taken_gen);
+            (void)r.GetU8(&materialized);
+            snap.materialized = materialized != 0;
+            snap.preserved.assign(l.blocks, 0);
+            if (r.status().ok()) {
+              names.push_back(name);
+              rep.snaps[name] = std::move(snap);
+            }
+          }
+          RecoverSnapshots(l, std::move(names), attempt);
+        });
+      });
+    });
+  }
+
+  // Which blocks each snapshot holds in its own file: those whose slot there is whole.
+  void RecoverSnapshots(const VolumeLayout& l, std::vector<std::string> names, uint64_t attempt) {
+    if (names.empty()) {
+      if (--recover_left_ == 0) recovering_ = false;
+      return;
+    }
+    const std::string name = names.back();
+    names.pop_back();
+    const uint64_t slot = SlotBytes(l);
+    RecoverRead(SnapBlocksFile(l.name, name), slot * l.blocks, attempt,
+                [this, l, name, slot, names = std::move(names), attempt](Bytes blocks) mutable {
+                  Snap& snap = replicas_[l.name].snaps[name];
+                  for (uint32_t i = 0; i < l.blocks && (i + 1) * slot <= blocks.size(); ++i) {
+                    if (SlotVersion(blocks.data() + i * slot, l.block_size)) snap.preserved[i] = 1;
+                  }
+                  RecoverSnapshots(l, std::move(names), attempt);
+                });
   }
 
   // Makes sure the volume is in the index on disk before `then` runs. Index
@@ -541,10 +792,49 @@ class StorageNode::Impl {
     });
   }
 
+  // Writes `data` at `offset` of `file` and syncs it.
+  void WriteSynced(const std::string& file, uint64_t offset, Bytes data, std::function<void(Status)> then) {
+    env_.disk().Write(file, offset, std::move(data), [this, file, then](Status s) {
+      if (!s.ok()) return then(s);
+      env_.disk().Sync(file, then);
+    });
+  }
+
+  // The list of snapshots, rewritten whole (a length-prefixed list: stale
+  // bytes past its end are never read).
+  void PersistSnaps(const std::string& volume, Replica& rep, std::function<void(Status)> then) {
+    wire::Writer w;
+    w.PutVarint(rep.snaps.size());
+    for (const auto& [name, snap] : rep.snaps) {
+      w.PutString(name);
+      w.PutVarint(snap.barrier.gen);
+      w.PutVarint(snap.barrier.seq);
+      w.PutVarint(snap.taken_gen);
+      w.PutU8(snap.materialized ? 1 : 0);
+    }
+    WriteSynced(SnapsFile(volume), 0, std::move(w).Finish(), std::move(then));
+  }
+
+  // The index, then the fence, before anything of a generation is stored:
+  // once this replica holds a write of a generation, no older primary may
+  // write here again, even after a crash.
+  void Admit(Replica* rp, const std::string& volume, uint64_t gen, std::function<void(Status)> then) {
+    Indexed(rp->layout, [this, rp, volume, gen, then](Status indexed) {
+      if (!indexed.ok() || gen <= rp->fence) return then(indexed);
+      Bytes f;
+      PutU64(f, gen);
+      WriteSynced(FenceFile(volume), 0, std::move(f), [rp, gen, then](Status s) {
+        if (s.ok()) rp->fence = std::max(rp->fence, gen);
+        then(s);
+      });
+    });
+  }
+
   void OnWrite(NodeId from, WriteMsg m) {
     Replica& r = EnsureReplica({m.volume, m.block_size, m.blocks});
-    if (r.layout.block_size != m.block_size || r.layout.blocks != m.blocks || m.block >= r.layout.blocks ||
-        m.data.size() != r.layout.block_size) {
+    const bool carries_block = m.type != kSnap;
+    if (r.layout.block_size != m.block_size || r.layout.blocks != m.blocks ||
+        (carries_block && (m.block >= r.layout.blocks || m.data.size() != r.layout.block_size))) {
       return;  // not this volume's shape: no answer, the primary times out
     }
     auto msg = std::make_shared<WriteMsg>(std::move(m));
@@ -555,50 +845,181 @@ class StorageNode::Impl {
         next();
       };
       if (msg->gen < rp->fence) return ack(kAckFenced);
-      const auto apply = [this, msg, rp, ack](Status fenced) {
-        if (!fenced.ok()) return ack(kAckIoError);
-        if (!(rp->versions[msg->block] < msg->version)) {
-          // As new already (a duplicate, or a copy overtaken by a newer
-          // write): acknowledge once it is durable.
-          env_.disk().Sync(BlocksFile(msg->volume), [ack](Status s) { ack(s.ok() ? kAckOk : kAckIoError); });
-          return;
-        }
-        Bytes slot;
-        slot.reserve(kHeaderBytes + msg->data.size());
-        PutU64(slot, msg->version.gen);
-        PutU64(slot, msg->version.seq);
-        PutU64(slot, SlotChecksum(msg->version, msg->data.data(), msg->data.size()));
-        slot.insert(slot.end(), msg->data.begin(), msg->data.end());
-        const uint64_t offset = uint64_t{msg->block} * (kHeaderBytes + rp->layout.block_size);
-        const Version before = rp->versions[msg->block];
-        rp->versions[msg->block] = msg->version;
-        env_.disk().Write(BlocksFile(msg->volume), offset, std::move(slot), [this, msg, rp, before, ack](Status s) {
-          if (!s.ok()) {
-            // What the slot holds now is the checksum's to judge when read;
-            // the version it had is the best this replica can claim.
-            rp->versions[msg->block] = before;
-            return ack(kAckIoError);
-          }
-          rp->damaged[msg->block] = 0;
-          // A failed sync leaves the block readable here but maybe not
-          // durable: the primary takes this replica out of sync.
-          env_.disk().Sync(BlocksFile(msg->volume), [ack](Status s2) { ack(s2.ok() ? kAckOk : kAckIoError); });
-        });
-      };
-      // The index, then the fence, before the data: once this replica holds a
-      // write of a generation, no older primary may write here again, even
-      // after a crash.
-      Indexed(rp->layout, [this, msg, rp, apply](Status indexed) {
-        if (!indexed.ok() || msg->gen <= rp->fence) return apply(indexed);
-        Bytes f;
-        PutU64(f, msg->gen);
-        env_.disk().Write(FenceFile(msg->volume), 0, std::move(f), [this, msg, rp, apply](Status s) {
-          if (!s.ok()) return apply(s);
-          env_.disk().Sync(FenceFile(msg->volume), [msg, rp, apply](Status s2) {
-            if (s2.ok()) rp->fence = std::max(rp->fence, msg->gen);
-            apply(s2);
-          });
-        });
+      Admit(rp, msg->volume, msg->gen, [this, msg, rp, ack](Status admitted) {
+        if (!admitted.ok()) return ack(kAckIoError);
+        const auto acked = [ack](Status s) { ack(s.ok() ? kAckOk : kAckIoError); };
+        if (msg->type == kSnap) return TakeSnapshot(rp, *msg, acked);
+        if (msg->type == kSnapBlock) return StoreSnapshotBlock(rp, msg, acked);
+        ApplyWrite(rp, msg, acked);
+      });
+    });
+  }
+
+  void ApplyWrite(Replica* rp, std::shared_ptr<WriteMsg> msg, std::function<void(Status)> done) {
+    const uint32_t b = msg->block;
+    if (!(rp->versions[b] < msg->version)) {
+      // As new already (a duplicate, or a copy overtaken by a newer write):
+      // acknowledge once it is durable.
+      return env_.disk().Sync(BlocksFile(msg->volume), done);
+    }
+    // Snapshots whose image of this block is what is about to be overwritten.
+    std::vector<std::string> cow;
+    for (const auto& [name, snap] : rp->snaps) {
+      if (!snap.materialized && !snap.preserved[b] && !(snap.barrier < rp->versions[b]) &&
+          snap.barrier < msg->version) {
+        cow.push_back(name);
+      }
+    }
+    Preserve(rp, msg->volume, b, std::move(cow), [this, rp, msg, done](Status preserved) {
+      if (!preserved.ok()) return done(preserved);
+      const uint32_t blk = msg->block;
+      const Version before = rp->versions[blk];
+      rp->versions[blk] = msg->version;
+      env_.disk().Write(BlocksFile(msg->volume), blk * SlotBytes(rp->layout), MakeSlot(msg->version, msg->data),
+                        [this, rp, msg, before, done](Status s) {
+                          if (!s.ok()) {
+                            // What the slot holds now is the checksum's to judge
+                            // when read; the version it had is the best claim.
+                            rp->versions[msg->block] = before;
+                            return done(s);
+                          }
+                          rp->damaged[msg->block] = 0;
+                          // A failed sync leaves the block readable here but maybe
+                          // not durable: the primary takes this replica out of sync.
+                          env_.disk().Sync(BlocksFile(msg->volume), done);
+                        });
+    });
+  }
+
+  // Copies the block's current slot into each named snapshot's file, durably,
+  // before the block is overwritten.
+  void Preserve(Replica* rp, const std::string& volume, uint32_t block, std::vector<std::string> snaps,
+                std::function<void(Status)> then) {
+    if (snaps.empty()) return then(Status::Ok());
+    ReadSlot(rp, volume, block, [this, rp, volume, block, snaps, then](StatusOr<Bytes> slot) {
+      if (!slot.ok()) return then(slot.status());
+      auto left = std::make_shared<size_t>(snaps.size());
+      auto failed = std::make_shared<Status>();
+      for (const std::string& name : snaps) {
+        WriteSynced(SnapBlocksFile(volume, name), block * SlotBytes(rp->layout), *slot,
+                    [this, rp, name, block, left, failed, then](Status s) {
+                      auto it = rp->snaps.find(name);
+                      if (s.ok() && it != rp->snaps.end()) {
+                        it->second.preserved[block] = 1;
+                        ++stats_.blocks_preserved;
+                      }
+                      if (!s.ok() && failed->ok()) *failed = s;
+                      if (--*left == 0) then(*failed);
+                    });
+      }
+    });
+  }
+
+  // The block's slot in the volume, checked; a never-written block is a
+  // slot of zeros at version (0, 0).
+  void ReadSlot(Replica* rp, const std::string& volume, uint32_t block, std::function<void(StatusOr<Bytes>)> done) {
+    const Version v = rp->versions[block];
+    if (rp->damaged[block]) return done(IoError("block " + std::to_string(block) + " of " + volume + " is torn on disk"));
+    if (v.gen == 0) return done(MakeSlot(v, Bytes(rp->layout.block_size, 0)));
+    const uint64_t slot = SlotBytes(rp->layout);
+    env_.disk().Read(BlocksFile(volume), block * slot, slot, [rp, v, block, volume, slot, done](StatusOr<Bytes> b) {
+      if (!b.ok()) return done(b.status());
+      std::optional<Version> got = b->size() == slot ? SlotVersion(b->data(), rp->layout.block_size) : std::nullopt;
+      if (!got || got->gen != v.gen || got->seq != v.seq) {
+        return done(IoError("block " + std::to_string(block) + " of " + volume + " fails its checksum"));
+      }
+      done(std::move(b));
+    });
+  }
+
+  void TakeSnapshot(Replica* rp, const WriteMsg& m, std::function<void(Status)> done) {
+    auto it = rp->snaps.find(m.snapshot);
+    if (it != rp->snaps.end()) {
+      const Snap& had = it->second;
+      if (!had.materialized && had.barrier.gen == m.barrier.gen && had.barrier.seq == m.barrier.seq) {
+        return done(Status::Ok());  // a duplicate barrier
+      }
+      // Taken before by a primary that failed before it was ready: this
+      // primary's barrier replaces it, so every replica holds one image.
+      rp->snaps.erase(it);
+    }
+    Snap& snap = rp->snaps[m.snapshot];
+    snap.barrier = m.barrier;
+    snap.taken_gen = m.gen;
+    snap.preserved.assign(rp->layout.blocks, 0);
+    const std::string volume = m.volume, name = m.snapshot;
+    env_.disk().Remove(SnapBlocksFile(volume, name), [this, rp, volume, name, done](Status removed) {
+      if (!removed.ok()) {
+        rp->snaps.erase(name);
+        return done(removed);
+      }
+      PersistSnaps(volume, *rp, [rp, name, done](Status s) {
+        if (!s.ok()) rp->snaps.erase(name);  // not durable: not taken
+        done(s);
+      });
+    });
+  }
+
+  // One block of a snapshot this replica lacks, from the primary, which
+  // sends every block of it before counting this replica in sync.
+  void StoreSnapshotBlock(Replica* rp, std::shared_ptr<WriteMsg> msg, std::function<void(Status)> done) {
+    auto it = rp->snaps.find(msg->snapshot);
+    if (it != rp->snaps.end()) {
+      const Snap& had = it->second;
+      const bool same = had.barrier.gen == msg->barrier.gen && had.barrier.seq == msg->barrier.seq;
+      if (same && (!had.materialized || had.preserved[msg->block])) {
+        return done(Status::Ok());  // it took this very snapshot itself, or has this block
+      }
+      if (!same) {
+        // Its own copy is of a barrier that never became the snapshot (its
+        // primary failed first): the primary's is the one.
+        rp->snaps.erase(it);
+        it = rp->snaps.end();
+      }
+    }
+    const auto store = [this, rp, msg, done](Status listed) {
+      if (!listed.ok()) {
+        rp->snaps.erase(msg->snapshot);  // not durably listed: not held
+        return done(listed);
+      }
+      WriteSynced(SnapBlocksFile(msg->volume, msg->snapshot), msg->block * SlotBytes(rp->layout),
+                  MakeSlot(msg->version, msg->data), [rp, msg, done](Status s) {
+                    auto snap = rp->snaps.find(msg->snapshot);
+                    if (s.ok() && snap != rp->snaps.end()) snap->second.preserved[msg->block] = 1;
+                    done(s);
+                  });
+    };
+    if (it != rp->snaps.end()) return store(Status::Ok());
+    Snap& snap = rp->snaps[msg->snapshot];
+    snap.barrier = msg->barrier;
+    snap.taken_gen = msg->gen;
+    snap.materialized = true;
+    snap.preserved.assign(rp->layout.blocks, 0);
+    env_.disk().Remove(SnapBlocksFile(msg->volume, msg->snapshot), [this, rp, msg, store](Status removed) {
+      if (!removed.ok()) return store(removed);
+      PersistSnaps(msg->volume, *rp, store);
+    });
+  }
+
+  // Frees the snapshots the controller no longer lists.
+  void CollectSnapshots(const VolumeRecord& rec) {
+    auto it = replicas_.find(rec.layout.name);
+    if (it == replicas_.end()) return;
+    Replica* rp = &it->second;
+    std::vector<std::string> gone;
+    for (const auto& [name, snap] : rp->snaps) {
+      // Only a record newer than the message that brought the snapshot says
+      // it is gone: an older one, late on the wire, predates it.
+      if (rec.generation > snap.taken_gen && !rec.FindSnapshot(name)) gone.push_back(name);
+    }
+    if (gone.empty()) return;
+    const std::string volume = rec.layout.name;
+    rp->queue.Run([this, rp, volume, gone](std::function<void()> next) {
+      for (const std::string& name : gone) rp->snaps.erase(name);
+      PersistSnaps(volume, *rp, [this, volume, gone, next](Status) {
+        // The list no longer names them: their files are garbage either way.
+        for (const std::string& name : gone) env_.disk().Remove(SnapBlocksFile(volume, name), [](Status) {});
+        next();
       });
     });
   }
@@ -611,28 +1032,49 @@ class StorageNode::Impl {
     Replica* rp = &it->second;
     rp->queue.Run([this, rp, volume, block, done](std::function<void()> next) {
       const Version v = rp->versions[block];
-      if (rp->damaged[block]) {
-        done(IoError("block " + std::to_string(block) + " of " + volume + " is torn on disk"), v);
-        return next();
-      }
-      if (v.gen == 0) {  // never written: zeros
-        done(Bytes(rp->layout.block_size, 0), v);
-        return next();
-      }
-      const uint64_t slot = kHeaderBytes + rp->layout.block_size;
-      env_.disk().Read(BlocksFile(volume), block * slot, slot, [rp, v, block, volume, slot, done, next](StatusOr<Bytes> b) {
-        if (b.ok()) {
-          const uint8_t* at = b->data();
-          if (b->size() != slot || GetU64(at) != v.gen || GetU64(at + 8) != v.seq ||
-              GetU64(at + 16) != SlotChecksum(v, at + kHeaderBytes, rp->layout.block_size)) {
-            b = IoError("block " + std::to_string(block) + " of " + volume + " fails its checksum");
-          } else {
-            b = Bytes(b->begin() + kHeaderBytes, b->end());
-          }
-        }
-        done(std::move(b), v);
+      ReadSlot(rp, volume, block, [rp, v, done, next](StatusOr<Bytes> slot) {
+        if (slot.ok()) slot = Bytes(slot->begin() + kHeaderBytes, slot->end());
+        done(std::move(slot), v);
         next();
       });
+    });
+  }
+
+  // A block of a snapshot, with the version of the write it holds.
+  void ReadSnapshotLocal(const std::string& volume, const std::string& snapshot, uint32_t block,
+                         std::function<void(StatusOr<Bytes>, Version)> done) {
+    auto it = replicas_.find(volume);
+    if (it == replicas_.end()) return done(NotFound("no replica of " + volume), Version{});
+    Replica* rp = &it->second;
+    rp->queue.Run([this, rp, volume, snapshot, block, done](std::function<void()> next) {
+      auto snap = rp->snaps.find(snapshot);
+      const auto finish = [done, next](StatusOr<Bytes> slot) {
+        Version v;
+        if (slot.ok()) {
+          v = {GetU64(slot->data()), GetU64(slot->data() + 8)};
+          slot = Bytes(slot->begin() + kHeaderBytes, slot->end());
+        }
+        done(std::move(slot), v);
+        next();
+      };
+      if (snap == rp->snaps.end()) return finish(NotFound("no snapshot " + snapshot + " of " + volume + " here"));
+      if (snap->second.preserved[block]) {
+        const uint64_t slot = SlotBytes(rp->layout);
+        env_.disk().Read(SnapBlocksFile(volume, snapshot), block * slot, slot,
+                         [rp, block, slot, snapshot, finish](StatusOr<Bytes> b) {
+                           if (b.ok() && (b->size() != slot || !SlotVersion(b->data(), rp->layout.block_size))) {
+                             b = IoError("block " + std::to_string(block) + " of snapshot " + snapshot +
+                                         " fails its checksum");
+                           }
+                           finish(std::move(b));
+                         });
+        return;
+      }
+      if (snap->second.materialized || snap->second.barrier < rp->versions[block]) {
+        return finish(IoError("snapshot " + snapshot + " of " + volume + " lacks block " + std::to_string(block) +
+                              " here"));
+      }
+      ReadSlot(rp, volume, block, finish);
     });
   }
 
@@ -642,9 +1084,10 @@ class StorageNode::Impl {
     Version version;
     Bytes data;                // kept to resend under a new generation
     std::set<NodeId> waiting;  // replicas yet to acknowledge
-    WriteDone done;            // client writes; empty for a takeover's rewrite
+    WriteDone done;            // client writes; empty for a takeover's rewrite and a barrier
     Time deadline{};
     std::vector<std::function<void(bool)>> readers;  // reads that saw it: told when it settles or fails
+    std::string snapshot;      // a snapshot barrier (at `version`), not a block
   };
   // A replica of the volume outside the in-sync set.
   struct Lagging {
@@ -655,6 +1098,8 @@ class StorageNode::Impl {
     size_t copies_unsent = 0;          // copies still being read here
     uint64_t round = 0;                // the catch-up the copies in flight belong to
     Time last_progress{}, last_add{};
+    bool snaps_known = false;           // `snaps_missing` holds every snapshot it may lack
+    std::set<std::string> snaps_missing;  // snapshots taken since it left
   };
   struct Primary {
     enum Phase { kTakingOver, kServing, kResigned } phase = kTakingOver;
@@ -665,8 +1110,38 @@ class StorageNode::Impl {
     std::map<NodeId, Lagging> lagging;
     std::map<NodeId, Time> removing;      // removals asked for, when
     size_t takeover_left = 0;
-    Time last_resync{};
+    Time last_resync{}, last_report{};
+    // Snapshots: the one waiting for writes in flight to settle before its
+    // barrier; writes that came meanwhile, sent once it is taken; barriers
+    // done here that the controller has yet to mark ready.
+    std::string barrier_wanted;
+    std::deque<std::tuple<uint32_t, Bytes, WriteDone>> held;
+    std::set<std::string> snaps_taken;
   };
+
+  static bool BarrierInFlight(const Primary& p) {
+    if (!p.barrier_wanted.empty()) return true;
+    for (const auto& [tag, pend] : p.pending) {
+      if (!pend.snapshot.empty()) return true;
+    }
+    return false;
+  }
+
+  static Bytes EncodePending(const VolumeRecord& rec, uint64_t tag, const Pending& pend) {
+    WriteMsg m;
+    m.type = pend.snapshot.empty() ? kWrite : kSnap;
+    m.volume = rec.layout.name;
+    m.block_size = rec.layout.block_size;
+    m.blocks = rec.layout.blocks;
+    m.gen = rec.generation;
+    m.tag = tag;
+    m.version = pend.version;
+    m.block = pend.block;
+    m.data = pend.data;
+    m.snapshot = pend.snapshot;
+    m.barrier = pend.version;
+    return EncodeWrite(m);
+  }
 
   static bool Required(const Primary& p, NodeId n) {
     if (p.rec.in_sync.count(n)) return true;
@@ -684,6 +1159,7 @@ class StorageNode::Impl {
       // crash the new primary's rewrite supersedes whatever got through.
       rep->second.fence = rec.generation;
     }
+    CollectSnapshots(rec);
     auto it = primaries_.find(name);
     if (rec.primary != env_.self()) {
       if (it != primaries_.end() && rec.generation > it->second.rec.generation) StepDown(it);
@@ -712,6 +1188,7 @@ class StorageNode::Impl {
     if (a.lease_from >= 0 && rec.generation == p.rec.generation) {
       p.lease_until = Time{} + Duration(a.lease_from) + options_.lease;
     }
+    MaybeStartBarrier(p);
   }
 
   // The controller changed the volume (a replica out, in, or replaced).
@@ -723,6 +1200,7 @@ class StorageNode::Impl {
       Lagging& l = p.lagging[n];
       l = Lagging{};
       l.dirty_known = true;  // what it lacks: what it had not acknowledged, and every later write
+      l.snaps_known = true;  // in sync until now, it holds every snapshot taken so far
       for (const auto& [tag, pend] : p.pending) {
         if (pend.waiting.count(n)) l.dirty.insert(pend.block);
       }
@@ -736,7 +1214,14 @@ class StorageNode::Impl {
         continue;
       }
       if (it->second.state == Lagging::kAdding) it->second.state = Lagging::kOut;  // its addition is void
+      for (auto m = it->second.snaps_missing.begin(); m != it->second.snaps_missing.end();) {
+        m = rec.FindSnapshot(*m) ? std::next(m) : it->second.snaps_missing.erase(m);  // deleted: nothing to send
+      }
       ++it;
+    }
+    for (auto t = p.snaps_taken.begin(); t != p.snaps_taken.end();) {
+      const SnapshotRecord* snap = rec.FindSnapshot(*t);
+      t = snap && !snap->ready ? std::next(t) : p.snaps_taken.erase(t);
     }
     p.removing.clear();
     p.rec = rec;
@@ -747,8 +1232,7 @@ class StorageNode::Impl {
     for (auto& [tag, pend] : p.pending) {
       tags.push_back(tag);
       pend.deadline = now + options_.ack_timeout;
-      const Bytes msg = EncodeWrite({rec.layout.name, rec.layout.block_size, rec.layout.blocks, rec.generation, tag,
-                                     pend.version, pend.block, pend.data});
+      const Bytes msg = EncodePending(rec, tag, pend);
       for (NodeId n : pend.waiting) {
         if (Required(p, n)) Transmit(n, msg);
       }
@@ -766,6 +1250,7 @@ class StorageNode::Impl {
       if (pend.done) failed.push_back(std::move(pend.done));
       for (auto& r : pend.readers) readers.push_back(std::move(r));
     }
+    for (auto& held : it->second.held) failed.push_back(std::move(std::get<2>(held)));
     const std::string volume = it->first;
     primaries_.erase(it);
     for (auto& done : failed) {
@@ -789,14 +1274,21 @@ class StorageNode::Impl {
     for (uint32_t b = 0; b < rec.layout.blocks; ++b) {
       // The entry, not the generation, identifies the takeover: the
       // controller may change the volume again while it runs.
-      ReadLocal(name, b, [this, name, entry = p.entry, b](StatusOr<Bytes> data, Version) {
+      auto rewrite = [this, name, entry = p.entry, b](StatusOr<Bytes> data, Version) {
         auto it = primaries_.find(name);
         if (it == primaries_.end() || it->second.entry != entry || it->second.phase != Primary::kTakingOver) {
           return;
         }
         if (!data.ok()) return Resign(name, it->second);
-        Send(name, it->second, b, std::move(*data), nullptr);
-      });
+        Send(it->second, b, std::move(*data), nullptr);
+      };
+      // A clone not yet seeded takes its blocks from its source's snapshot,
+      // which this node holds as an in-sync replica of the source.
+      if (rec.clone_from.volume.empty()) {
+        ReadLocal(name, b, rewrite);
+      } else {
+        ReadSnapshotLocal(rec.clone_from.volume, rec.clone_from.snapshot, b, rewrite);
+      }
     }
   }
 
@@ -824,7 +1316,7 @@ class StorageNode::Impl {
   // Sends one block write under a new version to every replica that must
   // have it, and to those catching up; `done` (client writes) runs once the
   // in-sync replicas all hold it.
-  void Send(const std::string& volume, Primary& p, uint32_t block, Bytes data, WriteDone done) {
+  void Send(Primary& p, uint32_t block, Bytes data, WriteDone done) {
     const uint64_t tag = next_tag_++;
     Pending pend;
     pend.block = block;
@@ -834,9 +1326,8 @@ class StorageNode::Impl {
     for (NodeId n : p.rec.replicas) {
       if (Required(p, n)) pend.waiting.insert(n);
     }
-    const Bytes msg = EncodeWrite({volume, p.rec.layout.block_size, p.rec.layout.blocks, p.rec.generation, tag,
-                                   pend.version, block, data});
     pend.data = std::move(data);
+    const Bytes msg = EncodePending(p.rec, tag, pend);
     for (NodeId n : pend.waiting) Transmit(n, msg);
     for (auto& [n, l] : p.lagging) {
       l.dirty.insert(block);
@@ -855,17 +1346,72 @@ class StorageNode::Impl {
     }
     WriteDone done = std::move(it->second.done);
     std::vector<std::function<void(bool)>> readers = std::move(it->second.readers);
-    const bool rewrite = !done;
+    const std::string snapshot = std::move(it->second.snapshot);
+    const bool rewrite = !done && snapshot.empty();
     p.pending.erase(it);
     for (auto& r : readers) r(true);
     if (rewrite && p.phase == Primary::kTakingOver && --p.takeover_left == 0) {
       p.phase = Primary::kServing;
       Renew(p.rec.layout.name, p);  // serves once the controller grants the lease
+      if (!p.rec.clone_from.volume.empty()) Report(kSeeded, p, {});
     }
     if (done) {
       ++stats_.writes_acked;
       done(Status::Ok());  // may call Write or Read, never destroy this primary
     }
+    if (!snapshot.empty()) SnapshotTaken(p, snapshot);
+    TryBarrier(p);
+  }
+
+  void Report(Type type, const Primary& p, const std::string& snapshot) {
+    ToController(EncodeRequest(type, p.rec.layout.name, p.rec.generation, 0, snapshot));
+  }
+
+  // Takes the next snapshot the controller asked for, once serving.
+  void MaybeStartBarrier(Primary& p) {
+    if (p.phase != Primary::kServing || BarrierInFlight(p)) return;
+    for (const SnapshotRecord& snap : p.rec.snapshots) {
+      if (!snap.ready && !p.snaps_taken.count(snap.name)) {
+        p.barrier_wanted = snap.name;  // writes are held from now on
+        return TryBarrier(p);
+      }
+    }
+  }
+
+  // Sends the barrier once the writes before it have settled: every write
+  // acknowledged before it is then in the snapshot, and none after it.
+  void TryBarrier(Primary& p) {
+    if (p.barrier_wanted.empty()) return;
+    for (const auto& [tag, pend] : p.pending) {
+      if (pend.done) return;
+    }
+    const uint64_t tag = next_tag_++;
+    Pending pend;
+    pend.snapshot = std::move(p.barrier_wanted);
+    p.barrier_wanted.clear();
+    pend.version = {p.rec.generation, next_seq_++};
+    pend.deadline = env_.now() + options_.ack_timeout;
+    for (NodeId n : p.rec.replicas) {
+      if (Required(p, n)) pend.waiting.insert(n);
+    }
+    const Bytes msg = EncodePending(p.rec, tag, pend);
+    for (NodeId n : pend.waiting) Transmit(n, msg);
+    p.pending.emplace(tag, std::move(pend));
+  }
+
+  // Every replica that must have the snapshot holds it.
+  void SnapshotTaken(Primary& p, const std::string& snapshot) {
+    ++stats_.snapshots_taken;
+    p.snaps_taken.insert(snapshot);
+    Report(kSnapDone, p, snapshot);
+    for (auto& [n, l] : p.lagging) {
+      l.snaps_missing.insert(snapshot);
+      if (l.state == Lagging::kCopying) Abandon(l);  // it starts again, the snapshot included
+    }
+    auto held = std::move(p.held);
+    p.held.clear();
+    const std::string volume = p.rec.layout.name;
+    for (auto& [block, data, done] : held) Write(volume, block, std::move(data), std::move(done));
   }
 
   void Abandon(Lagging& l) {
@@ -876,6 +1422,7 @@ class StorageNode::Impl {
 
   void MaybeAdd(const std::string& volume, const Primary& p, NodeId n, Lagging& l) {
     if (l.state != Lagging::kCopying || l.copies_unsent > 0 || !l.outstanding.empty()) return;
+    if (BarrierInFlight(p)) return;  // once taken, it is added to what this replica lacks
     // It holds everything: from now on every write waits for it too, so it
     // misses nothing between this request and the controller's answer.
     l.state = Lagging::kAdding;
@@ -890,12 +1437,54 @@ class StorageNode::Impl {
     } else {
       for (uint32_t b = 0; b < p.rec.layout.blocks; ++b) blocks.push_back(b);
     }
+    std::vector<std::string> snaps;
+    if (l.snaps_known) {
+      snaps.assign(l.snaps_missing.begin(), l.snaps_missing.end());
+    } else {
+      for (const SnapshotRecord& snap : p.rec.snapshots) {
+        if (snap.ready || p.snaps_taken.count(snap.name)) snaps.push_back(snap.name);
+      }
+    }
     l.state = Lagging::kCopying;
     l.round = ++rounds_;
     l.last_progress = env_.now();
     l.outstanding.clear();
-    l.copies_unsent = blocks.size();
-    if (blocks.empty()) return MaybeAdd(volume, p, n, l);
+    l.copies_unsent = blocks.size() + snaps.size() * p.rec.layout.blocks;
+    if (l.copies_unsent == 0) return MaybeAdd(volume, p, n, l);
+    // Snapshots it lacks go whole; it keeps them as they are sent.
+    for (const std::string& snap : snaps) {
+      for (uint32_t b = 0; b < p.rec.layout.blocks; ++b) {
+        ReadSnapshotLocal(volume, snap, b, [this, volume, snap, n, b, round = l.round](StatusOr<Bytes> data, Version v) {
+          auto it = primaries_.find(volume);
+          if (it == primaries_.end()) return;
+          Primary& q = it->second;
+          auto lit = q.lagging.find(n);
+          if (lit == q.lagging.end() || lit->second.round != round || lit->second.state != Lagging::kCopying) return;
+          Lagging& lag = lit->second;
+          if (!data.ok()) {
+            Abandon(lag);
+            if (data.status().code() != StatusCode::kNotFound) Resign(volume, q);  // deleted meanwhile: try again
+            return;
+          }
+          const uint64_t tag = next_tag_++;
+          lag.outstanding.insert(tag);
+          --lag.copies_unsent;
+          WriteMsg m;
+          m.type = kSnapBlock;
+          m.volume = volume;
+          m.block_size = q.rec.layout.block_size;
+          m.blocks = q.rec.layout.blocks;
+          m.gen = q.rec.generation;
+          m.tag = tag;
+          m.version = v;
+          m.block = b;
+          m.data = std::move(*data);
+          m.snapshot = snap;
+          m.barrier = replicas_.at(volume).snaps.at(snap).barrier;  // it holds it: the read just succeeded
+          Transmit(n, EncodeWrite(m));
+        });
+      }
+    }
     for (uint32_t b : blocks) {
       ReadLocal(volume, b, [this, volume, n, b, round = l.round](StatusOr<Bytes> data, Version v) {
         auto it = primaries_.find(volume);
@@ -913,8 +1502,16 @@ class StorageNode::Impl {
         const uint64_t tag = next_tag_++;
         lag.outstanding.insert(tag);
         --lag.copies_unsent;
-        Transmit(n, EncodeWrite({volume, q.rec.layout.block_size, q.rec.layout.blocks, q.rec.generation, tag, v, b,
-                                 std::move(*data)}));
+        WriteMsg m;
+        m.volume = volume;
+        m.block_size = q.rec.layout.block_size;
+        m.blocks = q.rec.layout.blocks;
+        m.gen = q.rec.generation;
+        m.tag = tag;
+        m.version = v;
+        m.block = b;
+        m.data = std::move(*data);
+        Transmit(n, EncodeWrite(m));
       });
     }
   }
@@ -933,8 +1530,11 @@ class StorageNode::Impl {
         Abandon(lag->second);
       }
     }
-    if (status == kAckFenced && fence > p.rec.generation) {
-      Renew(volume, p);  // the controller moved on; its answer says how
+    if (status == kAckFenced) {
+      // Refused for its generation: either the controller moved on (its
+      // answer to a renewal says how), or the message left before this
+      // primary's last change and went again under the new generation.
+      if (fence > p.rec.generation) Renew(volume, p);
       return;
     }
     auto it = p.pending.find(tag);
@@ -971,6 +1571,13 @@ class StorageNode::Impl {
           if (l.state == Lagging::kOut) StartCatchUp(name, p, n, l);
         }
       }
+      // Reports the controller may not have heard.
+      if (p.phase == Primary::kServing && now - p.last_report >= options_.resync_interval) {
+        p.last_report = now;
+        for (const std::string& snap : p.snaps_taken) Report(kSnapDone, p, snap);
+        if (!p.rec.clone_from.volume.empty()) Report(kSeeded, p, {});
+        MaybeStartBarrier(p);
+      }
     }
     timer_ = env_.Schedule(options_.ack_timeout / 2, [this] { Tick(); });
   }
@@ -986,23 +1593,9 @@ class StorageNode::Impl {
       (void)r.GetU64(&a.grant);
       (void)r.GetI64(&a.lease_from);
       if (r.ExpectEnd().ok() && from == controller_ && a.rec.in_sync.count(a.rec.primary)) OnAssign(a);
-    } else if (h.type == kWrite) {
+    } else if (h.type == kWrite || h.type == kSnap || h.type == kSnapBlock) {
       WriteMsg m;
-      uint64_t bs = 0, blocks = 0, block = 0;
-      (void)r.GetString(kMaxName, &m.volume);
-      (void)r.GetBoundedVarint(kMaxBlock, &bs);
-      (void)r.GetBoundedVarint(UINT32_MAX, &blocks);
-      (void)r.GetVarint(&m.gen);
-      (void)r.GetVarint(&m.tag);
-      (void)r.GetVarint(&m.version.gen);
-      (void)r.GetVarint(&m.version.seq);
-      (void)r.GetBoundedVarint(UINT32_MAX, &block);
-      (void)r.GetBytes(kMaxBlock, &m.data);
-      if (!r.ExpectEnd().ok() || bs == 0 || blocks == 0 || m.volume.empty()) return;
-      m.block_size = static_cast<uint32_t>(bs);
-      m.blocks = static_cast<uint32_t>(blocks);
-      m.block = static_cast<uint32_t>(block);
-      OnWrite(from, std::move(m));
+      if (DecodeWrite(r, static_cast<Type>(h.type), &m).ok()) OnWrite(from, std::move(m));
     } else if (h.type == kAck) {
       std::string volume;
       uint64_t tag = 0, fence = 0;
@@ -1021,6 +1614,7 @@ class StorageNode::Impl {
   const uint64_t nonce_;  // this incarnation's: claims carry it, grants echo it
   bool recovering_ = true;
   uint64_t recover_attempt_ = 0;
+  size_t recover_left_ = 0;  // volumes still loading
   TimerId recover_timer_ = kNoTimer;
   std::vector<VolumeLayout> indexed_;
   TaskQueue index_queue_;
@@ -1043,7 +1637,52 @@ void StorageNode::Impl::Write(const std::string& volume, uint32_t block, Bytes d
     return done(InvalidArgument("block " + std::to_string(block) + " of " + volume + ": out of range or not " +
                                 std::to_string(p.rec.layout.block_size) + " bytes"));
   }
-  Send(volume, p, block, std::move(data), std::move(done));
+  if (BarrierInFlight(p)) {
+    p.held.emplace_back(block, std::move(data), std::move(done));
+    return;
+  }
+  Send(p, block, std::move(data), std::move(done));
+}
+
+void StorageNode::Impl::ReadSnapshot(const std::string& volume, const std::string& snapshot, uint32_t block,
+                                     ReadDone done) {
+  auto it = primaries_.find(volume);
+  if (it == primaries_.end() || !Serving(volume)) {
+    return done(Unavailable("node " + std::to_string(env_.self()) + " is not serving volume " + volume));
+  }
+  const SnapshotRecord* snap = it->second.rec.FindSnapshot(snapshot);
+  if (!snap || !snap->ready) return done(NotFound("volume " + volume + " has no ready snapshot " + snapshot));
+  if (block >= it->second.rec.layout.blocks) return done(InvalidArgument("block out of range"));
+  ReadSnapshotLocal(volume, snapshot, block, [done](StatusOr<Bytes> data, Version) { done(std::move(data)); });
+}
+
+void StorageNode::Impl::Restore(const std::string& volume, const std::string& snapshot, WriteDone done) {
+  auto it = primaries_.find(volume);
+  if (it == primaries_.end() || !Serving(volume)) {
+    return done(Unavailable("node " + std::to_string(env_.self()) + " is not serving volume " + volume));
+  }
+  const SnapshotRecord* snap = it->second.rec.FindSnapshot(snapshot);
+  if (!snap || !snap->ready) return done(NotFound("volume " + volume + " has no ready snapshot " + snapshot));
+  struct Progress {
+    size_t left;
+    Status status;
+    WriteDone done;
+  };
+  const uint32_t blocks = it->second.rec.layout.blocks;
+  auto progress = std::make_shared<Progress>(Progress{blocks, Status::Ok(), std::move(done)});
+  const auto finished = [progress](Status s) {
+    if (!s.ok() && progress->status.ok()) progress->status = s;
+    if (--progress->left == 0) progress->done(progress->status);
+  };
+  for (uint32_t b = 0; b < blocks; ++b) {
+    ReadSnapshotLocal(volume, snapshot, b, [this, volume, b, finished](StatusOr<Bytes> image, Version image_version) {
+      if (!image.ok()) return finished(image.status());
+      const Replica& rep = replicas_.at(volume);
+      const Version live = rep.versions[b];
+      if (live.gen == image_version.gen && live.seq == image_version.seq) return finished(Status::Ok());
+      Write(volume, b, std::move(*image), finished);
+    });
+  }
 }
 
 void StorageNode::Impl::Read(const std::string& volume, uint32_t block, ReadDone done) {
@@ -1088,6 +1727,13 @@ void StorageNode::Write(const std::string& volume, uint32_t block, Bytes data, W
 }
 void StorageNode::Read(const std::string& volume, uint32_t block, ReadDone done) {
   impl_->Read(volume, block, std::move(done));
+}
+void StorageNode::ReadSnapshot(const std::string& volume, const std::string& snapshot, uint32_t block,
+                               ReadDone done) {
+  impl_->ReadSnapshot(volume, snapshot, block, std::move(done));
+}
+void StorageNode::Restore(const std::string& volume, const std::string& snapshot, WriteDone done) {
+  impl_->Restore(volume, snapshot, std::move(done));
 }
 bool StorageNode::Serving(const std::string& volume) const { return impl_->Serving(volume); }
 const StorageNode::Stats& StorageNode::stats() const { return impl_->stats_; }

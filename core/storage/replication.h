@@ -73,6 +73,23 @@ struct ReplicationOptions {
   Duration resync_interval = std::chrono::milliseconds(500);
 };
 
+// A point-in-time, copy-on-write image of a volume, kept by every in-sync
+// replica. Asked of the controller; the primary takes it at a barrier in the
+// write stream (every write acknowledged before it is in it, none after),
+// and it is ready, as a Kubernetes VolumeSnapshot's readyToUse, once every
+// in-sync replica holds it.
+struct SnapshotRecord {
+  std::string name;
+  bool ready = false;
+  int64_t requested_ns = 0;  // on the controller's clock
+  int64_t ready_ns = 0;
+};
+
+// A volume created from another's snapshot; seeded by its first primary.
+struct CloneSource {
+  std::string volume, snapshot;
+};
+
 // The control plane's record of a volume.
 struct VolumeRecord {
   VolumeLayout layout;
@@ -80,6 +97,10 @@ struct VolumeRecord {
   NodeId primary = kNoNode;
   std::vector<NodeId> replicas;  // every replica, in placement order
   std::set<NodeId> in_sync;      // always includes the primary
+  std::vector<SnapshotRecord> snapshots;  // in the order they were asked for
+  CloneSource clone_from;        // until the clone has been seeded; empty otherwise
+
+  const SnapshotRecord* FindSnapshot(const std::string& name) const;
 };
 
 class VolumeController {
@@ -92,6 +113,19 @@ class VolumeController {
   // A new volume; the first replica is its primary. Errors: kAlreadyExists,
   // kInvalidArgument (no replicas, a replica twice, no blocks).
   Status CreateVolume(const VolumeLayout& layout, const std::vector<NodeId>& replicas);
+  // A new volume holding `source`'s snapshot, of the same layout. Its first
+  // replica must be an in-sync replica of the source (it holds the snapshot
+  // and copies it in). Errors as CreateVolume, and kNotFound (no such volume
+  // or snapshot), kFailedPrecondition (snapshot not ready, or the first
+  // replica does not hold it).
+  Status CloneVolume(const VolumeLayout& layout, const std::vector<NodeId>& replicas, const CloneSource& source);
+  // Asks for a snapshot; Find(volume)->FindSnapshot(name)->ready says when it
+  // is taken. Names: 1-128 of [A-Za-z0-9._-]. Errors: kNotFound,
+  // kAlreadyExists, kInvalidArgument.
+  Status CreateSnapshot(const std::string& volume, const std::string& name);
+  // Forgets a snapshot; replicas free its space. Errors: kNotFound,
+  // kFailedPrecondition while a clone is being seeded from it.
+  Status DeleteSnapshot(const std::string& volume, const std::string& name);
   // A replica on `node` replaces one gone for good; it joins out of sync and
   // the primary rebuilds it.
   Status ReplaceReplica(const std::string& volume, NodeId gone, NodeId node);
@@ -126,12 +160,20 @@ class StorageNode {
   void Write(const std::string& volume, uint32_t block, Bytes data, WriteDone done);
   // At the primary, from its own replica, while it holds its lease.
   void Read(const std::string& volume, uint32_t block, ReadDone done);
+  // A block of a ready snapshot, at the primary. kNotFound: no such snapshot.
+  void ReadSnapshot(const std::string& volume, const std::string& snapshot, uint32_t block, ReadDone done);
+  // At the primary: rewrites every block that differs from the snapshot's
+  // image, as ordinary replicated writes; `done` once all are acknowledged.
+  // Writes of others meanwhile may interleave: detach the volume first, as
+  // Portworx asks before a restore.
+  void Restore(const std::string& volume, const std::string& snapshot, WriteDone done);
 
   // True if this node is the volume's primary, done taking over, lease held.
   bool Serving(const std::string& volume) const;
 
   struct Stats {
     uint64_t writes_acked = 0, writes_failed = 0, blocks_resynced = 0, takeovers = 0;
+    uint64_t snapshots_taken = 0, blocks_preserved = 0;  // barriers completed here; copy-on-write copies
   };
   const Stats& stats() const;
 

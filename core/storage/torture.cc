@@ -117,6 +117,7 @@ class World {
       if (n) resynced_ += n->stats().blocks_resynced;
     }
     r.blocks_resynced = resynced_;
+    r.snapshots_checked = snapshots_checked_;
     r.digest = loop_.trace_digest();
     if (o_.trace) {
       r.trace.push_back("# client operations and faults");
@@ -159,8 +160,22 @@ class World {
 
   NodeId Primary() const { return controller_->Find(kVolume)->primary; }
 
+  // Each new generation of the volume's record, as the controller holds it.
+  void LogRecord() {
+    const VolumeRecord& rec = *controller_->Find(kVolume);
+    if (rec.generation == logged_generation_) return;
+    logged_generation_ = rec.generation;
+    std::vector<NodeId> in_sync(rec.in_sync.begin(), rec.in_sync.end());
+    std::string snaps;
+    for (const SnapshotRecord& s : rec.snapshots) snaps += " " + s.name + (s.ready ? "(ready)" : "(asked)");
+    Log("record: generation " + std::to_string(rec.generation) + ", primary " + std::to_string(rec.primary) +
+        ", replicas " + Nodes(rec.replicas) + ", in sync " + Nodes(in_sync) + ", snapshots" +
+        (snaps.empty() ? " none" : snaps));
+  }
+
   // ---- clients ----
   void ClientTick() {
+    if (o_.trace) LogRecord();
     if (phase_ == Phase::kRunning && in_flight_.size() < kMaxInFlight) Issue();
     if (phase_ != Phase::kFinal) {
       loop_.env(kController).Schedule(rng_.UniformDuration(milliseconds(1), milliseconds(6)), [this] { ClientTick(); });
@@ -221,8 +236,40 @@ class World {
     phase_ = Phase::kFinal;
     for (const auto& [op, node] : in_flight_) history_.Unknown(op);  // given up on: unknown
     in_flight_.clear();
-    Log("final reads");
-    ReadFinal();
+    for (const SnapshotRecord& snap : controller_->Find(kVolume)->snapshots) {
+      if (snap.ready) to_check_.push_back(snap);
+    }
+    Log("snapshot reads, then final reads");
+    ReadSnapshots();
+  }
+
+  // Every block of every ready snapshot, read after the run: a snapshot is
+  // the volume at one instant between when it was asked for and when it was
+  // ready, so each of its blocks must be a value a read in that window could
+  // have returned.
+  void ReadSnapshots() {
+    if (to_check_.empty()) return ReadFinal();
+    const SnapshotRecord snap = to_check_.front();
+    if (next_snap_block_ == o_.blocks) {
+      to_check_.erase(to_check_.begin());
+      next_snap_block_ = 0;
+      ++snapshots_checked_;
+      return ReadSnapshots();
+    }
+    const NodeId p = Primary();
+    const auto retry = [this] { loop_.env(kController).Schedule(milliseconds(50), [this] { ReadSnapshots(); }); };
+    if (!loop_.IsUp(p) || !nodes_[p]) return retry();
+    const uint32_t block = next_snap_block_;
+    nodes_[p]->ReadSnapshot(kVolume, snap.name, block, [this, snap, block, retry](StatusOr<Bytes> data) {
+      if (!data.ok() && data.status().code() == StatusCode::kUnavailable) return retry();
+      const BlockValue v = data.ok() ? Decode(*data, o_.block_size) : kUnreadable;
+      Log("snapshot " + snap.name + " block " + std::to_string(block) + " = " + std::to_string(v) +
+          (data.ok() ? "" : " (" + data.status().ToString() + ")"));
+      const OpId op = history_.InvokeRead(block, Time{} + Duration(snap.requested_ns));
+      history_.OkRead(op, v, Time{} + Duration(snap.ready_ns));
+      ++next_snap_block_;
+      ReadSnapshots();
+    });
   }
 
   void ReadFinal() {
@@ -333,7 +380,16 @@ class World {
           if (e == epoch_[kDiskErrors]) plan_.set_disk_error_rate(0);
         });
       }
-    } else if (kind < 90 && o_.nodes > o_.repl) {
+    } else if (kind < 97) {
+      // Snapshots, as a schedule with a retention of three would take them.
+      const VolumeRecord& rec = *controller_->Find(kVolume);
+      if (rec.snapshots.size() >= 3 && rec.snapshots.front().ready) {
+        const std::string old = rec.snapshots.front().name;
+        if (controller_->DeleteSnapshot(kVolume, old).ok()) Log("delete snapshot " + old);
+      }
+      const std::string name = "snap-" + std::to_string(++snapshots_asked_);
+      if (controller_->CreateSnapshot(kVolume, name).ok()) Log("snapshot " + name);
+    } else if (o_.nodes > o_.repl) {
       const VolumeRecord& rec = *controller_->Find(kVolume);
       std::vector<NodeId> spares, replaceable;
       for (int i = 1; i <= o_.nodes; ++i) {
@@ -372,7 +428,10 @@ class World {
   // Per kind of rate or delay episode: a later episode outlives an earlier one's end.
   enum Episode { kDrop, kDuplicate, kDelay, kDiskErrors, kEpisodes };
   uint64_t epoch_[kEpisodes] = {};
-  uint64_t faults_ = 0, resynced_ = 0;
+  uint64_t faults_ = 0, resynced_ = 0, logged_generation_ = 0;
+  uint64_t snapshots_asked_ = 0, snapshots_checked_ = 0;
+  std::vector<SnapshotRecord> to_check_;
+  uint32_t next_snap_block_ = 0;
   Time fault_end_{};
   std::vector<std::string> trace_;
 };

@@ -12,11 +12,13 @@
 //     node reaches only its neighbours;
 //   - message drops, duplicates and delays (which reorder);
 //   - disk errors, at a rate or a whole disk failing for a while;
-//   - replacement of a replica by a spare node, which is then rebuilt.
+//   - replacement of a replica by a spare node, which is then rebuilt;
+// and snapshots are taken and deleted as a schedule would, throughout.
 // Then every fault heals, the volume settles, each block is read once more,
 // and the history of everything the clients saw goes through the checker
 // (core/storage/history.h): no acknowledged write may be lost and every read
-// must be one a single correct volume could have returned.
+// must be one a single correct volume could have returned; so must every
+// block of every snapshot, read back at the end.
 //
 // The same options give the same run, event for event (digest witnesses it),
 // so a failing seed replays exactly with trace on.
@@ -53,6 +55,7 @@ struct TortureResult {
   uint64_t faults = 0;      // fault episodes started
   uint64_t failovers = 0;
   uint64_t blocks_resynced = 0;
+  uint64_t snapshots_checked = 0;  // ready snapshots whose every block was read back and checked
   uint64_t digest = 0;      // of every event the loop ran
   std::vector<std::string> trace;  // with TortureOptions::trace
 

@@ -84,6 +84,27 @@ class Cluster {
     return result ? std::move(*result) : StatusOr<Bytes>(Unavailable("no answer"));
   }
 
+  // Asks for a snapshot and runs until it is ready.
+  bool Snapshot(const std::string& name, Duration limit = seconds(10)) {
+    if (!controller_->CreateSnapshot(kVol, name).ok()) return false;
+    const Time end = loop_.now() + limit;
+    while (loop_.now() < end) {
+      const SnapshotRecord* s = Record().FindSnapshot(name);
+      if (s && s->ready) return true;
+      loop_.RunFor(milliseconds(5));
+    }
+    return false;
+  }
+  StatusOr<Bytes> ReadSnapshot(const std::string& name, uint32_t block, const char* volume = kVol) {
+    std::optional<StatusOr<Bytes>> result;
+    const NodeId p = controller_->Find(volume)->primary;
+    node(p).ReadSnapshot(volume, name, block, [&](StatusOr<Bytes> r) { result = std::move(r); });
+    const Time end = loop_.now() + seconds(5);
+    while (!result && loop_.now() < end) loop_.RunFor(milliseconds(1));
+    return result ? std::move(*result) : StatusOr<Bytes>(Unavailable("no answer"));
+  }
+  uint64_t PreservedAt(NodeId n) { return nodes_[n]->stats().blocks_preserved; }
+
   TestLoop loop_;
   FaultPlan plan_;
   ReplicationOptions options_;
@@ -281,6 +302,185 @@ TEST(Replication, GarbageOnTheWireIsIgnored) {
   c.loop_.RunFor(milliseconds(100));
   ASSERT_TRUE(c.AwaitServing());
   EXPECT_TRUE(c.Write(3, Block(7)).ok());
+}
+
+
+TEST(Snapshots, HoldExactlyTheWritesAcknowledgedBeforeThemAndCopyOnWrite) {
+  Cluster c(3);
+  ASSERT_TRUE(c.controller_->CreateVolume({kVol, kBlockSize, kBlocks}, {1, 2, 3}).ok());
+  ASSERT_TRUE(c.AwaitServing());
+  for (uint32_t b = 0; b < 8; ++b) ASSERT_TRUE(c.Write(b, Block(1)).ok());
+  ASSERT_TRUE(c.Snapshot("before"));
+  EXPECT_EQ(c.PreservedAt(2), 0u);  // taking it copies nothing
+  for (uint32_t b = 0; b < 4; ++b) ASSERT_TRUE(c.Write(b, Block(2)).ok());
+  ASSERT_TRUE(c.Write(2, Block(3)).ok());  // a second write of a block copies nothing more
+  for (NodeId n : {1u, 2u, 3u}) EXPECT_EQ(c.PreservedAt(n), 4u) << "node " << n;
+  for (uint32_t b = 0; b < 10; ++b) {
+    StatusOr<Bytes> r = c.ReadSnapshot("before", b);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(*r, b < 8 ? Block(1) : Bytes(kBlockSize, 0)) << "block " << b;
+  }
+  StatusOr<Bytes> live = c.Read(2);
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ(*live, Block(3));
+  EXPECT_EQ(c.ReadSnapshot("nope", 0).status().code(), StatusCode::kNotFound);
+}
+
+TEST(Snapshots, WritesDuringTheBarrierWaitAndLandAfterIt) {
+  Cluster c(3);
+  ASSERT_TRUE(c.controller_->CreateVolume({kVol, kBlockSize, kBlocks}, {1, 2, 3}).ok());
+  ASSERT_TRUE(c.AwaitServing());
+  ASSERT_TRUE(c.controller_->CreateSnapshot(kVol, "s").ok());
+  // Writes keep coming while the snapshot is taken: each lands wholly on one side.
+  std::vector<std::optional<Status>> results(20);
+  for (uint32_t i = 0; i < 20; ++i) {
+    c.node(1).Write(kVol, i, Block(static_cast<uint8_t>(i + 1)), [&results, i](Status s) { results[i] = s; });
+    c.loop_.RunFor(std::chrono::microseconds(300));
+  }
+  c.loop_.RunFor(seconds(2));
+  ASSERT_TRUE(c.Record().FindSnapshot("s")->ready);
+  EXPECT_EQ(c.controller_->stats().failovers, 0u);
+  for (uint32_t i = 0; i < 20; ++i) {
+    ASSERT_TRUE(results[i].has_value() && results[i]->ok()) << i;
+    StatusOr<Bytes> r = c.ReadSnapshot("s", i);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(*r == Block(static_cast<uint8_t>(i + 1)) || *r == Bytes(kBlockSize, 0)) << i;
+  }
+}
+
+TEST(Snapshots, SurvivePowerLossAndFailover) {
+  Cluster c(3);
+  ASSERT_TRUE(c.controller_->CreateVolume({kVol, kBlockSize, kBlocks}, {1, 2, 3}).ok());
+  ASSERT_TRUE(c.AwaitServing());
+  ASSERT_TRUE(c.Write(0, Block(1)).ok());
+  ASSERT_TRUE(c.Snapshot("s"));
+  ASSERT_TRUE(c.Write(0, Block(2)).ok());
+  for (NodeId n : {1u, 2u, 3u}) c.Crash(n);
+  c.loop_.RunFor(milliseconds(20));
+  for (NodeId n : {2u, 3u}) c.Restart(n);  // 1, the primary, stays down: a failover
+  ASSERT_TRUE(c.AwaitServing());
+  ASSERT_NE(c.primary(), 1u);
+  StatusOr<Bytes> r = c.ReadSnapshot("s", 0);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, Block(1));
+  StatusOr<Bytes> live = c.Read(0);
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ(*live, Block(2));
+}
+
+TEST(Snapshots, AReplicaAwayWhenOneWasTakenGetsItBeforeRejoining) {
+  Cluster c(3);
+  ASSERT_TRUE(c.controller_->CreateVolume({kVol, kBlockSize, kBlocks}, {1, 2, 3}).ok());
+  ASSERT_TRUE(c.AwaitServing());
+  for (uint32_t b = 0; b < kBlocks; ++b) ASSERT_TRUE(c.Write(b, Block(1)).ok());
+  c.plan_.Isolate(3);
+  ASSERT_TRUE(c.Write(0, Block(2)).ok());
+  ASSERT_TRUE(c.Snapshot("while-away"));
+  ASSERT_TRUE(c.Write(1, Block(3)).ok());
+  c.plan_.Heal();
+  ASSERT_TRUE(c.AwaitInSync(3));
+  // Only node 3 is left: its copy of the snapshot must be whole.
+  c.Crash(1);
+  c.loop_.RunFor(seconds(3));
+  c.Crash(2);
+  c.loop_.RunFor(seconds(3));
+  if (c.primary() != 3) GTEST_SKIP() << "the failover went to 2 first";
+  ASSERT_TRUE(c.AwaitServing());
+  for (uint32_t b = 0; b < kBlocks; ++b) {
+    StatusOr<Bytes> r = c.ReadSnapshot("while-away", b);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(*r, Block(b == 0 ? 2 : 1)) << "block " << b;
+  }
+}
+
+TEST(Snapshots, DeletingOneFreesItsSpaceOnEveryReplica) {
+  Cluster c(3);
+  ASSERT_TRUE(c.controller_->CreateVolume({kVol, kBlockSize, kBlocks}, {1, 2, 3}).ok());
+  ASSERT_TRUE(c.AwaitServing());
+  ASSERT_TRUE(c.Snapshot("s"));
+  for (uint32_t b = 0; b < kBlocks; ++b) ASSERT_TRUE(c.Write(b, Block(9)).ok());
+  const uint64_t with = c.loop_.disk(2).bytes_stored();
+  EXPECT_EQ(c.controller_->DeleteSnapshot(kVol, "nope").code(), StatusCode::kNotFound);
+  ASSERT_TRUE(c.controller_->DeleteSnapshot(kVol, "s").ok());
+  c.loop_.RunFor(seconds(1));
+  EXPECT_LE(c.loop_.disk(2).bytes_stored() + kBlocks * kBlockSize, with);
+  EXPECT_EQ(c.Record().FindSnapshot("s"), nullptr);
+}
+
+TEST(Snapshots, RefuseBadNames) {
+  Cluster c(3);
+  ASSERT_TRUE(c.controller_->CreateVolume({kVol, kBlockSize, kBlocks}, {1, 2, 3}).ok());
+  EXPECT_EQ(c.controller_->CreateSnapshot(kVol, "").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.controller_->CreateSnapshot(kVol, "a/b").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.controller_->CreateSnapshot(kVol, std::string(129, 'a')).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.controller_->CreateSnapshot("nope", "s").code(), StatusCode::kNotFound);
+  ASSERT_TRUE(c.controller_->CreateSnapshot(kVol, "daily-2026.11.30_0").ok());
+  EXPECT_EQ(c.controller_->CreateSnapshot(kVol, "daily-2026.11.30_0").code(), StatusCode::kAlreadyExists);
+}
+
+TEST(Snapshots, RestoreBringsTheVolumeBack) {
+  Cluster c(3);
+  ASSERT_TRUE(c.controller_->CreateVolume({kVol, kBlockSize, kBlocks}, {1, 2, 3}).ok());
+  ASSERT_TRUE(c.AwaitServing());
+  for (uint32_t b = 0; b < kBlocks; ++b) ASSERT_TRUE(c.Write(b, Block(static_cast<uint8_t>(b))).ok());
+  ASSERT_TRUE(c.Snapshot("good"));
+  for (uint32_t b = 0; b < kBlocks; b += 3) ASSERT_TRUE(c.Write(b, Block(0xEE)).ok());
+  const uint64_t acked = c.node(1).stats().writes_acked;
+  std::optional<Status> restored;
+  c.node(1).Restore(kVol, "good", [&](Status s) { restored = s; });
+  while (!restored) c.loop_.RunFor(milliseconds(1));
+  ASSERT_TRUE(restored->ok()) << restored->ToString();
+  EXPECT_EQ(c.node(1).stats().writes_acked - acked, (kBlocks + 2) / 3);  // only what differed
+  for (uint32_t b = 0; b < kBlocks; ++b) {
+    StatusOr<Bytes> r = c.Read(b);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(*r, Block(static_cast<uint8_t>(b)));
+  }
+  std::optional<Status> missing;
+  c.node(1).Restore(kVol, "nope", [&](Status s) { missing = s; });
+  EXPECT_EQ(missing->code(), StatusCode::kNotFound);
+}
+
+TEST(Snapshots, ACloneStartsAsTheSnapshotAndThenGoesItsOwnWay) {
+  Cluster c(4);
+  ASSERT_TRUE(c.controller_->CreateVolume({kVol, kBlockSize, kBlocks}, {1, 2, 3}).ok());
+  ASSERT_TRUE(c.AwaitServing());
+  for (uint32_t b = 0; b < kBlocks; ++b) ASSERT_TRUE(c.Write(b, Block(static_cast<uint8_t>(b + 1))).ok());
+  ASSERT_TRUE(c.Snapshot("golden"));
+  ASSERT_TRUE(c.Write(0, Block(0x55)).ok());  // after the snapshot: not in the clone
+  const char* kClone = "floor-2/db";
+  EXPECT_EQ(c.controller_->CloneVolume({kClone, kBlockSize, kBlocks}, {4, 2}, {kVol, "golden"}).code(),
+            StatusCode::kFailedPrecondition);  // node 4 does not hold the snapshot
+  EXPECT_EQ(c.controller_->CloneVolume({kClone, kBlockSize, kBlocks + 1}, {2, 4}, {kVol, "golden"}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.controller_->CloneVolume({kClone, kBlockSize, kBlocks}, {2, 4}, {kVol, "nope"}).code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(c.controller_->CloneVolume({kClone, kBlockSize, kBlocks}, {2, 4}, {kVol, "golden"}).ok());
+  EXPECT_EQ(c.controller_->DeleteSnapshot(kVol, "golden").code(), StatusCode::kFailedPrecondition);
+  const Time end = c.loop_.now() + seconds(10);
+  while (!c.controller_->Find(kClone)->clone_from.volume.empty() && c.loop_.now() < end) {
+    c.loop_.RunFor(milliseconds(5));
+  }
+  ASSERT_TRUE(c.controller_->Find(kClone)->clone_from.volume.empty()) << "never seeded";
+  const auto read_clone = [&](uint32_t b) {
+    std::optional<StatusOr<Bytes>> r;
+    c.node(2).Read(kClone, b, [&](StatusOr<Bytes> x) { r = std::move(x); });
+    while (!r) c.loop_.RunFor(milliseconds(1));
+    return std::move(*r);
+  };
+  for (uint32_t b = 0; b < kBlocks; ++b) {
+    StatusOr<Bytes> r = read_clone(b);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(*r, Block(static_cast<uint8_t>(b + 1))) << "block " << b;
+  }
+  std::optional<Status> w;
+  c.node(2).Write(kClone, 1, Block(0x77), [&](Status s) { w = s; });
+  while (!w) c.loop_.RunFor(milliseconds(1));
+  ASSERT_TRUE(w->ok());
+  StatusOr<Bytes> source = c.Read(1);
+  ASSERT_TRUE(source.ok());
+  EXPECT_EQ(*source, Block(2));  // the source is untouched
+  EXPECT_TRUE(c.controller_->DeleteSnapshot(kVol, "golden").ok());  // seeded: free to go
 }
 
 TEST(Torture, ASeedReplaysExactly) {
