@@ -688,7 +688,7 @@ class ObjectStoreServer::Impl {
       }
       for (uint64_t token : gone) Abort(token);
     }
-    if (q.id < s.floor) { fprintf(stderr, "STALE id=%llu floor=%llu\n", (unsigned long long)q.id, (unsigned long long)s.floor); return nullptr; }  // a late copy of something finished
+    if (q.id < s.floor) return nullptr;  // a late copy of something finished
     return &s;
   }
 
@@ -865,10 +865,7 @@ class ObjectStoreServer::Impl {
     state = kWriting;
     u->hashes[index] = Fnv(data.data(), data.size());
     buffered_bytes_ += data.size();
-    if (!u->begun) {
-      u->held.emplace_back(index, std::move(data));
-      return;
-    }
+
     WriteChunk(*u, index, std::move(data));
   }
 
@@ -1037,7 +1034,6 @@ class ObjectStoreServer::Impl {
     if (index >= ChunkCount(o.size, o.chunk_size)) return reply(InvalidArgument("no such chunk"), {}, {});
     const uint64_t length = ChunkLength(o.size, o.chunk_size, index);
     if (length == 0) return reply(Status::Ok(), o, {});
-    if (index == 28) fprintf(stderr, "SERVER get 28 v=%llu reads=%zu t=%lld\n", (unsigned long long)version, reads_in_flight_, (long long)ToNanos(env_.now()));
     if (reads_in_flight_ >= o_.max_reads) return;  // the client asks again
     ++reads_in_flight_;
     ++readers_[o.blob];  // the blob stays until the read is done
@@ -1048,7 +1044,6 @@ class ObjectStoreServer::Impl {
                          readers_.erase(o.blob);
                          if (dead_blobs_.count(o.blob)) RemoveDeadBlobs();
                        }
-                       fprintf(stderr, "SERVER read done ok=%d len=%llu\n", data.ok(), (unsigned long long)length);
                        if (!data.ok() || data->size() != length) {
                          return reply(Unavailable("the object store could not read the object; try again"), {},
                                       {});
@@ -1375,10 +1370,6 @@ class ObjectStoreClient::Impl {
     if (in_flight_ >= o_.window && op.next_idle < op.chunks.size()) last = std::max(last, last_heard_);
     const Time now = env_.now();
     if (now - last >= o_.deadline) {
-      fprintf(stderr, "DEADLINE op=%llu kind=%d in_flight=%zu chunks=%zu done=%zu next_idle=%zu single=%d/%u version=%llu epoch=%llu\n",
-        (unsigned long long)id, (int)op.kind, in_flight_, op.chunks.size(), op.chunks_done, op.next_idle, (int)op.single.state, op.single.attempts, (unsigned long long)op.version, (unsigned long long)epoch_);
-      for (size_t i = 0; i < op.chunks.size(); ++i) fprintf(stderr, " c%zu=%d/%u", i, (int)op.chunks[i].state, op.chunks[i].attempts);
-      fprintf(stderr, "\n");
       return Fail(it, Unavailable("no answer from the object store on node " + std::to_string(server_) + " for " +
                                   std::to_string(ToSeconds(o_.deadline)) + " s; it may or may not have applied",
                                   op.bucket + "/" + op.key));
@@ -1563,7 +1554,6 @@ class ObjectStoreClient::Impl {
   // ---- answers ----
 
   void OnMessage(NodeId from, ByteView bytes) {
-    if (ToNanos(env_.now()) > 11000000000LL) fprintf(stderr, "CLIENT msg from=%u size=%zu t=%lld\n", from, bytes.size(), (long long)ToNanos(env_.now()));
     if (from != server_) return;
     wire::Reader r(bytes);
     wire::Header h;
@@ -1739,7 +1729,6 @@ class ObjectStoreClient::Impl {
   void OnGetReply(OpIt it, const Status& s, uint64_t asked, uint64_t index, uint64_t version, uint64_t size,
                   uint64_t chunk_size, uint64_t digest, ByteView data) {
     Op& op = it->second;
-    if (index == 28) fprintf(stderr, "CLIENT reply 28 asked=%llu ver=%llu st=%s state=%d size=%zu\n", (unsigned long long)asked, (unsigned long long)version, s.ToString().c_str(), index < op.chunks.size() ? (int)op.chunks[index].state : -1, data.size());
     if (asked != op.version) return;  // an answer to an earlier attempt
     if (!s.ok()) {
       if (s.code() == StatusCode::kFailedPrecondition && op.version != 0) {

@@ -120,7 +120,7 @@ struct ObjectStoreClientOptions {
   size_t window = 8;                    // chunks of Puts and Gets in flight at once
   Duration initial_timeout = std::chrono::seconds(1);  // before any round trip was measured
   Duration min_timeout = std::chrono::milliseconds(200);
-  Duration max_timeout = std::chrono::seconds(8);      // cap of the exponential backoff
+  Duration max_timeout = std::chrono::seconds(2);      // cap of the exponential backoff
   Duration deadline = std::chrono::seconds(30);        // hearing nothing useful this long fails an operation
   size_t list_page = kMaxListPage;                     // keys per List message, 1-1000
   bool check_names = true;  // false only to test the server's own checks

@@ -305,7 +305,7 @@ class VolumeController::Impl {
     }
     *g = node;
     r.in_sync.erase(gone);
-    Commit(volume, 0);
+    Commit(volume, it->second.grant);
     return Status::Ok();
   }
 
@@ -1175,6 +1175,14 @@ class StorageNode::Impl {
     }
     Primary& p = it->second;
     if (rec.generation < p.rec.generation) return;
+    if (a.grant != nonce_) {
+      // Named again, but under another primaryship (a failover came and went
+      // while this node heard nothing): what it holds may be stale, so it
+      // starts over with a claim and a takeover.
+      StepDown(it);
+      ToController(EncodeRequest(kClaim, name, rec.generation, nonce_));
+      return;
+    }
     if (p.phase == Primary::kResigned) {
       // Resigned, and still the primary: no other replica is in sync, so
       // try again under a new claim (the disk error may have passed).
