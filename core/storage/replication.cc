@@ -580,6 +580,8 @@ class StorageNode::Impl {
   void Read(const std::string& volume, uint32_t block, ReadDone done);
   void ReadSnapshot(const std::string& volume, const std::string& snapshot, uint32_t block, ReadDone done);
   void Restore(const std::string& volume, const std::string& snapshot, WriteDone done);
+  void DiffSnapshots(const std::string& volume, const std::string& base, const std::string& snapshot,
+                     std::function<void(StatusOr<std::vector<uint32_t>>)> done);
   bool Serving(const std::string& volume) const {
     auto it = primaries_.find(volume);
     return it != primaries_.end() && it->second.phase == Primary::kServing && env_.now() < it->second.lease_until;
@@ -1664,6 +1666,56 @@ void StorageNode::Impl::ReadSnapshot(const std::string& volume, const std::strin
   ReadSnapshotLocal(volume, snapshot, block, [done](StatusOr<Bytes> data, Version) { done(std::move(data)); });
 }
 
+void StorageNode::Impl::DiffSnapshots(const std::string& volume, const std::string& base, const std::string& snapshot,
+                                      std::function<void(StatusOr<std::vector<uint32_t>>)> done) {
+  auto it = primaries_.find(volume);
+  if (it == primaries_.end() || !Serving(volume)) {
+    return done(Unavailable("node " + std::to_string(env_.self()) + " is not serving volume " + volume));
+  }
+  std::vector<std::string> names = {snapshot};
+  if (!base.empty()) names.push_back(base);
+  for (const std::string& name : names) {
+    const SnapshotRecord* snap = it->second.rec.FindSnapshot(name);
+    if (!snap || !snap->ready) return done(NotFound("volume " + volume + " has no ready snapshot " + name));
+  }
+  struct Diff {
+    size_t left;
+    std::vector<uint64_t> base, next;  // content hashes
+    Status status;
+  };
+  const uint32_t blocks = it->second.rec.layout.blocks;
+  const uint64_t zeros = SlotChecksum(Version{}, Bytes(it->second.rec.layout.block_size, 0).data(),
+                                      it->second.rec.layout.block_size);
+  auto diff = std::make_shared<Diff>(Diff{blocks * (base.empty() ? 1u : 2u), std::vector<uint64_t>(blocks, zeros),
+                                          std::vector<uint64_t>(blocks, zeros), Status::Ok()});
+  const auto finished = [diff, done] {
+    if (--diff->left > 0) return;
+    if (!diff->status.ok()) return done(diff->status);
+    std::vector<uint32_t> changed;
+    for (uint32_t b = 0; b < diff->next.size(); ++b) {
+      if (diff->base[b] != diff->next[b]) changed.push_back(b);
+    }
+    done(std::move(changed));
+  };
+  // By content, not version: a failover rewrites every block under a new
+  // version without changing a byte, and that must not make the next
+  // incremental backup a full one.
+  const auto hash_into = [diff, finished](std::vector<uint64_t> Diff::*side, uint32_t b) {
+    return [diff, finished, side, b](StatusOr<Bytes> data, Version) {
+      if (data.ok()) {
+        ((*diff).*side)[b] = SlotChecksum(Version{}, data->data(), data->size());
+      } else if (diff->status.ok()) {
+        diff->status = data.status();
+      }
+      finished();
+    };
+  };
+  for (uint32_t b = 0; b < blocks; ++b) {
+    ReadSnapshotLocal(volume, snapshot, b, hash_into(&Diff::next, b));
+    if (!base.empty()) ReadSnapshotLocal(volume, base, b, hash_into(&Diff::base, b));
+  }
+}
+
 void StorageNode::Impl::Restore(const std::string& volume, const std::string& snapshot, WriteDone done) {
   auto it = primaries_.find(volume);
   if (it == primaries_.end() || !Serving(volume)) {
@@ -1742,6 +1794,10 @@ void StorageNode::ReadSnapshot(const std::string& volume, const std::string& sna
 }
 void StorageNode::Restore(const std::string& volume, const std::string& snapshot, WriteDone done) {
   impl_->Restore(volume, snapshot, std::move(done));
+}
+void StorageNode::DiffSnapshots(const std::string& volume, const std::string& base, const std::string& snapshot,
+                                std::function<void(StatusOr<std::vector<uint32_t>>)> done) {
+  impl_->DiffSnapshots(volume, base, snapshot, std::move(done));
 }
 bool StorageNode::Serving(const std::string& volume) const { return impl_->Serving(volume); }
 const StorageNode::Stats& StorageNode::stats() const { return impl_->stats_; }

@@ -167,6 +167,11 @@ class StorageNode {
   // Writes of others meanwhile may interleave: detach the volume first, as
   // Portworx asks before a restore.
   void Restore(const std::string& volume, const std::string& snapshot, WriteDone done);
+  // At the primary: the blocks whose contents differ between two ready
+  // snapshots, ascending; with `base` empty, every block of `snapshot` that
+  // is not all zeros. What an incremental backup or a DR round sends.
+  void DiffSnapshots(const std::string& volume, const std::string& base, const std::string& snapshot,
+                     std::function<void(StatusOr<std::vector<uint32_t>>)> done);
 
   // True if this node is the volume's primary, done taking over, lease held.
   bool Serving(const std::string& volume) const;

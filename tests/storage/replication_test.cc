@@ -441,6 +441,31 @@ TEST(Snapshots, RestoreBringsTheVolumeBack) {
   EXPECT_EQ(missing->code(), StatusCode::kNotFound);
 }
 
+TEST(Snapshots, DiffsNameTheBlocksWrittenBetweenThem) {
+  Cluster c(3);
+  ASSERT_TRUE(c.controller_->CreateVolume({kVol, kBlockSize, kBlocks}, {1, 2, 3}).ok());
+  ASSERT_TRUE(c.AwaitServing());
+  for (uint32_t b : {1u, 5u, 9u}) ASSERT_TRUE(c.Write(b, Block(1)).ok());
+  ASSERT_TRUE(c.Snapshot("a"));
+  for (uint32_t b : {5u, 7u}) ASSERT_TRUE(c.Write(b, Block(2)).ok());
+  ASSERT_TRUE(c.Write(7, Block(3)).ok());
+  ASSERT_TRUE(c.Snapshot("b"));
+  const auto diff = [&](const std::string& base, const std::string& snap) {
+    std::optional<StatusOr<std::vector<uint32_t>>> r;
+    c.node(c.primary()).DiffSnapshots(kVol, base, snap, [&](StatusOr<std::vector<uint32_t>> x) { r = std::move(x); });
+    while (!r) c.loop_.RunFor(milliseconds(1));
+    return std::move(*r);
+  };
+  StatusOr<std::vector<uint32_t>> all = diff("", "a");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(*all, (std::vector<uint32_t>{1, 5, 9}));
+  StatusOr<std::vector<uint32_t>> delta = diff("a", "b");
+  ASSERT_TRUE(delta.ok());
+  EXPECT_EQ(*delta, (std::vector<uint32_t>{5, 7}));
+  EXPECT_TRUE(diff("b", "b")->empty());
+  EXPECT_EQ(diff("a", "nope").status().code(), StatusCode::kNotFound);
+}
+
 TEST(Snapshots, ACloneStartsAsTheSnapshotAndThenGoesItsOwnWay) {
   Cluster c(4);
   ASSERT_TRUE(c.controller_->CreateVolume({kVol, kBlockSize, kBlocks}, {1, 2, 3}).ok());
