@@ -1,5 +1,7 @@
 #include "core/env/test_loop.h"
 
+#include "core/base/hash.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -14,7 +16,7 @@ uint64_t Fnv(uint64_t h, const void* data, size_t n) {
   return h;
 }
 
-uint64_t HashBytes(const Bytes& b) { return Fnv(14695981039346656037ULL, b.data(), b.size()); }
+uint64_t HashBytes(const Bytes& b) { return Hash64(b.data(), b.size()); }
 
 }  // namespace
 

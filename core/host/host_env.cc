@@ -386,7 +386,7 @@ struct HostEnv::Impl {
 
   void SendTcp(NodeId to, const Peer& peer, Bytes frame) {
     auto& slot = outbound[to];
-    if (!slot) slot = std::make_unique<Outbound>(io);
+    if (!slot) slot = std::make_shared<Outbound>(io);
     Outbound& out = *slot;
     if (out.queued_bytes + frame.size() > options.max_queued_bytes) {
       ++stats.send_failed;
@@ -399,9 +399,9 @@ struct HostEnv::Impl {
     if (out.connected) return WriteNext(to);
     if (out.connecting) return;
     out.connecting = true;
-    out.socket.async_connect(peer.tcp_endpoint, Guard([this, to](boost::system::error_code ec) {
+    out.socket.async_connect(peer.tcp_endpoint, Guard([this, to, keep = slot](boost::system::error_code ec) {
       auto it = outbound.find(to);
-      if (it == outbound.end()) return;
+      if (it == outbound.end() || it->second != keep) return;  // dropped, or replaced by a new connection
       Outbound& o = *it->second;
       o.connecting = false;
       if (ec) return FailOutbound(to, "connect: " + ec.message());
@@ -413,13 +413,14 @@ struct HostEnv::Impl {
   }
 
   void WriteNext(NodeId to) {
-    Outbound& o = *outbound[to];
+    std::shared_ptr<Outbound> keep = outbound[to];
+    Outbound& o = *keep;
     if (o.writing || o.queue.empty()) return;
     o.writing = true;
     asio::async_write(o.socket, asio::buffer(o.queue.front()),
-                      Guard([this, to](boost::system::error_code ec, size_t) {
+                      Guard([this, to, keep](boost::system::error_code ec, size_t) {
                         auto it = outbound.find(to);
-                        if (it == outbound.end()) return;
+                        if (it == outbound.end() || it->second != keep) return;
                         Outbound& out = *it->second;
                         out.writing = false;
                         if (ec) return FailOutbound(to, "write: " + ec.message());
@@ -470,7 +471,10 @@ struct HostEnv::Impl {
   std::array<uint8_t, kMaxDatagram> udp_buffer{};
   udp::endpoint udp_sender;
   std::map<NodeId, Peer> peers;
-  std::map<NodeId, std::unique_ptr<Outbound>> outbound;
+  // Shared with the handlers of its socket's operations: a connection that
+  // is dropped (or this Env closed) lives until the last of them has run, as
+  // a composed write may touch its socket and buffer between partial writes.
+  std::map<NodeId, std::shared_ptr<Outbound>> outbound;
   std::set<std::shared_ptr<Inbound>> inbound;
   std::map<Port, Receiver> listeners;
   TimerId next_timer = 1;

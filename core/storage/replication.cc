@@ -5,6 +5,7 @@
 #include <optional>
 #include <tuple>
 
+#include "core/base/hash.h"
 #include "core/wire/codec.h"
 
 namespace edgebed::storage {
@@ -32,6 +33,7 @@ enum Type : uint16_t {
   kSnapBlock = 9,  // primary -> lagging replica: one block of a snapshot it lacks
   kSnapDone = 10,  // primary -> controller: every in-sync replica holds the snapshot
   kSeeded = 11,    // primary -> controller: the clone holds its source's image
+  kProbe = 12,     // primary -> lagging replica: are you there? (answered with an ack, no disk work)
 };
 enum AckStatus : uint8_t { kAckOk = 0, kAckFenced = 1, kAckIoError = 2 };
 
@@ -182,7 +184,7 @@ Status DecodeWrite(wire::Reader& r, Type type, WriteMsg* m) {
   (void)r.GetVarint(&m->barrier.gen);
   (void)r.GetVarint(&m->barrier.seq);
   if (Status s = r.ExpectEnd(); !s.ok()) return s;
-  if (bs == 0 || blocks == 0 || m->volume.empty() || (type != kWrite && m->snapshot.empty())) {
+  if (bs == 0 || blocks == 0 || m->volume.empty() || ((type == kSnap || type == kSnapBlock) && m->snapshot.empty())) {
     return Corruption("a write without its volume's shape or snapshot");
   }
   m->block_size = static_cast<uint32_t>(bs);
@@ -201,15 +203,10 @@ Bytes EncodeAck(const std::string& volume, uint64_t tag, AckStatus status, uint6
   return std::move(w).Finish();
 }
 
-// FNV-1a over a block's version and bytes: a torn or misdirected block
-// fails it, so a replica never serves a block it does not really hold.
+// Over a block's version and bytes: a torn or misdirected block fails it,
+// so a replica never serves a block it does not really hold.
 uint64_t SlotChecksum(Version v, const uint8_t* data, size_t n) {
-  uint64_t h = 14695981039346656037ULL;
-  const auto mix = [&h](uint8_t byte) { h = (h ^ byte) * 1099511628211ULL; };
-  for (int i = 0; i < 8; ++i) mix(static_cast<uint8_t>(v.gen >> (8 * i)));
-  for (int i = 0; i < 8; ++i) mix(static_cast<uint8_t>(v.seq >> (8 * i)));
-  for (size_t i = 0; i < n; ++i) mix(data[i]);
-  return h;
+  return Hash64(data, n, v.gen * 0x9E3779B97F4A7C15ULL ^ v.seq);
 }
 
 void PutU64(Bytes& b, uint64_t v) {
@@ -1111,6 +1108,8 @@ class StorageNode::Impl {
     std::map<uint64_t, Pending> pending;  // by tag
     std::map<NodeId, Lagging> lagging;
     std::map<NodeId, Time> removing;      // removals asked for, when
+    std::map<NodeId, Time> heard;         // the last answer of each replica, to anything
+    std::map<NodeId, uint64_t> newest_acked;  // the newest tag each replica acknowledged
     size_t takeover_left = 0;
     Time last_resync{}, last_report{};
     // Snapshots: the one waiting for writes in flight to settle before its
@@ -1530,7 +1529,13 @@ class StorageNode::Impl {
     auto pit = primaries_.find(volume);
     if (pit == primaries_.end()) return;
     Primary& p = pit->second;
+    p.heard[from] = env_.now();
+    uint64_t& newest = p.newest_acked[from];
+    newest = std::max(newest, tag);
     auto lag = p.lagging.find(from);
+    if (lag != p.lagging.end() && lag->second.state == Lagging::kOut && p.phase == Primary::kServing) {
+      StartCatchUp(volume, p, from, lag->second);  // it is back: copy now, not at the next round
+    }
     if (lag != p.lagging.end() && lag->second.outstanding.erase(tag)) {
       ++stats_.blocks_resynced;
       if (status == kAckOk) {
@@ -1561,10 +1566,22 @@ class StorageNode::Impl {
     const Time now = env_.now();
     for (auto& [name, p] : primaries_) {
       if (p.phase == Primary::kServing && now >= p.lease_until - options_.lease * 2 / 3) Renew(name, p);
+      // A replica that answers nothing for a timeout leaves the in-sync set.
+      // One that answers, but not this write, is busy (it takes writes in
+      // order) or lost it (it answered later ones): then it gets it again.
+      // This node's own replica is never timed out: its failures come back
+      // as errors, and a slow disk only slows the volume.
       for (auto& [tag, pend] : p.pending) {
         if (now < pend.deadline) continue;
+        pend.deadline = now + options_.ack_timeout;
         for (NodeId n : pend.waiting) {
-          if (Required(p, n)) RequestRemoval(name, p, n);
+          if (!Required(p, n) || n == env_.self()) continue;
+          auto heard = p.heard.find(n);
+          if (heard == p.heard.end() || now - heard->second > options_.ack_timeout) {
+            RequestRemoval(name, p, n);
+          } else if (p.newest_acked[n] > tag) {
+            Transmit(n, EncodePending(p.rec, tag, pend));
+          }
         }
       }
       for (auto& [n, l] : p.lagging) {
@@ -1575,10 +1592,25 @@ class StorageNode::Impl {
           ToController(EncodeRequest(kAdd, name, p.rec.generation, n));
         }
       }
+      // Replicas out of sync are probed, and copied to once they answer,
+      // rather than sent every block they lack while they are away.
       if (p.phase == Primary::kServing && now - p.last_resync >= options_.resync_interval) {
         p.last_resync = now;
         for (auto& [n, l] : p.lagging) {
-          if (l.state == Lagging::kOut) StartCatchUp(name, p, n, l);
+          if (l.state != Lagging::kOut) continue;
+          auto heard = p.heard.find(n);
+          if (heard != p.heard.end() && now - heard->second <= options_.ack_timeout) {
+            StartCatchUp(name, p, n, l);
+          } else {
+            WriteMsg probe;
+            probe.type = kProbe;
+            probe.volume = name;
+            probe.block_size = p.rec.layout.block_size;
+            probe.blocks = p.rec.layout.blocks;
+            probe.gen = p.rec.generation;
+            probe.tag = next_tag_++;
+            Transmit(n, EncodeWrite(probe));
+          }
         }
       }
       // Reports the controller may not have heard.
@@ -1606,6 +1638,11 @@ class StorageNode::Impl {
     } else if (h.type == kWrite || h.type == kSnap || h.type == kSnapBlock) {
       WriteMsg m;
       if (DecodeWrite(r, static_cast<Type>(h.type), &m).ok()) OnWrite(from, std::move(m));
+    } else if (h.type == kProbe) {
+      WriteMsg m;
+      if (!DecodeWrite(r, kProbe, &m).ok()) return;
+      auto rep = replicas_.find(m.volume);
+      Transmit(from, EncodeAck(m.volume, m.tag, kAckOk, rep == replicas_.end() ? 0 : rep->second.fence));
     } else if (h.type == kAck) {
       std::string volume;
       uint64_t tag = 0, fence = 0;

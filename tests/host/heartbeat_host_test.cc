@@ -72,8 +72,8 @@ TEST(HeartbeatHost, PartitionIsDetectedAndHealedUnderLoss) {
 TEST(HeartbeatHost, LargePayloadsGoOverTcpAndComeBackIntact) {
   HeartbeatConfig big = Fast();
   big.payload_bytes = 512 * 1024;
-  big.interval = milliseconds(300);
-  big.timeout = milliseconds(100);
+  big.interval = milliseconds(500);
+  big.timeout = milliseconds(400);  // room for a loaded machine: this test is about the TCP path, not speed
   Mesh m(3, big);
   ASSERT_TRUE(m.nodes.RunUntil([&] {
     return m.All(PeerState::kAlive) && m.beats[0]->peer(1).rounds_answered >= 2;
