@@ -865,7 +865,10 @@ class ObjectStoreServer::Impl {
     state = kWriting;
     u->hashes[index] = Fnv(data.data(), data.size());
     buffered_bytes_ += data.size();
-
+    if (!u->begun) {
+      u->held.emplace_back(index, std::move(data));
+      return;
+    }
     WriteChunk(*u, index, std::move(data));
   }
 

@@ -72,7 +72,7 @@ TEST(HeartbeatHost, PartitionIsDetectedAndHealedUnderLoss) {
 TEST(HeartbeatHost, LargePayloadsGoOverTcpAndComeBackIntact) {
   HeartbeatConfig big = Fast();
   big.payload_bytes = 512 * 1024;
-  big.interval = milliseconds(500);
+  big.interval = milliseconds(1500);
   big.timeout = milliseconds(400);  // room for a loaded machine: this test is about the TCP path, not speed
   Mesh m(3, big);
   ASSERT_TRUE(m.nodes.RunUntil([&] {
