@@ -579,6 +579,11 @@ class StorageNode::Impl {
   void Restore(const std::string& volume, const std::string& snapshot, WriteDone done);
   void DiffSnapshots(const std::string& volume, const std::string& base, const std::string& snapshot,
                      std::function<void(StatusOr<std::vector<uint32_t>>)> done);
+  StatusOr<VolumeLayout> Layout(const std::string& volume) const {
+    auto it = replicas_.find(volume);
+    if (it == replicas_.end()) return NotFound("node " + std::to_string(env_.self()) + " holds no replica of " + volume);
+    return it->second.layout;
+  }
   bool Serving(const std::string& volume) const {
     auto it = primaries_.find(volume);
     return it != primaries_.end() && it->second.phase == Primary::kServing && env_.now() < it->second.lease_until;
@@ -1837,6 +1842,7 @@ void StorageNode::DiffSnapshots(const std::string& volume, const std::string& ba
   impl_->DiffSnapshots(volume, base, snapshot, std::move(done));
 }
 bool StorageNode::Serving(const std::string& volume) const { return impl_->Serving(volume); }
+StatusOr<VolumeLayout> StorageNode::Layout(const std::string& volume) const { return impl_->Layout(volume); }
 const StorageNode::Stats& StorageNode::stats() const { return impl_->stats_; }
 
 }  // namespace edgebed::storage

@@ -175,6 +175,8 @@ class StorageNode {
 
   // True if this node is the volume's primary, done taking over, lease held.
   bool Serving(const std::string& volume) const;
+  // The layout of a volume this node holds a replica of; kNotFound otherwise.
+  StatusOr<VolumeLayout> Layout(const std::string& volume) const;
 
   struct Stats {
     uint64_t writes_acked = 0, writes_failed = 0, blocks_resynced = 0, takeovers = 0;
