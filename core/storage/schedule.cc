@@ -1,0 +1,202 @@
+#include "core/storage/schedule.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace edgebed::storage {
+
+namespace {
+
+constexpr int64_t kDay = 86400;
+constexpr int64_t kNanos = 1'000'000'000;
+
+bool LeapYear(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+int DaysInMonth(int y, int m) {
+  static const int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && LeapYear(y) ? 29 : kDays[m - 1];
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (eras of 400 years).
+int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+bool ValidName(const std::string& name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+  });
+}
+
+Status CheckCalendar(const CalendarRule& r, const std::string& where) {
+  if (r.minute_of_day < 0 || r.minute_of_day >= 24 * 60) {
+    return InvalidArgument("must be 0-1439 (minutes after midnight)", where + ".minute_of_day");
+  }
+  if (r.weekday < 0 || r.weekday > 6) return InvalidArgument("must be 0 (Sunday) to 6 (Saturday)", where + ".weekday");
+  if (r.day_of_month < 1 || r.day_of_month > 31) return InvalidArgument("must be 1-31", where + ".day_of_month");
+  if (r.retain < 0) return InvalidArgument("must not be negative", where + ".retain");
+  return Status::Ok();
+}
+
+}  // namespace
+
+int64_t UnixSeconds(int year, int month, int day, int hour, int minute, int second) {
+  return DaysFromCivil(year, month, day) * kDay + hour * 3600 + minute * 60 + second;
+}
+
+CivilTime ToCivil(int64_t t) {
+  int64_t days = t >= 0 ? t / kDay : (t - kDay + 1) / kDay;
+  const int64_t secs = t - days * kDay;
+  CivilTime c{};
+  c.weekday = static_cast<int>(((days % 7) + 11) % 7);  // 1970-01-01 was a Thursday
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  c.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  c.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  c.year = static_cast<int>(yoe + era * 400 + (c.month <= 2));
+  c.hour = static_cast<int>(secs / 3600);
+  c.minute = static_cast<int>(secs / 60 % 60);
+  c.second = static_cast<int>(secs % 60);
+  return c;
+}
+
+Status ValidateSchedulePolicy(const SchedulePolicy& p) {
+  if (!p.interval && !p.daily && !p.weekly && !p.monthly) {
+    return InvalidArgument("needs at least one of interval, daily, weekly, monthly", "policy");
+  }
+  if (p.interval) {
+    if (p.interval->every < std::chrono::seconds(1)) {
+      return InvalidArgument("must be at least a second", "policy.interval.every");
+    }
+    if (p.interval->retain < 0) return InvalidArgument("must not be negative", "policy.interval.retain");
+  }
+  if (p.daily) {
+    if (Status s = CheckCalendar(*p.daily, "policy.daily"); !s.ok()) return s;
+  }
+  if (p.weekly) {
+    if (Status s = CheckCalendar(*p.weekly, "policy.weekly"); !s.ok()) return s;
+  }
+  if (p.monthly) {
+    if (Status s = CheckCalendar(*p.monthly, "policy.monthly"); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+SnapshotScheduler::SnapshotScheduler(Env& env, VolumeController& controller, Options options)
+    : env_(env), controller_(controller), options_(std::move(options)) {
+  timer_ = env_.Schedule(options_.tick, [this] { Tick(); });
+}
+
+SnapshotScheduler::~SnapshotScheduler() { env_.Cancel(timer_); }
+
+Status SnapshotScheduler::Add(const std::string& volume, const std::string& policy_name, const SchedulePolicy& policy) {
+  if (!ValidName(policy_name)) {
+    return InvalidArgument("needs 1-64 of A-Z, a-z, 0-9, '.', '_', '-' (it prefixes snapshot names)", "policy name");
+  }
+  if (Status s = ValidateSchedulePolicy(policy); !s.ok()) return s;
+  if (!controller_.Find(volume)) return NotFound("no volume " + volume);
+  Schedule s{volume, policy_name, {}};
+  const int64_t now = ToNanos(env_.now());
+  const auto add = [&](const char* name, int retain, const IntervalRule* interval, const CalendarRule* calendar,
+                       int default_retain) {
+    Rule r;
+    r.name = name;
+    if (interval) r.interval = *interval;
+    if (calendar) r.calendar = *calendar;
+    r.retain = retain > 0 ? retain : default_retain;
+    r.next_due_ns = NextDue(r, now);
+    s.rules.push_back(std::move(r));
+  };
+  if (policy.interval) add("interval", policy.interval->retain, &*policy.interval, nullptr, 10);
+  if (policy.daily) add("daily", policy.daily->retain, nullptr, &*policy.daily, 7);
+  if (policy.weekly) add("weekly", policy.weekly->retain, nullptr, &*policy.weekly, 4);
+  if (policy.monthly) add("monthly", policy.monthly->retain, nullptr, &*policy.monthly, 12);
+  schedules_[{volume, policy_name}] = std::move(s);
+  return Status::Ok();
+}
+
+void SnapshotScheduler::Remove(const std::string& volume, const std::string& policy_name) {
+  schedules_.erase({volume, policy_name});
+}
+
+int64_t SnapshotScheduler::NextDue(const Rule& r, int64_t after_ns) const {
+  if (r.name == "interval") return after_ns + r.interval.every.count();
+  // The wall clock, in whole seconds; the next matching instant after it.
+  const int64_t wall = options_.wall_epoch + after_ns / kNanos;
+  const CivilTime c = ToCivil(wall);
+  const int64_t at_minute = r.calendar.minute_of_day * 60;
+  int64_t due = 0;
+  if (r.name == "daily") {
+    due = DaysFromCivil(c.year, c.month, c.day) * kDay + at_minute;
+    if (due <= wall) due += kDay;
+  } else if (r.name == "weekly") {
+    due = (DaysFromCivil(c.year, c.month, c.day) + (r.calendar.weekday - c.weekday + 7) % 7) * kDay + at_minute;
+    if (due <= wall) due += 7 * kDay;
+  } else {
+    int y = c.year, m = c.month;
+    for (int i = 0; i < 2; ++i) {
+      due = DaysFromCivil(y, m, std::min(r.calendar.day_of_month, DaysInMonth(y, m))) * kDay + at_minute;
+      if (due > wall) break;
+      if (++m == 13) {
+        m = 1;
+        ++y;
+      }
+    }
+  }
+  return (due - options_.wall_epoch) * kNanos;
+}
+
+void SnapshotScheduler::Fire(Schedule& s, Rule& rule) {
+  const CivilTime c = ToCivil(options_.wall_epoch + ToNanos(env_.now()) / kNanos);
+  char when[32];
+  std::snprintf(when, sizeof when, "%04d%02d%02d-%02d%02d%02d", c.year, c.month, c.day, c.hour, c.minute, c.second);
+  const std::string name = s.policy + "-" + rule.name + "-" + when + "-" + std::to_string(++count_);
+  if (Status st = controller_.CreateSnapshot(s.volume, name); !st.ok()) {
+    ++stats_.failed;
+    env_.RecordEvent("storage.schedule.failed", "volume=" + s.volume + " snapshot=" + name + " reason=\"" +
+                                                    st.ToString() + "\"");
+    return;
+  }
+  ++stats_.taken;
+  rule.taken.push_back(name);
+  while (static_cast<int>(rule.taken.size()) > rule.retain) {
+    const Status st = controller_.DeleteSnapshot(s.volume, rule.taken.front());
+    if (!st.ok() && st.code() != StatusCode::kNotFound) break;  // in use (a clone seeding): next time
+    if (st.ok()) ++stats_.deleted;
+    announced_.erase({s.volume, rule.taken.front()});
+    rule.taken.erase(rule.taken.begin());
+  }
+}
+
+void SnapshotScheduler::Tick() {
+  const int64_t now = ToNanos(env_.now());
+  for (auto& [key, s] : schedules_) {
+    for (Rule& rule : s.rules) {
+      if (now < rule.next_due_ns) continue;
+      Fire(s, rule);
+      rule.next_due_ns = NextDue(rule, now);
+    }
+    if (!options_.on_ready) continue;
+    const VolumeRecord* rec = controller_.Find(s.volume);
+    if (!rec) continue;
+    for (const Rule& rule : s.rules) {
+      for (const std::string& name : rule.taken) {
+        const SnapshotRecord* snap = rec->FindSnapshot(name);
+        if (!snap || !snap->ready || !announced_.emplace(std::make_pair(s.volume, name), true).second) continue;
+        options_.on_ready(s.volume, *snap);
+      }
+    }
+  }
+  timer_ = env_.Schedule(options_.tick, [this] { Tick(); });
+}
+
+}  // namespace edgebed::storage
