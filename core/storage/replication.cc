@@ -579,6 +579,10 @@ class StorageNode::Impl {
   void Restore(const std::string& volume, const std::string& snapshot, WriteDone done);
   void DiffSnapshots(const std::string& volume, const std::string& base, const std::string& snapshot,
                      std::function<void(StatusOr<std::vector<uint32_t>>)> done);
+  NodeId KnownPrimary(const std::string& volume) const {
+    auto it = known_primary_.find(volume);
+    return it == known_primary_.end() ? kNoNode : it->second.second;
+  }
   StatusOr<VolumeLayout> Layout(const std::string& volume) const {
     auto it = replicas_.find(volume);
     if (it == replicas_.end()) return NotFound("node " + std::to_string(env_.self()) + " holds no replica of " + volume);
@@ -1166,6 +1170,8 @@ class StorageNode::Impl {
       rep->second.fence = rec.generation;
     }
     CollectSnapshots(rec);
+    auto [known, fresh] = known_primary_.try_emplace(name, rec.generation, rec.primary);
+    if (!fresh && rec.generation >= known->second.first) known->second = {rec.generation, rec.primary};
     auto it = primaries_.find(name);
     if (rec.primary != env_.self()) {
       if (it != primaries_.end() && rec.generation > it->second.rec.generation) StepDown(it);
@@ -1672,6 +1678,7 @@ class StorageNode::Impl {
   TaskQueue index_queue_;
   std::map<std::string, Replica> replicas_;
   std::map<std::string, Primary> primaries_;
+  std::map<std::string, std::pair<uint64_t, NodeId>> known_primary_;  // volume -> (generation, primary)
   uint64_t next_tag_ = 1;
   uint64_t next_seq_ = 1;  // per incarnation: its generations are its own
   uint64_t rounds_ = 0;
@@ -1843,6 +1850,7 @@ void StorageNode::DiffSnapshots(const std::string& volume, const std::string& ba
 }
 bool StorageNode::Serving(const std::string& volume) const { return impl_->Serving(volume); }
 StatusOr<VolumeLayout> StorageNode::Layout(const std::string& volume) const { return impl_->Layout(volume); }
+NodeId StorageNode::KnownPrimary(const std::string& volume) const { return impl_->KnownPrimary(volume); }
 const StorageNode::Stats& StorageNode::stats() const { return impl_->stats_; }
 
 }  // namespace edgebed::storage

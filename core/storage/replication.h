@@ -177,6 +177,9 @@ class StorageNode {
   bool Serving(const std::string& volume) const;
   // The layout of a volume this node holds a replica of; kNotFound otherwise.
   StatusOr<VolumeLayout> Layout(const std::string& volume) const;
+  // The volume's primary as the newest record this node heard names it;
+  // kNoNode if it heard none. Where a sharedv4 server redirects clients.
+  NodeId KnownPrimary(const std::string& volume) const;
 
   struct Stats {
     uint64_t writes_acked = 0, writes_failed = 0, blocks_resynced = 0, takeovers = 0;
