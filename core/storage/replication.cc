@@ -72,6 +72,19 @@ void PutRecord(wire::Writer& w, const VolumeRecord& r) {
   w.PutString(r.clone_from.snapshot);
 }
 
+// A count, then that many node ids.
+std::vector<NodeId> GetNodes(wire::Reader& r) {
+  uint64_t n = 0;
+  std::vector<NodeId> nodes;
+  (void)r.GetBoundedVarint(kMaxReplicas, &n);
+  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
+    uint64_t id = 0;
+    (void)r.GetBoundedVarint(UINT32_MAX, &id);
+    nodes.push_back(static_cast<NodeId>(id));
+  }
+  return nodes;
+}
+
 Status GetRecord(wire::Reader& r, VolumeRecord* out) {
   uint64_t bs = 0, blocks = 0, primary = 0, n = 0;
   (void)r.GetString(kMaxName, &out->layout.name);
@@ -79,20 +92,9 @@ Status GetRecord(wire::Reader& r, VolumeRecord* out) {
   (void)r.GetBoundedVarint(UINT32_MAX, &blocks);
   (void)r.GetVarint(&out->generation);
   (void)r.GetBoundedVarint(UINT32_MAX, &primary);
-  (void)r.GetBoundedVarint(kMaxReplicas, &n);
-  out->replicas.clear();
-  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
-    uint64_t id = 0;
-    (void)r.GetBoundedVarint(UINT32_MAX, &id);
-    out->replicas.push_back(static_cast<NodeId>(id));
-  }
-  (void)r.GetBoundedVarint(kMaxReplicas, &n);
-  out->in_sync.clear();
-  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
-    uint64_t id = 0;
-    (void)r.GetBoundedVarint(UINT32_MAX, &id);
-    out->in_sync.insert(static_cast<NodeId>(id));
-  }
+  out->replicas = GetNodes(r);
+  const std::vector<NodeId> in_sync = GetNodes(r);
+  out->in_sync = std::set<NodeId>(in_sync.begin(), in_sync.end());
   (void)r.GetBoundedVarint(kMaxSnapshots, &n);
   out->snapshots.clear();
   for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
