@@ -146,5 +146,26 @@ TEST(AsyncDr, SurvivesALossyWanAndARemoteRestart) {
   EXPECT_GT(s.sender_->stats().resends, 0u);
 }
 
+TEST(AsyncDr, GarbageOnTheWireIsIgnored) {
+  Sites s(3);
+  Random r(23);
+  for (int i = 0; i < 3000; ++i) {
+    Bytes junk(r.Uniform(96));
+    for (auto& b : junk) b = static_cast<uint8_t>(r.Next());
+    if (junk.size() >= 4 && r.Chance(0.7)) {  // a valid header, then junk
+      junk[0] = 0x52;
+      junk[1] = 0x44;
+      junk[2] = 1;
+      junk[3] = static_cast<uint8_t>(r.Uniform(5));
+    }
+    const bool to_receiver = r.Chance(0.5);
+    s.envs_[to_receiver ? 1 : 4]->Send(to_receiver ? 4 : 1, to_receiver ? kDrPort : kDrSenderPort, junk);
+  }
+  s.Writes(seconds(8));
+  EXPECT_GE(s.shipped_, 2);
+  s.loop_.RunFor(seconds(3));
+  s.ExpectStandbyIsTheAppliedSnapshot();
+}
+
 }  // namespace
 }  // namespace edgebed::storage

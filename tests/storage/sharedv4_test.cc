@@ -126,5 +126,32 @@ TEST(Sharedv4, NoServerAnsweringFailsAtTheDeadline) {
   EXPECT_EQ(cut->code(), StatusCode::kUnavailable);
 }
 
+TEST(Sharedv4, GarbageOnTheWireIsIgnored) {
+  Shared s;
+  ASSERT_TRUE(s.Write(4, 0, 1).ok());
+  Random r(17);
+  for (int i = 0; i < 3000; ++i) {
+    Bytes junk(r.Uniform(96));
+    for (auto& b : junk) b = static_cast<uint8_t>(r.Next());
+    if (junk.size() >= 4 && r.Chance(0.7)) {  // a valid header, then junk
+      junk[0] = 0x34;
+      junk[1] = 0x53;
+      junk[2] = 1;
+      junk[3] = static_cast<uint8_t>(r.Uniform(4));
+    }
+    const bool to_server = r.Chance(0.5);
+    s.envs[5]->Send(to_server ? static_cast<NodeId>(1 + r.Uniform(3)) : 4u,
+                    to_server ? kSharedPort : kSharedClientPort, junk);
+  }
+  s.loop.RunFor(milliseconds(200));
+  ASSERT_TRUE(s.Write(4, 1, 2).ok());
+  StatusOr<Bytes> back = s.Read(5, 0);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, Bytes(kBlockSize, 1));
+  uint64_t bad = 0;
+  for (NodeId n : {1u, 2u, 3u}) bad += s.servers[n]->stats().bad_messages;
+  EXPECT_GT(bad, 0u);
+}
+
 }  // namespace
 }  // namespace edgebed::storage
