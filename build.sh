@@ -80,15 +80,17 @@ case "$cmd" in
     ;;
   fuzz)
     install_missing "${PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
-    CC=clang CXX=clang++ build build-fuzz -DEDGEBED_FUZZ=ON -- manifest_fuzzer selector_fuzzer sched_fuzzer
+    CC=clang CXX=clang++ build build-fuzz -DEDGEBED_FUZZ=ON -- manifest_fuzzer selector_fuzzer sched_fuzzer \
+      storage_wire_fuzzer
     seconds=${2:-60}
-    # New inputs go to build-fuzz/corpus-NAME; the seeds come from the tree.
+    # New inputs go to build-fuzz/corpus-NAME; the seeds come from the tree
+    # (none for the storage wire: it starts from nothing).
     for target in manifest:scenarios/smart-building selector:tests/fuzz/selector_seeds \
-                  sched:scenarios/smart-building; do
+                  sched:scenarios/smart-building storage_wire:; do
       name=${target%%:*} seeds=${target#*:}
       mkdir -p "build-fuzz/corpus-$name"
       ./build-fuzz/tests/fuzz/${name}_fuzzer -max_total_time="$seconds" -max_len=65536 \
-        -timeout=10 "build-fuzz/corpus-$name" "$seeds"
+        -timeout=10 "build-fuzz/corpus-$name" ${seeds:+"$seeds"}
     done
     ;;
   bench)

@@ -1183,7 +1183,7 @@ class StorageNode::Impl {
       if (a.grant == nonce_) {
         TakeOver(rec);
       } else {
-        ToController(EncodeRequest(kClaim, name, rec.generation, nonce_));
+        Claim(name, rec.generation);
       }
       return;
     }
@@ -1194,7 +1194,7 @@ class StorageNode::Impl {
       // while this node heard nothing): what it holds may be stale, so it
       // starts over with a claim and a takeover.
       StepDown(it);
-      ToController(EncodeRequest(kClaim, name, rec.generation, nonce_));
+      Claim(name, rec.generation);
       return;
     }
     if (p.phase == Primary::kResigned) {
@@ -1202,7 +1202,7 @@ class StorageNode::Impl {
       // try again under a new claim (the disk error may have passed).
       if (rec.in_sync.size() == 1) {
         StepDown(it);
-        ToController(EncodeRequest(kClaim, name, rec.generation, nonce_));
+        Claim(name, rec.generation);
       }
       return;
     }
@@ -1211,6 +1211,19 @@ class StorageNode::Impl {
       p.lease_until = Time{} + Duration(a.lease_from) + options_.lease;
     }
     MaybeStartBarrier(p);
+  }
+
+  // Asks the controller for the volume under a fresh generation. At most one
+  // claim per generation and ack timeout: every Assign, duplicated or not,
+  // would otherwise answer with a claim, and every claim with an Assign.
+  void Claim(const std::string& volume, uint64_t gen) {
+    const Time now = env_.now();
+    auto [it, fresh] = claimed_.try_emplace(volume, gen, now);
+    if (!fresh) {
+      if (it->second.first == gen && now - it->second.second < options_.ack_timeout) return;
+      it->second = {gen, now};
+    }
+    ToController(EncodeRequest(kClaim, volume, gen, nonce_));
   }
 
   // The controller changed the volume (a replica out, in, or replaced).
@@ -1681,6 +1694,7 @@ class StorageNode::Impl {
   std::map<std::string, Replica> replicas_;
   std::map<std::string, Primary> primaries_;
   std::map<std::string, std::pair<uint64_t, NodeId>> known_primary_;  // volume -> (generation, primary)
+  std::map<std::string, std::pair<uint64_t, Time>> claimed_;          // volume -> (generation, when) of the last claim
   uint64_t next_tag_ = 1;
   uint64_t next_seq_ = 1;  // per incarnation: its generations are its own
   uint64_t rounds_ = 0;

@@ -89,14 +89,30 @@ class World {
     env.Schedule(o_.faulty, [this] { HealAll(); });
     env.Schedule(o_.faulty + seconds(3), [this] { phase_ = Phase::kDraining; });
     env.Schedule(o_.faulty + seconds(8), [this] { StartFinal(); });
+    // Simulated time bounds a run; the event cap catches a livelock, where
+    // events keep coming without simulated time moving on.
     const Time limit = fault_end_ + seconds(60);
-    while (!finished_ && loop_.now() < limit && loop_.Step()) {
+    constexpr uint64_t kMaxEvents = 20'000'000;
+    while (!finished_ && loop_.now() < limit && loop_.stats().events_run < kMaxEvents && loop_.Step()) {
+    }
+    const bool stalled = loop_.stats().events_run >= kMaxEvents;
+    if (stalled) {
+      Log("stalled: " + std::to_string(kMaxEvents) + " events and the run still not over (a livelock)");
+      finished_ = true;  // nothing more is checked: the history is cut off mid-run
     }
     {
       const VolumeRecord& rec = *controller_->Find(kVolume);
       std::vector<NodeId> in_sync(rec.in_sync.begin(), rec.in_sync.end());
       Log("volume at the end: generation " + std::to_string(rec.generation) + ", primary " +
           std::to_string(rec.primary) + ", replicas " + Nodes(rec.replicas) + ", in sync " + Nodes(in_sync));
+    }
+    if (stalled) {
+      TortureResult r;
+      r.seed = o_.seed;
+      r.stalled = true;
+      r.digest = loop_.trace_digest();
+      if (o_.trace) TraceInto(r);
+      return r;
     }
     if (!finished_) {  // the volume never served again: every block unreadable
       for (uint32_t b = next_final_; b < o_.blocks; ++b) Final(b, kUnreadable);
@@ -119,17 +135,19 @@ class World {
     r.blocks_resynced = resynced_;
     r.snapshots_checked = snapshots_checked_;
     r.digest = loop_.trace_digest();
-    if (o_.trace) {
-      r.trace.push_back("# client operations and faults");
-      r.trace.insert(r.trace.end(), trace_.begin(), trace_.end());
-      r.trace.push_back("# every event of the run");
-      r.trace.insert(r.trace.end(), loop_.trace().begin(), loop_.trace().end());
-    }
+    if (o_.trace) TraceInto(r);
     return r;
   }
 
  private:
   enum class Phase { kRunning, kDraining, kFinal };
+
+  void TraceInto(TortureResult& r) const {
+    r.trace.push_back("# client operations and faults");
+    r.trace.insert(r.trace.end(), trace_.begin(), trace_.end());
+    r.trace.push_back("# every event of the run");
+    r.trace.insert(r.trace.end(), loop_.trace().begin(), loop_.trace().end());
+  }
 
   void Log(const std::string& line) {
     if (o_.trace) trace_.push_back(Millis(loop_.now()) + " ms " + line);

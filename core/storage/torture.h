@@ -59,7 +59,11 @@ struct TortureResult {
   uint64_t digest = 0;      // of every event the loop ran
   std::vector<std::string> trace;  // with TortureOptions::trace
 
-  bool ok() const { return lost_writes == 0 && bad_reads == 0; }
+  // The run stopped making progress: events kept coming without simulated
+  // time moving on (a livelock). Nothing else was checked.
+  bool stalled = false;
+
+  bool ok() const { return lost_writes == 0 && bad_reads == 0 && !stalled; }
 };
 
 // Errors: options out of range (kInvalidArgument naming the field), or a
