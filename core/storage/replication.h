@@ -11,7 +11,9 @@
 // `edgebed storage torture`): a write is acknowledged only when every
 // replica of the volume's in-sync set holds it durably (written and synced),
 // and an acknowledged write is never lost; a read at the primary returns the
-// last acknowledged value of its block or a value written concurrently.
+// last acknowledged value of its block or a value written concurrently (a
+// value still on its way to the replicas is held back until it is acked).
+// Snapshots hold exactly the writes acknowledged before their barrier.
 //
 // How:
 // - The controller keeps, per volume, a generation, the primary (the node
@@ -27,19 +29,25 @@
 //   syncs, and acknowledges. A replica refuses writes of a generation older
 //   than the newest it has seen (it persists that fence before it takes a
 //   write of a newer generation): a deposed primary can complete nothing.
-// - A replica that does not acknowledge in time is taken out of the in-sync
-//   set (through the controller, which refuses requests of old generations),
-//   and the volume keeps serving while one in-sync replica is left.
+// - A replica that answers nothing for ack_timeout is taken out of the
+//   in-sync set (through the controller, which refuses requests of old
+//   generations), and the volume keeps serving while one in-sync replica is
+//   left; one that answers, but not a given write, gets that write again.
 // - The primary holds a lease it renews with the controller and serves only
 //   while it holds it; the controller fails a volume over to another in-sync
 //   replica only after the lease has run out. The new primary first rewrites
 //   every block to the in-sync replicas under its generation, so they agree
 //   with it, and any write of an older primary is superseded, before it serves.
-// - A replica out of the in-sync set is brought back by the primary: it
-//   copies the blocks written since the replica left (dirty-region tracking;
-//   every block when the primary changed meanwhile) while sending it new
-//   writes; once the replica holds all of them the primary waits for it on
-//   every write and asks the controller to add it back.
+// - A replica out of the in-sync set is probed, and once it answers the
+//   primary copies it the blocks written since it left (dirty-region
+//   tracking; every block when the primary changed meanwhile) and the
+//   snapshots taken meanwhile, while sending it new writes; once it holds all
+//   of them the primary waits for it on every write and asks the controller
+//   to add it back.
+// - A snapshot is asked of the controller; the primary holds new writes,
+//   lets those in flight settle, and sends a barrier every in-sync replica
+//   records (durably) before the held writes go on. A replica then copies a
+//   block's old contents aside before it first overwrites it (copy-on-write).
 // The controller itself is the cluster's datastore and is not made
 // fault-tolerant here; everything else may crash, restart, be partitioned.
 #pragma once
