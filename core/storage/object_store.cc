@@ -9,6 +9,7 @@
 #include <tuple>
 #include <utility>
 
+#include "core/base/hash.h"
 #include "core/wire/codec.h"
 
 namespace edgebed::storage {
@@ -113,10 +114,8 @@ Status GetReplyHead(wire::Reader& r, ReplyHead* a) {
 constexpr uint64_t kFnvOffset = 14695981039346656037ULL;
 constexpr uint64_t kFnvPrime = 1099511628211ULL;
 
-uint64_t Fnv(const uint8_t* p, size_t n, uint64_t h = kFnvOffset) {
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * kFnvPrime;
-  return h;
-}
+// Checksums of chunks and log records (XXH3: 20x a byte-at-a-time hash).
+uint64_t Sum(const uint8_t* p, size_t n) { return Hash64(p, n); }
 uint64_t FnvU64(uint64_t h, uint64_t v) {
   for (int i = 0; i < 8; ++i) h = (h ^ static_cast<uint8_t>(v >> (8 * i))) * kFnvPrime;
   return h;
@@ -142,7 +141,7 @@ uint64_t ObjectDigest(ByteView data, uint64_t chunk_size) {
   std::vector<uint64_t> hashes;
   hashes.reserve(n);
   for (uint64_t i = 0; i < n; ++i) {
-    hashes.push_back(Fnv(data.data() + i * chunk_size, ChunkLength(data.size(), chunk_size, i)));
+    hashes.push_back(Sum(data.data() + i * chunk_size, ChunkLength(data.size(), chunk_size, i)));
   }
   return CombineDigest(data.size(), hashes);
 }
@@ -210,7 +209,7 @@ Bytes LogHeader(uint64_t generation) {
   PutLe(h, kLogMagic, 4);
   PutLe(h, kLogVersion, 4);
   PutLe(h, generation, 8);
-  PutLe(h, Fnv(h.data(), h.size()), 8);
+  PutLe(h, Sum(h.data(), h.size()), 8);
   return h;
 }
 
@@ -218,7 +217,7 @@ Bytes LogHeader(uint64_t generation) {
 std::optional<uint64_t> ParseLogHeader(const Bytes& file) {
   if (file.size() < kLogHeaderSize) return std::nullopt;
   const uint8_t* p = file.data();
-  if (GetLe(p, 4) != kLogMagic || GetLe(p + 4, 4) != kLogVersion || GetLe(p + 16, 8) != Fnv(p, 16)) {
+  if (GetLe(p, 4) != kLogMagic || GetLe(p + 4, 4) != kLogVersion || GetLe(p + 16, 8) != Sum(p, 16)) {
     return std::nullopt;
   }
   return GetLe(p + 8, 8);
@@ -226,7 +225,7 @@ std::optional<uint64_t> ParseLogHeader(const Bytes& file) {
 
 void Frame(Bytes& out, const Bytes& body) {
   PutLe(out, body.size(), 4);
-  PutLe(out, Fnv(body.data(), body.size()), 8);
+  PutLe(out, Sum(body.data(), body.size()), 8);
   out.insert(out.end(), body.begin(), body.end());
 }
 
@@ -438,7 +437,7 @@ class ObjectStoreServer::Impl {
         }
         const uint64_t len = GetLe(f.data() + at, 4);
         const uint64_t sum = GetLe(f.data() + at + 4, 8);
-        if (len > f.size() - at - kRecordFrame || Fnv(f.data() + at + kRecordFrame, len) != sum ||
+        if (len > f.size() - at - kRecordFrame || Sum(f.data() + at + kRecordFrame, len) != sum ||
             !ApplyRecord(ByteView(f.data() + at + kRecordFrame, len), &named, &max_blob)) {
           torn = true;
           break;
@@ -863,7 +862,7 @@ class ObjectStoreServer::Impl {
     if (state == kWriting) return;  // answered when its write completes
     if (buffered_bytes_ + data.size() > o_.max_buffered_bytes) return;  // the client sends it again
     state = kWriting;
-    u->hashes[index] = Fnv(data.data(), data.size());
+    u->hashes[index] = Sum(data.data(), data.size());
     buffered_bytes_ += data.size();
     if (!u->begun) {
       u->held.emplace_back(index, std::move(data));
