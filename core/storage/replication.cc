@@ -1490,65 +1490,53 @@ class StorageNode::Impl {
     for (const std::string& snap : snaps) {
       for (uint32_t b = 0; b < p.rec.layout.blocks; ++b) {
         ReadSnapshotLocal(volume, snap, b, [this, volume, snap, n, b, round = l.round](StatusOr<Bytes> data, Version v) {
-          auto it = primaries_.find(volume);
-          if (it == primaries_.end()) return;
-          Primary& q = it->second;
-          auto lit = q.lagging.find(n);
-          if (lit == q.lagging.end() || lit->second.round != round || lit->second.state != Lagging::kCopying) return;
-          Lagging& lag = lit->second;
-          if (!data.ok()) {
-            Abandon(lag);
-            if (data.status().code() != StatusCode::kNotFound) Resign(volume, q);  // deleted meanwhile: try again
-            return;
-          }
-          const uint64_t tag = next_tag_++;
-          lag.outstanding.insert(tag);
-          --lag.copies_unsent;
-          WriteMsg m;
-          m.type = kSnapBlock;
-          m.volume = volume;
-          m.block_size = q.rec.layout.block_size;
-          m.blocks = q.rec.layout.blocks;
-          m.gen = q.rec.generation;
-          m.tag = tag;
-          m.version = v;
-          m.block = b;
-          m.data = std::move(*data);
-          m.snapshot = snap;
-          m.barrier = replicas_.at(volume).snaps.at(snap).barrier;  // it holds it: the read just succeeded
-          Transmit(n, EncodeWrite(m));
+          Copy(volume, n, round, b, std::move(data), v, snap);
         });
       }
     }
     for (uint32_t b : blocks) {
       ReadLocal(volume, b, [this, volume, n, b, round = l.round](StatusOr<Bytes> data, Version v) {
-        auto it = primaries_.find(volume);
-        if (it == primaries_.end()) return;
-        Primary& q = it->second;
-        auto lit = q.lagging.find(n);
-        if (lit == q.lagging.end() || lit->second.round != round || lit->second.state != Lagging::kCopying) return;
-        Lagging& lag = lit->second;
-        if (!data.ok()) {
-          Abandon(lag);
-          return Resign(volume, q);
-        }
-        // The copy keeps the block's version, so it never rolls back a newer
-        // write the replica already has from this primary.
-        const uint64_t tag = next_tag_++;
-        lag.outstanding.insert(tag);
-        --lag.copies_unsent;
-        WriteMsg m;
-        m.volume = volume;
-        m.block_size = q.rec.layout.block_size;
-        m.blocks = q.rec.layout.blocks;
-        m.gen = q.rec.generation;
-        m.tag = tag;
-        m.version = v;
-        m.block = b;
-        m.data = std::move(*data);
-        Transmit(n, EncodeWrite(m));
+        Copy(volume, n, round, b, std::move(data), v, {});
       });
     }
+  }
+
+  // Sends one copied block (of the volume, or of `snapshot`) to a replica
+  // catching up, if that catch-up round is still on.
+  void Copy(const std::string& volume, NodeId n, uint64_t round, uint32_t block, StatusOr<Bytes> data, Version v,
+            const std::string& snapshot) {
+    auto it = primaries_.find(volume);
+    if (it == primaries_.end()) return;
+    Primary& q = it->second;
+    auto lit = q.lagging.find(n);
+    if (lit == q.lagging.end() || lit->second.round != round || lit->second.state != Lagging::kCopying) return;
+    Lagging& lag = lit->second;
+    if (!data.ok()) {
+      Abandon(lag);
+      // A snapshot deleted meanwhile is no fault of this replica: try again.
+      if (snapshot.empty() || data.status().code() != StatusCode::kNotFound) Resign(volume, q);
+      return;
+    }
+    const uint64_t tag = next_tag_++;
+    lag.outstanding.insert(tag);
+    --lag.copies_unsent;
+    WriteMsg m;
+    m.type = snapshot.empty() ? kWrite : kSnapBlock;
+    m.volume = volume;
+    m.block_size = q.rec.layout.block_size;
+    m.blocks = q.rec.layout.blocks;
+    m.gen = q.rec.generation;
+    m.tag = tag;
+    // The copy keeps the block's version, so it never rolls back a newer
+    // write the replica already has from this primary.
+    m.version = v;
+    m.block = block;
+    m.data = std::move(*data);
+    if (!snapshot.empty()) {
+      m.snapshot = snapshot;
+      m.barrier = replicas_.at(volume).snaps.at(snapshot).barrier;  // held here: the read just succeeded
+    }
+    Transmit(n, EncodeWrite(m));
   }
 
   void OnAck(NodeId from, const std::string& volume, uint64_t tag, AckStatus status, uint64_t fence) {
