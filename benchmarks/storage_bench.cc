@@ -296,6 +296,30 @@ void Report(benchmark::State& state, int64_t writes, int64_t failed, Duration si
   state.counters["sim_p99_ms"] = Percentile(latencies, 0.99);
 }
 
+// Runs kWritesPerIteration writes per iteration over `blocks` blocks, with
+// `in_flight` outstanding, and reports them; false (after saying why) if
+// writes went unanswered.
+bool MeasureWrites(benchmark::State& state, TestLoop& loop, const ClosedLoop::WriteFn& write, uint32_t blocks,
+                   int in_flight, Duration per_write_bound) {
+  std::vector<Duration> latencies;
+  latencies.reserve(1 << 16);
+  uint32_t next_block = 0;
+  int64_t writes = 0, failed = 0;
+  Duration simulated{};
+  const uint64_t events0 = loop.stats().events_run;
+  for (auto _ : state) {
+    const Time t0 = loop.now();
+    if (!ClosedLoop::Run(loop, write, blocks, &next_block, kWritesPerIteration, &latencies, &failed, in_flight)) {
+      state.SkipWithError("writes were not answered");
+      return false;
+    }
+    simulated += loop.now() - t0;
+    writes += kWritesPerIteration;
+  }
+  Report(state, writes, failed, simulated, latencies, per_write_bound, loop.stats().events_run - events0);
+  return true;
+}
+
 // ---------------------------------------------------------------------------
 // 1. Replicated writes at the primary, 32 (or 1) outstanding.
 
@@ -313,25 +337,9 @@ void BM_ReplicatedWrite(benchmark::State& state) {
     state.SkipWithError("the volume did not come up");
     return;
   }
-  std::vector<Duration> latencies;
-  latencies.reserve(1 << 16);
-  uint32_t next_block = 0;
-  int64_t writes = 0, failed = 0;
-  Duration simulated{};
-  const uint64_t events0 = c.loop_.stats().events_run;
-  for (auto _ : state) {
-    const Time t0 = c.loop_.now();
-    if (!ClosedLoop::Run(c.loop_, c.Writer(), kBlocks, &next_block, kWritesPerIteration, &latencies, &failed,
-                         in_flight)) {
-      state.SkipWithError("writes were not answered");
-      return;
-    }
-    simulated += c.loop_.now() - t0;
-    writes += kWritesPerIteration;
-  }
+  const Duration bound = WriteAndSync(DiskTiming{}, kSlotHeader + kBlockSize);
+  if (!MeasureWrites(state, c.loop_, c.Writer(), kBlocks, in_flight, bound)) return;
   if (c.Record().in_sync.size() != static_cast<size_t>(repl)) state.SkipWithError("a replica left the in-sync set");
-  Report(state, writes, failed, simulated, latencies,
-         WriteAndSync(DiskTiming{}, kSlotHeader + kBlockSize), c.loop_.stats().events_run - events0);
   state.counters["acked_at_primary"] =
       benchmark::Counter(static_cast<double>(c.node(c.primary()).stats().writes_acked), benchmark::Counter::kAvgIterations);
 }
@@ -357,22 +365,7 @@ void BM_BareDisk(benchmark::State& state) {
   const ClosedLoop::WriteFn write = [&](uint32_t block, Bytes data, ClosedLoop::Done done) {
     fifo.WriteAndSync(uint64_t{block} * kBlockSize, std::move(data), [done = std::move(done)] { done(Status::Ok()); });
   };
-  std::vector<Duration> latencies;
-  latencies.reserve(1 << 16);
-  uint32_t next_block = 0;
-  int64_t writes = 0, failed = 0;
-  Duration simulated{};
-  for (auto _ : state) {
-    const Time t0 = loop.now();
-    if (!ClosedLoop::Run(loop, write, 256, &next_block, kWritesPerIteration, &latencies, &failed)) {
-      state.SkipWithError("writes were not answered");
-      return;
-    }
-    simulated += loop.now() - t0;
-    writes += kWritesPerIteration;
-  }
-  Report(state, writes, failed, simulated, latencies, WriteAndSync(DiskTiming{}, kBlockSize),
-         loop.stats().events_run);
+  MeasureWrites(state, loop, write, 256, kInFlight, WriteAndSync(DiskTiming{}, kBlockSize));
 }
 BENCHMARK(BM_BareDisk)->Apply(Repeated)->Unit(benchmark::kMillisecond);
 
@@ -391,22 +384,7 @@ void BM_BareProtocol(benchmark::State& state) {
   const ClosedLoop::WriteFn write = [&](uint32_t block, Bytes data, ClosedLoop::Done done) {
     bare.Write(block, std::move(data), std::move(done));
   };
-  std::vector<Duration> latencies;
-  latencies.reserve(1 << 16);
-  uint32_t next_block = 0;
-  int64_t writes = 0, failed = 0;
-  Duration simulated{};
-  for (auto _ : state) {
-    const Time t0 = loop.now();
-    if (!ClosedLoop::Run(loop, write, 256, &next_block, kWritesPerIteration, &latencies, &failed)) {
-      state.SkipWithError("writes were not answered");
-      return;
-    }
-    simulated += loop.now() - t0;
-    writes += kWritesPerIteration;
-  }
-  Report(state, writes, failed, simulated, latencies, WriteAndSync(DiskTiming{}, kBlockSize),
-         loop.stats().events_run);
+  MeasureWrites(state, loop, write, 256, kInFlight, WriteAndSync(DiskTiming{}, kBlockSize));
 }
 BENCHMARK(BM_BareProtocol)->ArgName("repl")->Arg(1)->Arg(2)->Arg(3)->Apply(Repeated)->Unit(benchmark::kMillisecond);
 

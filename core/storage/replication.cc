@@ -779,15 +779,14 @@ class StorageNode::Impl {
           return next();
         }
       }
+      std::vector<VolumeLayout> all = indexed_;
+      all.push_back(l);
       wire::Writer w;
-      for (const auto& v : indexed_) {
+      for (const auto& v : all) {
         w.PutString(v.name);
         w.PutVarint(v.block_size);
         w.PutVarint(v.blocks);
       }
-      w.PutString(l.name);
-      w.PutVarint(l.block_size);
-      w.PutVarint(l.blocks);
       env_.disk().Write(kIndexFile, 0, std::move(w).Finish(), [this, l, then, next](Status s) {
         if (!s.ok()) {
           then(s);
