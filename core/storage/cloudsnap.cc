@@ -282,7 +282,8 @@ void CloudSnap::Restore(const std::string& source_volume, uint64_t seq, const st
     RunAll(
         parts->size(), 1,  // in order: a newer backup's blocks land after an older one's
         [this, chain, parts, image](size_t i, std::function<void(Status)> cb) {
-          const auto [c, part] = (*parts)[i];
+          const size_t c = (*parts)[i].first;
+          const uint32_t part = (*parts)[i].second;
           const CloudBackup& b = (*chain)[c];
           store_.Get(options_.bucket, PartKey(b.volume, b.seq, part), [chain, c, part, image, cb](StatusOr<Bytes> data) {
             if (!data.ok()) return cb(data.status());
