@@ -155,6 +155,34 @@ std::optional<DrReceiver::Applied> DrReceiver::LastApplied(const std::string& st
 
 // ---------------------------------------------------------------------------
 
+namespace {
+
+// A sender's state (outside the class: complete before its methods use them).
+struct Request {
+  std::string volume, snapshot, standby;
+  int64_t ready_ns = 0;
+  std::function<void(Status)> done;
+};
+struct Round {
+  uint64_t id = 0;
+  Request req;
+  std::vector<uint32_t> blocks;
+  size_t next = 0;                                         // the next block to read and send
+  std::map<uint32_t, std::pair<Bytes, Time>> in_flight;  // sent, not yet acknowledged
+  size_t acked = 0;
+  bool committing = false;
+  Time commit_sent{};
+};
+struct Volume {
+  std::string applied_snapshot;  // what the remote holds whole
+  int64_t applied_ready_ns = -1;
+  std::optional<Round> round;
+  std::optional<Request> queued;
+  Duration max_rpo{0};
+};
+
+}  // namespace
+
 class DrSender::Impl {
  public:
   Impl(Env& env, StorageNode& node, NodeId remote, DrOptions options)
@@ -168,29 +196,6 @@ class DrSender::Impl {
     env_.Cancel(timer_);
     env_.Cancel(rpo_timer_);
   }
-
-  struct Request {
-    std::string volume, snapshot, standby;
-    int64_t ready_ns = 0;
-    std::function<void(Status)> done;
-  };
-  struct Round {
-    uint64_t id = 0;
-    Request req;
-    std::vector<uint32_t> blocks;
-    size_t next = 0;                                         // the next block to read and send
-    std::map<uint32_t, std::pair<Bytes, Time>> in_flight;  // sent, not yet acknowledged
-    size_t acked = 0;
-    bool committing = false;
-    Time commit_sent{};
-  };
-  struct Volume {
-    std::string applied_snapshot;  // what the remote holds whole
-    int64_t applied_ready_ns = -1;
-    std::optional<Round> round;
-    std::optional<Request> queued;
-    Duration max_rpo{0};
-  };
 
   void Ship(Request req) {
     Volume& v = volumes_[req.volume];
