@@ -1126,17 +1126,13 @@ class StorageNode::Impl {
     // barrier; writes that came meanwhile, sent once it is taken; barriers
     // done here that the controller has yet to mark ready.
     std::string barrier_wanted;
+    uint64_t barrier_tag = 0;  // the barrier's pending entry while it is on its way; 0: none
     std::deque<std::tuple<uint32_t, Bytes, WriteDone>> held;
     std::set<std::string> snaps_taken;
   };
 
-  static bool BarrierInFlight(const Primary& p) {
-    if (!p.barrier_wanted.empty()) return true;
-    for (const auto& [tag, pend] : p.pending) {
-      if (!pend.snapshot.empty()) return true;
-    }
-    return false;
-  }
+  // Every client write asks this: a flag, not a walk of the pending writes.
+  static bool BarrierInFlight(const Primary& p) { return !p.barrier_wanted.empty() || p.barrier_tag != 0; }
 
   static Bytes EncodePending(const VolumeRecord& rec, uint64_t tag, const Pending& pend) {
     WriteMsg m;
@@ -1431,10 +1427,12 @@ class StorageNode::Impl {
     const Bytes msg = EncodePending(p.rec, tag, pend);
     for (NodeId n : pend.waiting) Transmit(n, msg);
     p.pending.emplace(tag, std::move(pend));
+    p.barrier_tag = tag;
   }
 
   // Every replica that must have the snapshot holds it.
   void SnapshotTaken(Primary& p, const std::string& snapshot) {
+    p.barrier_tag = 0;
     ++stats_.snapshots_taken;
     p.snaps_taken.insert(snapshot);
     Report(kSnapDone, p, snapshot);
