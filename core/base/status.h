@@ -31,6 +31,7 @@ enum class StatusCode {
   kResourceExhausted,   // a bound was hit: size, capacity, queue length
   kDeadlineExceeded,    // a timeout fired before an answer came
   kInternal,            // a broken invariant inside edgebed: a bug
+  kOutOfRange,          // past the valid range, e.g. a revision already compacted away
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -94,6 +95,9 @@ inline Status FailedPrecondition(std::string msg, std::string where = {}) {
 }
 inline Status Internal(std::string msg, std::string where = {}) {
   return Status(StatusCode::kInternal, std::move(msg), std::move(where));
+}
+inline Status OutOfRange(std::string msg, std::string where = {}) {
+  return Status(StatusCode::kOutOfRange, std::move(msg), std::move(where));
 }
 
 // Either a T or the Status that says why there is none.
