@@ -290,6 +290,34 @@ class VolumeController::Impl {
     return Status::Ok();
   }
 
+  void Open(std::function<void(Status)> done) {
+    env_.disk().Read(kControllerFile, 0, UINT64_MAX, [this, done](StatusOr<Bytes> data) {
+      if (!data.ok()) return done(data.status().code() == StatusCode::kNotFound ? Status::Ok() : data.status());
+      wire::Reader r(*data);
+      uint64_t size = 0, hash = 0, count = 0;
+      ByteView payload;
+      (void)r.GetU64(&size);
+      (void)r.GetU64(&hash);
+      if (!r.status().ok() || size > r.remaining() || !r.GetRaw(size, &payload).ok() ||
+          Hash64(payload.data(), payload.size()) != hash)
+        return done(Corruption("volume controller state (" + std::string(kControllerFile) +
+                               ") fails its checksum"));
+      wire::Reader body(payload);
+      (void)body.GetBoundedVarint(1u << 24, &count);
+      std::map<std::string, Entry> records;
+      for (uint64_t i = 0; i < count && body.status().ok(); ++i) {
+        VolumeRecord rec;
+        if (!GetRecord(body, &rec).ok()) break;
+        Entry& e = records[rec.layout.name];
+        e.rec = std::move(rec);
+        e.last_renew = env_.now();  // a full lease from now before any failover
+      }
+      if (!body.status().ok()) return done(Corruption("volume controller state: " + body.status().message()));
+      for (auto& [name, e] : records) records_.insert_or_assign(name, std::move(e));
+      done(Status::Ok());
+    });
+  }
+
   Status Replace(const std::string& volume, NodeId gone, NodeId node) {
     auto it = records_.find(volume);
     if (it == records_.end()) return NotFound("no volume " + volume);
@@ -362,9 +390,16 @@ class VolumeController::Impl {
     Entry& e = records_.at(volume);
     ++e.rec.generation;
     e.grant = grant;
+    wire::Writer body;
+    body.PutVarint(records_.size());
+    for (const auto& [name, entry] : records_) PutRecord(body, entry.rec);
+    Bytes payload = std::move(body).Finish();
+    // Length and checksum first: the file is rewritten in place, so what
+    // follows the payload may be an older, longer image's tail.
     wire::Writer w;
-    w.PutVarint(records_.size());
-    for (const auto& [name, entry] : records_) PutRecord(w, entry.rec);
+    w.PutU64(payload.size());
+    w.PutU64(Hash64(payload.data(), payload.size()));
+    w.PutRaw(payload);
     AssignMsg m{e.rec, grant, -1};
     env_.disk().Write(kControllerFile, 0, std::move(w).Finish(), [this, m](Status s) {
       if (!s.ok()) return;  // the tick resends what the disk holds at the next change
@@ -491,6 +526,7 @@ class VolumeController::Impl {
 VolumeController::VolumeController(Env& env, ReplicationOptions options)
     : impl_(std::make_unique<Impl>(env, options)) {}
 VolumeController::~VolumeController() = default;
+void VolumeController::Open(std::function<void(Status)> done) { impl_->Open(std::move(done)); }
 Status VolumeController::CreateVolume(const VolumeLayout& layout, const std::vector<NodeId>& replicas) {
   return impl_->Create(layout, replicas, {});
 }
@@ -592,7 +628,11 @@ class StorageNode::Impl {
   }
   bool Serving(const std::string& volume) const {
     auto it = primaries_.find(volume);
-    return it != primaries_.end() && it->second.phase == Primary::kServing && env_.now() < it->second.lease_until;
+    if (it == primaries_.end() || it->second.phase != Primary::kServing) return false;
+    const Primary& p = it->second;
+    const Time now = env_.now();
+    if (now < p.serve_after) return false;
+    return now < p.lease_until || (p.granted && now < PeerLease(p));
   }
   StorageNode::Stats stats_;
 
@@ -610,6 +650,10 @@ class StorageNode::Impl {
   struct Replica {
     VolumeLayout layout;
     uint64_t fence = 0;             // the newest generation written under; older writes are refused
+    // The fence on disk. An Assign raises `fence` in memory only, so the
+    // first write of a generation must still persist it: whether to is
+    // judged against this, never against the in-memory fence.
+    uint64_t durable_fence = 0;
     std::vector<Version> versions;  // per block; (0, 0): never written
     std::vector<uint8_t> damaged;   // per block: found torn on disk; reads fail until rewritten
     std::map<std::string, Snap> snaps;
@@ -710,7 +754,7 @@ class StorageNode::Impl {
     const uint64_t slot = SlotBytes(l);
     RecoverRead(FenceFile(l.name), 8, attempt, [this, l, slot, attempt](Bytes fence) {
       Replica& rep = replicas_[l.name];
-      if (fence.size() == 8) rep.fence = GetU64(fence.data());
+      if (fence.size() == 8) rep.fence = rep.durable_fence = GetU64(fence.data());
       RecoverRead(BlocksFile(l.name), slot * l.blocks, attempt, [this, l, slot, attempt](Bytes blocks) {
         Replica& rep = replicas_[l.name];
         for (uint32_t i = 0; i < l.blocks && (i + 1) * slot <= blocks.size(); ++i) {
@@ -829,11 +873,14 @@ class StorageNode::Impl {
   // write here again, even after a crash.
   void Admit(Replica* rp, const std::string& volume, uint64_t gen, std::function<void(Status)> then) {
     Indexed(rp->layout, [this, rp, volume, gen, then](Status indexed) {
-      if (!indexed.ok() || gen <= rp->fence) return then(indexed);
+      if (!indexed.ok() || gen <= rp->durable_fence) return then(indexed);
       Bytes f;
       PutU64(f, gen);
       WriteSynced(FenceFile(volume), 0, std::move(f), [rp, gen, then](Status s) {
-        if (s.ok()) rp->fence = std::max(rp->fence, gen);
+        if (s.ok()) {
+          rp->fence = std::max(rp->fence, gen);
+          rp->durable_fence = std::max(rp->durable_fence, gen);
+        }
         then(s);
       });
     });
@@ -1115,6 +1162,18 @@ class StorageNode::Impl {
     uint64_t entry = 0;  // which primaryship of this incarnation
     VolumeRecord rec;
     Time lease_until{};
+    // Run-flat: while the controller cannot be reached, the primary serves
+    // on as long as every other replica it writes to confirms, within a
+    // lease, that it has seen no newer generation (a failover elsewhere
+    // would have fenced it). `confirmed` holds, per replica, when the newest
+    // probe it answered so was sent. A new primary serves only a lease after
+    // its takeover began, when every confirmation given before its fences
+    // has run out.
+    bool granted = false;  // the controller granted this primaryship a lease at least once
+    Time serve_after{};
+    std::map<NodeId, Time> confirmed;
+    std::map<uint64_t, Time> lease_probes;  // tag -> when sent
+    Time last_lease_probe{};
     std::map<uint64_t, Pending> pending;  // by tag
     std::map<NodeId, Lagging> lagging;
     std::map<NodeId, Time> removing;      // removals asked for, when
@@ -1204,6 +1263,7 @@ class StorageNode::Impl {
     if (rec.generation > p.rec.generation) Reconfigure(p, rec);
     if (a.lease_from >= 0 && rec.generation == p.rec.generation) {
       p.lease_until = Time{} + Duration(a.lease_from) + options_.lease;
+      p.granted = true;
     }
     MaybeStartBarrier(p);
   }
@@ -1296,6 +1356,7 @@ class StorageNode::Impl {
     Primary& p = primaries_[name];
     p.rec = rec;
     p.entry = ++entries_;
+    p.serve_after = env_.now() + options_.lease;
     for (NodeId n : rec.replicas) {
       if (!rec.in_sync.count(n)) p.lagging[n];  // what it lacks is unknown here: copy everything
     }
@@ -1367,6 +1428,48 @@ class StorageNode::Impl {
       }
     }
     p.pending.emplace(tag, std::move(pend));
+  }
+
+  // The replicas whose confirmation run-flat serving needs: every other one
+  // this primary writes to (in sync, or being added back).
+  std::vector<NodeId> Peers(const Primary& p) const {
+    std::vector<NodeId> peers;
+    for (NodeId n : p.rec.replicas) {
+      if (n == env_.self()) continue;
+      auto lag = p.lagging.find(n);
+      if (p.rec.in_sync.count(n) || (lag != p.lagging.end() && lag->second.state != Lagging::kOut)) peers.push_back(n);
+    }
+    return peers;
+  }
+
+  // Until when the other replicas' confirmations let this primary serve.
+  Time PeerLease(const Primary& p) const {
+    Time until = Time::max();
+    for (NodeId n : Peers(p)) {
+      auto c = p.confirmed.find(n);
+      if (c == p.confirmed.end()) return Time{};
+      until = std::min(until, c->second + options_.lease);
+    }
+    return until;
+  }
+
+  void ProbePeers(const std::string& name, Primary& p) {
+    const Time now = env_.now();
+    if (now - p.last_lease_probe < options_.lease / 4) return;
+    p.last_lease_probe = now;
+    for (auto it = p.lease_probes.begin(); it != p.lease_probes.end();)
+      it = now - it->second > options_.lease * 2 ? p.lease_probes.erase(it) : std::next(it);
+    for (NodeId n : Peers(p)) {
+      WriteMsg probe;
+      probe.type = kProbe;
+      probe.volume = name;
+      probe.block_size = p.rec.layout.block_size;
+      probe.blocks = p.rec.layout.blocks;
+      probe.gen = p.rec.generation;
+      probe.tag = next_tag_++;
+      p.lease_probes[probe.tag] = now;
+      Transmit(n, EncodeWrite(probe));
+    }
   }
 
   // Completes a pending write once no replica it waits for is still required.
@@ -1541,6 +1644,15 @@ class StorageNode::Impl {
     if (pit == primaries_.end()) return;
     Primary& p = pit->second;
     p.heard[from] = env_.now();
+    if (auto probe = p.lease_probes.find(tag); probe != p.lease_probes.end()) {
+      if (status == kAckOk && fence <= p.rec.generation) {
+        Time& c = p.confirmed[from];
+        c = std::max(c, probe->second);
+      } else if (fence > p.rec.generation) {
+        Renew(volume, p);
+      }
+      return;
+    }
     uint64_t& newest = p.newest_acked[from];
     newest = std::max(newest, tag);
     auto lag = p.lagging.find(from);
@@ -1576,7 +1688,10 @@ class StorageNode::Impl {
   void Tick() {
     const Time now = env_.now();
     for (auto& [name, p] : primaries_) {
-      if (p.phase == Primary::kServing && now >= p.lease_until - options_.lease * 2 / 3) Renew(name, p);
+      if (p.phase == Primary::kServing && now >= p.lease_until - options_.lease * 2 / 3) {
+        Renew(name, p);
+        ProbePeers(name, p);
+      }
       // A replica that answers nothing for a timeout leaves the in-sync set.
       // One that answers, but not this write, is busy (it takes writes in
       // order) or lost it (it answered later ones): then it gets it again.
@@ -1652,8 +1767,13 @@ class StorageNode::Impl {
     } else if (h.type == kProbe) {
       WriteMsg m;
       if (!DecodeWrite(r, kProbe, &m).ok()) return;
+      // Only a replica that holds the volume, recovered, can vouch that it saw
+      // no newer generation (run-flat serving counts on it); any other answer
+      // still says the node is up.
       auto rep = replicas_.find(m.volume);
-      Transmit(from, EncodeAck(m.volume, m.tag, kAckOk, rep == replicas_.end() ? 0 : rep->second.fence));
+      const bool vouches = !recovering_ && rep != replicas_.end();
+      Transmit(from, EncodeAck(m.volume, m.tag, vouches ? kAckOk : kAckIoError,
+                               rep == replicas_.end() ? 0 : rep->second.fence));
     } else if (h.type == kAck) {
       std::string volume;
       uint64_t tag = 0, fence = 0;

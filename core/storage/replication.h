@@ -48,8 +48,10 @@
 //   lets those in flight settle, and sends a barrier every in-sync replica
 //   records (durably) before the held writes go on. A replica then copies a
 //   block's old contents aside before it first overwrites it (copy-on-write).
-// The controller itself is the cluster's datastore and is not made
-// fault-tolerant here; everything else may crash, restart, be partitioned.
+// The controller runs beside the cluster's datastore, on one node; it keeps
+// its records on that node's disk and recovers them when it restarts
+// (Open), but is not replicated. Everything else may crash, restart, be
+// partitioned.
 #pragma once
 
 #include <cstdint>
@@ -118,6 +120,10 @@ class VolumeController {
   VolumeController(const VolumeController&) = delete;
   VolumeController& operator=(const VolumeController&) = delete;
 
+  // Recovers the records an earlier life of the controller on this node
+  // made durable (a missing file is a fresh controller). Each volume's primary
+  // gets a full lease from now, then claims it again under a new generation.
+  void Open(std::function<void(Status)> done);
   // A new volume; the first replica is its primary. Errors: kAlreadyExists,
   // kInvalidArgument (no replicas, a replica twice, no blocks).
   Status CreateVolume(const VolumeLayout& layout, const std::vector<NodeId>& replicas);

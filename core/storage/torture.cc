@@ -201,7 +201,9 @@ class World {
   }
 
   void Issue() {
-    const NodeId p = Primary();
+    // Mostly where the controller says the primary is; sometimes at any node
+    // that believes it serves (a client that has not heard of a failover yet).
+    const NodeId p = rng_.Chance(0.3) ? AnyStorageNode() : Primary();
     if (!loop_.IsUp(p) || !nodes_[p] || !nodes_[p]->Serving(kVolume)) return;
     const uint32_t block = static_cast<uint32_t>(rng_.Uniform(o_.blocks));
     if (rng_.Chance(0.6)) {
@@ -336,8 +338,23 @@ class World {
       }
     } else if (kind < 45 && !partitioned_) {
       partitioned_ = true;
-      const uint64_t shape = rng_.Uniform(3);
-      if (shape == 2 && o_.nodes >= 3) {
+      const uint64_t shape = rng_.Uniform(5);
+      if (shape == 3) {
+        // The control plane alone: the primary serves on, run-flat.
+        plan_.Isolate(kController);
+        Log("partition: controller alone");
+      } else if (shape == 4) {
+        // The primary and one other replica against the controller and the
+        // rest: the controller may fail over to the far side while the
+        // primary still hears a peer.
+        const NodeId p = Primary();
+        const NodeId q = AnyStorageNode();
+        std::vector<NodeId> near = {p};
+        if (q != p) near.push_back(q);
+        plan_.Partition({near});
+        Log("partition: primary " + std::to_string(p) + (q != p ? " with node " + std::to_string(q) : "") +
+            " against the controller and the rest");
+      } else if (shape == 2 && o_.nodes >= 3) {
         // A ring over every node, the controller's too: each reaches its two
         // neighbours only, so no one sees the whole picture.
         const int n = o_.nodes + 1;

@@ -487,6 +487,8 @@ TEST(Snapshots, ACloneStartsAsTheSnapshotAndThenGoesItsOwnWay) {
     c.loop_.RunFor(milliseconds(5));
   }
   ASSERT_TRUE(c.controller_->Find(kClone)->clone_from.volume.empty()) << "never seeded";
+  // A new primary serves a lease after its takeover began (replication.h: run-flat).
+  while (!c.node(2).Serving(kClone) && c.loop_.now() < end + seconds(5)) c.loop_.RunFor(milliseconds(5));
   const auto read_clone = [&](uint32_t b) {
     std::optional<StatusOr<Bytes>> r;
     c.node(2).Read(kClone, b, [&](StatusOr<Bytes> x) { r = std::move(x); });
