@@ -29,6 +29,16 @@ Dataplane::Dataplane(const Classifier* classifier, const Inventory* inventory, O
   table_.reserve(std::min<size_t>(options_.conntrack.max_entries, 1 << 16) * 2);
 }
 
+void Dataplane::Reprogram(const Classifier* classifier, const Inventory* inventory,
+                          std::vector<std::string> local_endpoints) {
+  classifier_ = classifier;
+  inventory_ = inventory;
+  options_.local_endpoints = std::move(local_endpoints);
+  local_addresses_.clear();
+  for (const std::string& key : options_.local_endpoints)
+    if (const Endpoint* e = inventory_->FindEndpoint(key)) local_addresses_.insert(e->ips.begin(), e->ips.end());
+}
+
 Dataplane::Key Dataplane::KeyOf(const Packet& p) {
   if (p.protocol == kIcmp || p.protocol == kIcmpv6) {
     // An echo and its reply share the identifier, carried in src_port.

@@ -76,6 +76,10 @@ class Dataplane {
   Dataplane(const Classifier* classifier, const Inventory* inventory, Options options);
 
   Result Process(const Packet& packet, Time now);
+  // New policy: later first packets are judged by `classifier`; connections
+  // already tracked go on, as Linux conntrack keeps them across a rule update.
+  void Reprogram(const Classifier* classifier, const Inventory* inventory,
+                 std::vector<std::string> local_endpoints);
   size_t tracked() const { return slots_.size() - free_.size(); }  // connections
   const DataplaneStats& stats() const { return stats_; }
   // The state of the connection `packet` belongs to (either direction).

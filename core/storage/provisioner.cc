@@ -346,6 +346,27 @@ StatusOr<const Volume*> Provisioner::UpsertClaim(const model::PersistentVolumeCl
   return Create(claim, "");
 }
 
+Status Provisioner::Adopt(const model::PersistentVolumeClaim& claim, const std::vector<Replica>& replicas) {
+  const model::StorageClass* sc = nullptr;
+  StatusOr<Request> request = RequestFor(claim, &sc);
+  if (!request.ok()) return request.status();
+  claims_[request->name] = claim;
+  Volume v;
+  v.name = request->name;
+  v.storage_class = sc->meta.name;
+  v.size = request->size;
+  v.repl = request->repl;
+  v.sharedv4 = sc->portworx->sharedv4;
+  v.io_profile = sc->portworx->io_profile;
+  v.priority = request->priority;
+  v.labels = claim.meta.labels;
+  v.replicas = replicas;
+  for (const Replica& r : v.replicas)
+    if (Pool* pool = FindPool(r)) pool->provisioned += v.size;
+  volumes_.insert_or_assign(v.name, std::move(v));
+  return Status::Ok();
+}
+
 Status Provisioner::DeleteClaim(const std::string& ns, const std::string& name) {
   const std::string key = Key(ns, name);
   claims_.erase(key);

@@ -115,6 +115,10 @@ class Provisioner final : public sched::VolumePlacement {
   // size, a parameter combination Portworx refuses), kFailedPrecondition
   // (cannot be placed now: the reason).
   StatusOr<const Volume*> UpsertClaim(const model::PersistentVolumeClaim& claim);
+  // Records a claim whose volume was placed before (by an earlier life of
+  // the control plane) on `replicas`, taking their pools' space again.
+  // Errors: kNotFound (no such class), kInvalidArgument as UpsertClaim.
+  Status Adopt(const model::PersistentVolumeClaim& claim, const std::vector<Replica>& replicas);
   // Deletes a claim's volume, giving back its pools' space.
   Status DeleteClaim(const std::string& ns, const std::string& name);
 

@@ -112,6 +112,11 @@ class SharedVolumeClient::Impl {
     env_.Cancel(timer_);
   }
 
+  void AddServers(const std::vector<NodeId>& servers) {
+    for (NodeId n : servers)
+      if (std::find(servers_.begin(), servers_.end(), n) == servers_.end()) servers_.push_back(n);
+  }
+
   struct Op {
     bool write = false;
     std::string volume;
@@ -262,6 +267,7 @@ class SharedVolumeClient::Impl {
 SharedVolumeClient::SharedVolumeClient(Env& env, std::vector<NodeId> servers, SharedVolumeClientOptions options)
     : impl_(std::make_unique<Impl>(env, std::move(servers), options)) {}
 SharedVolumeClient::~SharedVolumeClient() = default;
+void SharedVolumeClient::AddServers(const std::vector<NodeId>& servers) { impl_->AddServers(servers); }
 void SharedVolumeClient::Read(const std::string& volume, uint32_t block, StorageNode::ReadDone done) {
   impl_->Read(volume, block, std::move(done));
 }

@@ -63,6 +63,8 @@ class SharedVolumeClient {
   SharedVolumeClient(const SharedVolumeClient&) = delete;
   SharedVolumeClient& operator=(const SharedVolumeClient&) = delete;
 
+  // More servers to ask (the replicas of volumes mounted since), after those known.
+  void AddServers(const std::vector<NodeId>& servers);
   void Read(const std::string& volume, uint32_t block, StorageNode::ReadDone done);
   void Write(const std::string& volume, uint32_t block, Bytes data, StorageNode::WriteDone done);
 
