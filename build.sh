@@ -18,7 +18,7 @@ PACKAGES=(
   libns3-dev ns3 libgsl-dev
   libboost1.81-dev libboost-json1.81-dev
   libyaml-cpp-dev libeigen3-dev libsqlite3-dev sqlite3
-  libbenchmark-dev libgtest-dev libxxhash-dev
+  libbenchmark-dev libgtest-dev libxxhash-dev libssl-dev
 )
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 

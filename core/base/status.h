@@ -31,6 +31,7 @@ enum class StatusCode {
   kResourceExhausted,   // a bound was hit: size, capacity, queue length
   kDeadlineExceeded,    // a timeout fired before an answer came
   kInternal,            // a broken invariant inside edgebed: a bug
+  kPermissionDenied,    // the caller did not prove who it is, or may not do this
   kOutOfRange,          // past the valid range, e.g. a revision already compacted away
 };
 
@@ -92,6 +93,9 @@ inline Status ResourceExhausted(std::string msg, std::string where = {}) {
 }
 inline Status FailedPrecondition(std::string msg, std::string where = {}) {
   return Status(StatusCode::kFailedPrecondition, std::move(msg), std::move(where));
+}
+inline Status PermissionDenied(std::string msg, std::string where = {}) {
+  return Status(StatusCode::kPermissionDenied, std::move(msg), std::move(where));
 }
 inline Status Internal(std::string msg, std::string where = {}) {
   return Status(StatusCode::kInternal, std::move(msg), std::move(where));

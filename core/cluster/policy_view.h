@@ -1,0 +1,96 @@
+// PolicyViews: the policy state each node needs for its own endpoints, and
+// nothing more — Calico Felix's calculation graph, computed once at the
+// server instead of on every node.
+//
+// A node's view holds its local endpoints; the policies that apply to any of
+// them (and the tiers they sit in); every endpoint or network set that a
+// rule of those policies can select (by selector, namespace, service account
+// or notSelector) or whose named port such a rule names — the IP-set members
+// of Felix; and the labels of the namespaces of the endpoints and network
+// sets it holds, and of those endpoints' service accounts. A classifier built
+// from a node's view decides every packet to or from a local endpoint exactly
+// as one built from the whole cluster would (a property tests/cluster holds it
+// to): an address the view leaves out is one no rule of those policies could
+// single out.
+//
+// Values are the bytes an agent receives (records.h; policies as manifests),
+// under keys:
+//   policy/<kind>/<namespace>/<name>   the manifest (NetworkPolicy, Calico policies, Tier)
+//   ep/<namespace>/<name>              an endpoint
+//   ns/<name>                          a namespace's labels
+//   sa/<namespace>/<name>              a service account's labels
+//   netset/<namespace>/<name>          a network set (namespace empty: global)
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/base/bytes.h"
+#include "core/base/status.h"
+#include "core/model/objects.h"
+#include "core/policy/classifier.h"
+#include "core/policy/inventory.h"
+#include "core/policy/policy_set.h"
+
+namespace edgebed::cluster {
+
+class PolicyViews {
+ public:
+  using View = std::map<std::string, Bytes>;
+
+  // A NetworkPolicy, Calico (Global)NetworkPolicy or Tier, with its manifest.
+  // Refused (and nothing changes) if it does not compile or names a tier no
+  // Tier defines.
+  Status UpsertPolicy(const std::string& key, const model::Object& object, const std::string& manifest);
+  void RemovePolicy(const std::string& key);
+  // Whether removing it would leave policies naming a missing tier.
+  Status CheckRemove(const std::string& key) const;
+
+  void UpsertNamespace(const std::string& name, const model::Labels& labels);
+  void UpsertServiceAccount(const std::string& ns, const std::string& name, const model::Labels& labels);
+  void UpsertNetworkSet(const policy::NetworkSet& network);
+  void RemoveNetworkSet(const std::string& ns, const std::string& name);
+  // An endpoint (a pod with an address) and the node it runs on.
+  void UpsertEndpoint(const policy::Endpoint& endpoint, const std::string& node);
+  void RemoveEndpoint(const std::string& key);
+
+  // Recomputes every node's view if anything changed since the last call.
+  // Returns the nodes whose view differs from before.
+  std::vector<std::string> Compute();
+  // A node's view as of the last Compute (empty for a node with no endpoints).
+  const View& ViewOf(const std::string& node) const;
+
+ private:
+  struct PolicyEntry {
+    model::Object object;
+    std::string manifest;
+  };
+  std::map<std::string, PolicyEntry> policies_;  // by key
+  std::map<std::string, model::Labels> namespaces_;
+  std::map<std::pair<std::string, std::string>, model::Labels> accounts_;
+  std::map<std::string, policy::NetworkSet> networks_;  // by "ns/name"
+  struct Placed {
+    policy::Endpoint endpoint;
+    std::string node;
+  };
+  std::map<std::string, Placed> endpoints_;  // by "ns/name"
+  std::map<std::string, View> views_;
+  bool dirty_ = true;
+};
+
+// What an agent builds from a view: the policies, the endpoints and the
+// classifier over them. Moved, never copied (the classifier points into it).
+struct CompiledView {
+  policy::PolicySet set;
+  std::vector<policy::PolicySet::OrderedTier> tiers;
+  policy::Inventory inventory;
+  std::unique_ptr<policy::Classifier> classifier;
+};
+// Compiles a node's view (as PolicyViews makes it). Errors name the key whose
+// value is malformed or the policy that does not compile.
+StatusOr<std::unique_ptr<CompiledView>> CompileView(const PolicyViews::View& view);
+
+}  // namespace edgebed::cluster

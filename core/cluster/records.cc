@@ -1,0 +1,273 @@
+#include "core/cluster/records.h"
+
+#include "core/wire/codec.h"
+
+namespace edgebed::cluster {
+namespace {
+
+using wire::Reader;
+using wire::Writer;
+
+constexpr uint8_t kRecordVersion = 1;
+constexpr size_t kMaxName = 1024;
+constexpr size_t kMaxLabels = 4096;
+constexpr size_t kMaxList = 4096;
+
+void Begin(Writer& w) { w.PutU8(kRecordVersion); }
+
+Status Start(Reader& r, const char* what) {
+  uint8_t version = 0;
+  if (Status s = r.GetU8(&version); !s.ok()) return s;
+  if (version != kRecordVersion)
+    return Corruption(std::string(what) + " record of version " + std::to_string(version) +
+                      "; this release reads version " + std::to_string(kRecordVersion));
+  return Status::Ok();
+}
+
+Status End(const Reader& r, const char* what) {
+  if (Status s = r.ExpectEnd(); !s.ok()) return Corruption(std::string(what) + ": " + s.message());
+  return Status::Ok();
+}
+
+void PutLabels(Writer& w, const model::Labels& labels) {
+  w.PutVarint(labels.size());
+  for (const auto& [k, v] : labels) {
+    w.PutString(k);
+    w.PutString(v);
+  }
+}
+
+Status GetLabels(Reader& r, model::Labels* labels) {
+  uint64_t n = 0;
+  r.GetBoundedVarint(kMaxLabels, &n);
+  labels->clear();
+  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
+    std::string k, v;
+    r.GetString(kMaxName, &k);
+    r.GetString(kMaxName, &v);
+    (*labels)[std::move(k)] = std::move(v);
+  }
+  return r.status();
+}
+
+}  // namespace
+
+Bytes Encode(const PodAssignment& a) {
+  Writer w;
+  Begin(w);
+  w.PutString(a.manifest);
+  w.PutVarint(a.volumes.size());
+  for (const VolumeMount& v : a.volumes) {
+    w.PutString(v.claim);
+    w.PutString(v.volume);
+    w.PutU32(v.block_size);
+    w.PutU32(v.blocks);
+    w.PutVarint(v.replicas.size());
+    for (NodeId n : v.replicas) w.PutU32(n);
+    w.PutU8((v.sharedv4 ? 1 : 0) | (v.read_only ? 2 : 0));
+  }
+  return std::move(w).Finish();
+}
+
+Status Decode(ByteView b, PodAssignment* a) {
+  Reader r(b);
+  if (Status s = Start(r, "pod assignment"); !s.ok()) return s;
+  uint64_t n = 0;
+  r.GetString(256u << 10, &a->manifest);
+  r.GetBoundedVarint(kMaxList, &n);
+  a->volumes.clear();
+  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
+    VolumeMount v;
+    uint64_t replicas = 0;
+    uint8_t flags = 0;
+    r.GetString(kMaxName, &v.claim);
+    r.GetString(kMaxName, &v.volume);
+    r.GetU32(&v.block_size);
+    r.GetU32(&v.blocks);
+    r.GetBoundedVarint(16, &replicas);
+    for (uint64_t j = 0; j < replicas && r.status().ok(); ++j) {
+      uint32_t node = 0;
+      r.GetU32(&node);
+      v.replicas.push_back(node);
+    }
+    r.GetU8(&flags);
+    v.sharedv4 = flags & 1;
+    v.read_only = flags & 2;
+    a->volumes.push_back(std::move(v));
+  }
+  if (!r.status().ok()) return r.status();
+  return End(r, "pod assignment");
+}
+
+Bytes EncodeLabels(const model::Labels& labels) {
+  Writer w;
+  Begin(w);
+  PutLabels(w, labels);
+  return std::move(w).Finish();
+}
+
+Status DecodeLabels(ByteView b, model::Labels* labels) {
+  Reader r(b);
+  if (Status s = Start(r, "labels"); !s.ok()) return s;
+  if (Status s = GetLabels(r, labels); !s.ok()) return s;
+  return End(r, "labels");
+}
+
+Bytes Encode(const policy::Endpoint& e) {
+  Writer w;
+  Begin(w);
+  w.PutString(e.namespace_);
+  w.PutString(e.name);
+  PutLabels(w, e.labels);
+  w.PutString(e.service_account);
+  w.PutVarint(e.ips.size());
+  for (uint32_t ip : e.ips) w.PutU32(ip);
+  w.PutVarint(e.ports.size());
+  for (const policy::NamedPort& p : e.ports) {
+    w.PutString(p.name);
+    w.PutU8(p.protocol);
+    w.PutU16(p.port);
+  }
+  return std::move(w).Finish();
+}
+
+Status Decode(ByteView b, policy::Endpoint* e) {
+  Reader r(b);
+  if (Status s = Start(r, "endpoint"); !s.ok()) return s;
+  uint64_t n = 0;
+  r.GetString(kMaxName, &e->namespace_);
+  r.GetString(kMaxName, &e->name);
+  GetLabels(r, &e->labels);
+  r.GetString(kMaxName, &e->service_account);
+  r.GetBoundedVarint(64, &n);
+  e->ips.clear();
+  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
+    uint32_t ip = 0;
+    r.GetU32(&ip);
+    e->ips.push_back(ip);
+  }
+  r.GetBoundedVarint(kMaxList, &n);
+  e->ports.clear();
+  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
+    policy::NamedPort p;
+    r.GetString(kMaxName, &p.name);
+    r.GetU8(&p.protocol);
+    r.GetU16(&p.port);
+    e->ports.push_back(std::move(p));
+  }
+  if (!r.status().ok()) return r.status();
+  return End(r, "endpoint");
+}
+
+Bytes Encode(const policy::NetworkSet& n) {
+  Writer w;
+  Begin(w);
+  w.PutString(n.namespace_);
+  w.PutString(n.name);
+  PutLabels(w, n.labels);
+  w.PutVarint(n.nets.size());
+  for (const IpPrefix& p : n.nets) w.PutString(p.ToString());
+  return std::move(w).Finish();
+}
+
+Status Decode(ByteView b, policy::NetworkSet* n) {
+  Reader r(b);
+  if (Status s = Start(r, "network set"); !s.ok()) return s;
+  uint64_t count = 0;
+  r.GetString(kMaxName, &n->namespace_);
+  r.GetString(kMaxName, &n->name);
+  GetLabels(r, &n->labels);
+  r.GetBoundedVarint(kMaxList, &count);
+  n->nets.clear();
+  for (uint64_t i = 0; i < count && r.status().ok(); ++i) {
+    std::string text, why;
+    r.GetString(64, &text);
+    IpPrefix p;
+    if (r.status().ok() && !ParseCidr(text, &p, &why)) return Corruption("network set net: " + why);
+    n->nets.push_back(p);
+  }
+  if (!r.status().ok()) return r.status();
+  return End(r, "network set");
+}
+
+const char* PodPhaseName(PodPhase phase) {
+  switch (phase) {
+    case PodPhase::kPending: return "Pending";
+    case PodPhase::kRunning: return "Running";
+    case PodPhase::kSucceeded: return "Succeeded";
+    case PodPhase::kFailed: return "Failed";
+  }
+  return "Unknown";
+}
+
+Bytes Encode(const PodReport& p) {
+  Writer w;
+  Begin(w);
+  w.PutU8(static_cast<uint8_t>(p.phase));
+  w.PutString(p.reason);
+  w.PutU32(p.restarts);
+  return std::move(w).Finish();
+}
+
+Status Decode(ByteView b, PodReport* p) {
+  Reader r(b);
+  if (Status s = Start(r, "pod report"); !s.ok()) return s;
+  uint8_t phase = 0;
+  r.GetU8(&phase);
+  r.GetString(kMaxName, &p->reason);
+  r.GetU32(&p->restarts);
+  if (!r.status().ok()) return r.status();
+  if (phase > static_cast<uint8_t>(PodPhase::kFailed))
+    return Corruption("pod report: phase " + std::to_string(phase));
+  p->phase = static_cast<PodPhase>(phase);
+  return End(r, "pod report");
+}
+
+Bytes Encode(const NodeStatus& s) {
+  Writer w;
+  Begin(w);
+  w.PutString(s.pod_cidr);
+  w.PutU8((s.ready ? 1 : 0) | (s.unreachable_taint ? 2 : 0));
+  return std::move(w).Finish();
+}
+
+Status Decode(ByteView b, NodeStatus* s) {
+  Reader r(b);
+  if (Status st = Start(r, "node status"); !st.ok()) return st;
+  uint8_t flags = 0;
+  r.GetString(64, &s->pod_cidr);
+  r.GetU8(&flags);
+  if (!r.status().ok()) return r.status();
+  s->ready = flags & 1;
+  s->unreachable_taint = flags & 2;
+  return End(r, "node status");
+}
+
+Bytes Encode(const VolumePlacementRecord& v) {
+  Writer w;
+  Begin(w);
+  w.PutVarint(v.replicas.size());
+  for (const auto& [node, pool] : v.replicas) {
+    w.PutString(node);
+    w.PutString(pool);
+  }
+  return std::move(w).Finish();
+}
+
+Status Decode(ByteView b, VolumePlacementRecord* v) {
+  Reader r(b);
+  if (Status s = Start(r, "volume placement"); !s.ok()) return s;
+  uint64_t n = 0;
+  r.GetBoundedVarint(16, &n);
+  v->replicas.clear();
+  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
+    std::string node, pool;
+    r.GetString(kMaxName, &node);
+    r.GetString(kMaxName, &pool);
+    v->replicas.emplace_back(std::move(node), std::move(pool));
+  }
+  if (!r.status().ok()) return r.status();
+  return End(r, "volume placement");
+}
+
+}  // namespace edgebed::cluster

@@ -1,0 +1,77 @@
+// The records the cluster keeps and sends besides manifests: what a node's
+// view holds for its agent (pod assignments, endpoints, labels), what an
+// agent reports (pod status), and the status the server keeps of nodes and
+// pods. Each is a versioned binary record (core/wire/codec.h); every decoder
+// is bounds-checked and returns an error for anything malformed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/base/bytes.h"
+#include "core/base/status.h"
+#include "core/env/env.h"
+#include "core/model/objects.h"
+#include "core/policy/inventory.h"
+
+namespace edgebed::cluster {
+
+// A volume a pod mounts, as the node's agent needs it to reach the data.
+struct VolumeMount {
+  std::string claim;   // the claim's name in the pod's namespace
+  std::string volume;  // the storage engine's volume name: "namespace/claim"
+  uint32_t block_size = 4096;
+  uint32_t blocks = 0;
+  std::vector<NodeId> replicas;  // the nodes holding it, primary-preferred first
+  bool sharedv4 = false;
+  bool read_only = false;
+};
+
+// A pod bound to a node: its manifest (spec.nodeName and status.podIP set)
+// and its volumes.
+struct PodAssignment {
+  std::string manifest;
+  std::vector<VolumeMount> volumes;
+};
+Bytes Encode(const PodAssignment& a);
+Status Decode(ByteView b, PodAssignment* a);
+
+Bytes EncodeLabels(const model::Labels& labels);
+Status DecodeLabels(ByteView b, model::Labels* labels);
+
+Bytes Encode(const policy::Endpoint& e);
+Status Decode(ByteView b, policy::Endpoint* e);
+
+Bytes Encode(const policy::NetworkSet& n);
+Status Decode(ByteView b, policy::NetworkSet* n);
+
+// What an agent says of a pod it runs.
+enum class PodPhase : uint8_t { kPending = 0, kRunning = 1, kSucceeded = 2, kFailed = 3 };
+const char* PodPhaseName(PodPhase phase);  // "Pending", ...
+struct PodReport {
+  PodPhase phase = PodPhase::kPending;
+  std::string reason;    // e.g. "ContainerCreating", "Completed", "Error"
+  uint32_t restarts = 0;
+};
+Bytes Encode(const PodReport& r);
+Status Decode(ByteView b, PodReport* r);
+
+// The server's status of a node, kept in its datastore beside the Node.
+struct NodeStatus {
+  std::string pod_cidr;
+  bool ready = false;
+  bool unreachable_taint = false;  // node.kubernetes.io/unreachable:NoExecute is on it
+};
+Bytes Encode(const NodeStatus& s);
+Status Decode(ByteView b, NodeStatus* s);
+
+// Where a claim's volume was placed: (node, pool) per replica, in placement
+// order. Kept so that a restarted server finds volumes where they are.
+struct VolumePlacementRecord {
+  std::vector<std::pair<std::string, std::string>> replicas;
+};
+Bytes Encode(const VolumePlacementRecord& v);
+Status Decode(ByteView b, VolumePlacementRecord* v);
+
+}  // namespace edgebed::cluster

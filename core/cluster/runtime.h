@@ -1,0 +1,76 @@
+// WorkloadRuntime: how a node agent runs the pods bound to its node.
+//
+// The agent hands the runtime a pod to start and later, maybe, to stop; the
+// runtime reports each pod's phase back through the reporter it was given
+// (asynchronously, on the node's thread). In simulation the runtime runs
+// workload models; on a real node it runs processes. ModelRuntime here is the
+// plainest model: a container takes a seeded start-up time (image pull and
+// start), then runs until stopped — or, for a pod whose restartPolicy is not
+// Always and that carries the annotation edgebed.io/run-seconds, runs that
+// long and completes.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/cluster/records.h"
+#include "core/env/env.h"
+#include "core/model/objects.h"
+
+namespace edgebed::cluster {
+
+// Block I/O on the volumes a node's pods mount, wherever their data lives.
+class VolumeAccess {
+ public:
+  using WriteDone = std::function<void(Status)>;
+  using ReadDone = std::function<void(StatusOr<Bytes>)>;
+  virtual ~VolumeAccess() = default;
+  virtual void Write(const std::string& volume, uint32_t block, Bytes data, WriteDone done) = 0;
+  virtual void Read(const std::string& volume, uint32_t block, ReadDone done) = 0;
+};
+
+struct PodRun {
+  model::Pod pod;  // spec.nodeName and status.podIP set
+  std::vector<VolumeMount> volumes;
+  VolumeAccess* io = nullptr;  // the agent's; outlives the pod
+  std::string key() const { return pod.meta.namespace_ + "/" + pod.meta.name; }
+};
+
+class WorkloadRuntime {
+ public:
+  using Reporter = std::function<void(const std::string& pod_key, const PodReport& report)>;
+  virtual ~WorkloadRuntime() = default;
+  // Set once by the agent before any Start.
+  virtual void SetReporter(Reporter reporter) = 0;
+  virtual void Start(const PodRun& run) = 0;
+  // Stops the pod and forgets it; no report follows.
+  virtual void Stop(const std::string& pod_key) = 0;
+};
+
+struct ModelRuntimeOptions {
+  Duration min_start = std::chrono::milliseconds(500);
+  Duration max_start = std::chrono::seconds(2);
+};
+
+class ModelRuntime final : public WorkloadRuntime {
+ public:
+  ModelRuntime(Env& env, ModelRuntimeOptions options = {});
+  ~ModelRuntime() override;
+  void SetReporter(Reporter reporter) override { reporter_ = std::move(reporter); }
+  void Start(const PodRun& run) override;
+  void Stop(const std::string& pod_key) override;
+  std::vector<std::string> running() const;  // keys of pods started and not stopped
+
+ private:
+  struct Pod {
+    std::vector<TimerId> timers;
+  };
+  Env& env_;
+  ModelRuntimeOptions options_;
+  Reporter reporter_;
+  std::map<std::string, Pod> pods_;
+};
+
+}  // namespace edgebed::cluster

@@ -1,0 +1,1415 @@
+#include "core/cluster/server.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "core/base/hash.h"
+#include "core/base/ip.h"
+#include "core/cluster/auth.h"
+#include "core/cluster/policy_view.h"
+#include "core/cluster/protocol.h"
+#include "core/cluster/records.h"
+#include "core/cluster/sync.h"
+#include "core/model/emit.h"
+#include "core/policy/inventory.h"
+#include "core/sched/scheduler.h"
+#include "core/storage/provisioner.h"
+
+namespace edgebed::cluster {
+namespace {
+
+using model::Object;
+
+constexpr const char* kUnreachableTaint = "node.kubernetes.io/unreachable";
+constexpr const char* kOwnerAnnotation = "edgebed.io/owned-by";
+constexpr const char* kTemplateHashLabel = "pod-template-hash";
+
+// The kind as a key segment: Calico's namespaced policy is told apart from
+// Kubernetes' by its group, as the API server does.
+std::string KeyKind(const Object& object) {
+  if (auto* p = std::get_if<model::CalicoPolicy>(&object); p && !p->global) return "CalicoNetworkPolicy";
+  return model::KindOf(object);
+}
+
+// "projectcalico.org/NetworkPolicy" and the like, as a user names a kind.
+std::string KeyKindOf(const std::string& kind) {
+  if (kind == "projectcalico.org/NetworkPolicy" || kind == "CalicoNetworkPolicy") return "CalicoNetworkPolicy";
+  return kind;
+}
+
+std::string ObjectKey(const std::string& kind, const std::string& ns, const std::string& name) {
+  return "o/" + kind + "/" + (ns.empty() ? "" : ns + "/") + name;
+}
+
+std::string ObjectKey(const Object& object) {
+  const model::ObjectMeta& m = model::MetaOf(object);
+  return ObjectKey(KeyKind(object), m.namespace_, m.name);
+}
+
+std::string PodKey(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+Bytes ToBytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
+std::string ToString(const Bytes& b) { return std::string(b.begin(), b.end()); }
+
+std::string Hex(uint64_t v, int digits) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out(static_cast<size_t>(digits), '0');
+  for (int i = digits - 1; i >= 0; --i, v >>= 4) out[static_cast<size_t>(i)] = kDigits[v & 15];
+  return out;
+}
+
+// The toleration a pod has for the unreachable NoExecute taint: seconds, or
+// nullopt for "forever". Pods that say nothing get the admission default.
+std::optional<int64_t> UnreachableToleration(const model::Pod& pod, int64_t default_seconds) {
+  for (const model::Toleration& t : pod.spec.tolerations) {
+    const bool key = t.key.empty() ? t.op == "Exists" : t.key == kUnreachableTaint;
+    const bool effect = t.effect.empty() || t.effect == "NoExecute";
+    if (key && effect) return t.toleration_seconds;
+  }
+  return default_seconds;
+}
+
+policy::Endpoint EndpointOf(const model::Pod& pod) {
+  policy::Endpoint e;
+  e.namespace_ = pod.meta.namespace_;
+  e.name = pod.meta.name;
+  e.labels = pod.meta.labels;
+  e.service_account = pod.spec.service_account_name;
+  for (const std::string& ip : pod.pod_ips)
+    if (auto v4 = ParseIpv4(ip)) e.ips.push_back(*v4);
+  for (const model::Container& c : pod.spec.containers)
+    for (const model::ContainerPort& p : c.ports)
+      if (!p.name.empty())
+        if (auto proto = policy::ProtocolNumber(p.protocol))
+          e.ports.push_back({p.name, *proto, static_cast<uint16_t>(p.container_port)});
+  return e;
+}
+
+bool Equal(const Object& a, const Object& b) { return model::ToYaml(a) == model::ToYaml(b); }
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(Env& env, ServerOptions options)
+      : env_(env),
+        o_(std::move(options)),
+        epoch_(env.random().Next() | 1),
+        scheduler_(std::make_unique<sched::Scheduler>(o_.scheduler, &provisioner_, env.random().Fork(1))) {
+    if (auto token = ParseToken(o_.token); token.ok()) {
+      key_ = DeriveClusterKey(token->secret);
+      token_ok_ = !token->secret.empty();
+    }
+    std::string why;
+    cidr_ok_ = ParseCidr(o_.cluster_cidr, &cluster_cidr_, &why) && cluster_cidr_.family == 4 &&
+               o_.node_cidr_prefix >= cluster_cidr_.prefix && o_.node_cidr_prefix <= 30;
+  }
+
+  ~Impl() {
+    env_.Unlisten(kServerPort);
+    for (TimerId t : {monitor_timer_, resend_timer_, reconcile_timer_, backoff_timer_})
+      if (t != kNoTimer) env_.Cancel(t);
+  }
+
+  // ---- Start ----------------------------------------------------------------
+
+  void Start(std::function<void(Status)> done) {
+    if (!token_ok_) return Later(done, InvalidArgument("the server needs a cluster token (ServerOptions::token)"));
+    if (!cidr_ok_)
+      return Later(done, InvalidArgument("cluster CIDR " + o_.cluster_cidr + " with node prefix /" +
+                                         std::to_string(o_.node_cidr_prefix) +
+                                         " is not an IPv4 range split into node ranges of /30 or larger"));
+    datastore_ = std::make_unique<Datastore>(env_, NewSqliteStore(), o_.datastore);
+    datastore_->Open([this, done](Status s) {
+      if (!s.ok()) return done(s);
+      volumes_ = std::make_unique<storage::VolumeController>(env_, o_.replication);
+      volumes_->Open([this, done](Status vs) {
+        if (!vs.ok()) env_.RecordEvent("cluster.volume_state_lost", vs.ToString());
+        Serve(done);
+      });
+    });
+  }
+
+  void Serve(const std::function<void(Status)>& done) {
+      Recover();
+      Status listen = env_.Listen(kServerPort, [this](NodeId from, ByteView m) { OnMessage(from, m); });
+      if (!listen.ok()) return done(listen);
+      serving_ = true;
+      monitor_timer_ = env_.Schedule(o_.node_monitor_period, [this] { MonitorNodes(); });
+      resend_timer_ = env_.Schedule(o_.resend, [this] { Resend(); });
+      env_.RecordEvent("cluster.server_started", "revision=" + std::to_string(datastore_->durable_revision()) +
+                                                    " objects=" + std::to_string(objects_.size()) +
+                                                    " pods=" + std::to_string(pods_.size()));
+      Kick();
+      done(Status::Ok());
+  }
+
+  // Rebuilds every cache from the datastore, in the order objects depend on
+  // each other, without writing anything.
+  void Recover() {
+    recovering_ = true;
+    const Store& store = datastore_->store();
+    std::map<std::string, int> rank = {
+        {"Namespace", 0}, {"PriorityClass", 0}, {"Tier", 0}, {"ServiceAccount", 1}, {"Node", 1},
+        {"StorageClass", 2}, {"PersistentVolumeClaim", 3}, {"Pod", 5}, {"Deployment", 6}};
+    std::vector<std::pair<int, Object>> objects;
+    for (const Record& r : store.List("o/")) {
+      model::LoadResult loaded = model::LoadManifests(ToString(r.value), r.key);
+      if (!loaded.ok() || loaded.objects.size() != 1) {
+        env_.RecordEvent("cluster.recover_skipped", "key=" + r.key);
+        continue;
+      }
+      Object& o = loaded.objects.front();
+      auto it = rank.find(KeyKind(o));
+      objects.emplace_back(it == rank.end() ? 4 : it->second, std::move(o));
+      revisions_[r.key] = r.mod_revision;
+    }
+    std::stable_sort(objects.begin(), objects.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const Record& r : store.List("s/Node/")) {
+      NodeStatus status;
+      if (Decode(r.value, &status).ok()) node_status_[r.key.substr(7)] = status;
+    }
+    for (const Record& r : store.List("s/Volume/")) {
+      VolumePlacementRecord placement;
+      if (Decode(r.value, &placement).ok()) placements_[r.key.substr(9)] = placement;
+    }
+    for (const Record& r : store.List("s/Pod/")) {
+      PodReport report;
+      if (Decode(r.value, &report).ok()) reports_[r.key.substr(6)] = report;
+    }
+    for (auto& [rank_value, object] : objects) Take(std::move(object));
+    for (const auto& [key, report] : reports_)
+      if (report.phase == PodPhase::kRunning && pods_.count(key)) {
+        running_.insert(key);
+        pods_[key].startup_recorded = true;  // it started in an earlier life of the server
+      }
+    // Every node gets a full grace period from now: the server cannot tell how
+    // long it was away.
+    for (auto& [name, node] : nodes_) {
+      node.last_renew = env_.now();
+      if (node.status.unreachable_taint) node.not_ready_since = env_.now();
+    }
+    recovering_ = false;
+    policy_.Compute();
+    for (auto& [name, node] : nodes_) RefreshPolicyView(name);
+  }
+
+  // ---- API --------------------------------------------------------------------
+
+  void Apply(const std::string& yaml, const std::string& source, std::function<void(ApplyResult)> done) {
+    ApplyResult result;
+    if (!serving_) {
+      result.status = Unavailable("the server is not serving yet (it is recovering its datastore)");
+      return Later(done, result);
+    }
+    model::LoadResult loaded = model::LoadManifests(yaml, source);
+    result.errors = loaded.errors;
+    result.warnings = loaded.warnings;
+    for (Object& object : loaded.objects) {
+      std::string what = KeyKind(object) + " " + Display(object);
+      Status s = Admit(object);
+      if (s.ok()) s = ApplyObject(object, &what);
+      if (!s.ok()) {
+        const model::ObjectMeta& m = model::MetaOf(object);
+        result.errors.push_back(model::Diagnostic{m.pos, "", s.ToString()});
+        continue;
+      }
+      result.applied.push_back(what);
+    }
+    if (!result.errors.empty())
+      result.status = InvalidArgument(result.errors.front().ToString() +
+                                      (result.errors.size() > 1 ? " (and " + std::to_string(result.errors.size() - 1) +
+                                                                      " more)"
+                                                                : ""));
+    if (!result.applied.empty()) applies_.push_back(env_.now());
+    Flush();
+    Kick();
+    datastore_->AfterDurable([this, result, done]() mutable {
+      result.revision = datastore_->durable_revision();
+      done(result);
+    });
+  }
+
+  void Delete(const std::string& kind, const std::string& ns, const std::string& name,
+              std::function<void(Status)> done) {
+    if (!serving_) return Later(done, Unavailable("the server is not serving yet"));
+    const std::string key = ObjectKey(KeyKindOf(kind), ns, name);
+    auto it = objects_.find(key);
+    if (it == objects_.end()) {
+      std::string pod = PodKey(ns, name);
+      if (KeyKindOf(kind) == "Pod" && pods_.count(pod)) {
+        RemovePod(pod, "deleted");
+      } else {
+        return Later(done, NotFound(kind + " " + (ns.empty() ? "" : ns + "/") + name + " does not exist"));
+      }
+    } else {
+      if (Status s = RemoveObject(key); !s.ok()) return Later(done, s);
+    }
+    Flush();
+    Kick();
+    datastore_->AfterDurable([done] { done(Status::Ok()); });
+  }
+
+  std::optional<StoredObject> Get(const std::string& kind, const std::string& ns, const std::string& name) const {
+    const std::string key = ObjectKey(KeyKindOf(kind), ns, name);
+    if (!datastore_) return std::nullopt;
+    auto r = datastore_->store().Get(key);
+    if (!r || r->mod_revision > datastore_->durable_revision()) return std::nullopt;
+    return StoredObject{KeyKindOf(kind), ns, name, r->mod_revision, ToString(r->value)};
+  }
+
+  std::vector<StoredObject> List(const std::string& kind, const std::string& ns) const {
+    std::vector<StoredObject> out;
+    if (!datastore_) return out;
+    const std::string k = KeyKindOf(kind);
+    for (const Record& r : datastore_->store().List("o/" + k + "/" + (ns.empty() ? "" : ns + "/"))) {
+      if (r.mod_revision > datastore_->durable_revision()) continue;
+      std::string rest = r.key.substr(3 + k.size());
+      size_t slash = rest.find('/');
+      StoredObject o{k, "", rest, r.mod_revision, ToString(r.value)};
+      if (slash != std::string::npos) {
+        o.namespace_ = rest.substr(0, slash);
+        o.name = rest.substr(slash + 1);
+      }
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
+
+  StatusOr<uint64_t> Watch(const std::string& prefix, Revision from, std::function<void(const WatchEvent&)> fn) {
+    if (!datastore_) return Unavailable("the server is not serving yet");
+    if (from < datastore_->store().compacted())
+      return Status(StatusCode::kOutOfRange, "history before revision " +
+                                                        std::to_string(datastore_->store().compacted()) +
+                                                        " was compacted; list again, then watch from its revision");
+    uint64_t id = next_watch_++;
+    watches_[id] = WatchState{prefix, from, std::move(fn)};
+    env_.Schedule(Duration::zero(), [this] { DeliverWatches(); });
+    return id;
+  }
+
+  void Unwatch(uint64_t id) { watches_.erase(id); }
+
+  Revision revision() const { return datastore_ ? datastore_->durable_revision() : 0; }
+
+  std::vector<PodInfo> Pods() const {
+    std::vector<PodInfo> out;
+    for (const auto& [key, p] : pods_) out.push_back(InfoOf(p));
+    return out;
+  }
+
+  std::optional<PodInfo> FindPod(const std::string& ns, const std::string& name) const {
+    auto it = pods_.find(PodKey(ns, name));
+    if (it == pods_.end()) return std::nullopt;
+    return InfoOf(it->second);
+  }
+
+  std::vector<NodeInfo> Nodes() const {
+    std::vector<NodeInfo> out;
+    for (const auto& [name, n] : nodes_)
+      out.push_back(NodeInfo{name, n.status.pod_cidr, n.id, n.status.ready, n.session != 0,
+                             n.status.unreachable_taint});
+    return out;
+  }
+
+  const ServerStats& stats() const { return stats_; }
+  const storage::VolumeController& volumes() const { return *volumes_; }
+  bool serving() const { return serving_; }
+
+ private:
+  struct PodEntry {
+    model::Pod pod;
+    std::string owner;  // "Deployment/<name>", or empty
+    Time created{};
+    bool startup_recorded = false;
+  };
+  struct NodeEntry {
+    model::Node node;
+    bool registered = false;  // a Node object exists
+    NodeStatus status;
+    NodeId id = kNoNode;
+    // The session.
+    uint64_t session = 0;
+    Key session_key{};
+    uint64_t send_counter = 0, recv_counter = 0;
+    SyncReceiver reports;
+    Time last_renew{};
+    Time not_ready_since{};
+    Time last_sent{};
+    // The node's view and how much of it is durable (may be sent).
+    std::unique_ptr<SyncSender> view;
+    uint64_t durable_seq = 0;
+    std::set<uint32_t> used_ips;
+  };
+  struct WatchState {
+    std::string prefix;
+    Revision position = 0;
+    std::function<void(const WatchEvent&)> fn;
+  };
+  struct Challenge {
+    std::string node;
+    Nonce agent_nonce{};
+    Time expires{};
+  };
+
+  template <typename T>
+  void Later(std::function<void(T)> fn, T value) {
+    env_.Schedule(Duration::zero(), [fn = std::move(fn), value = std::move(value)] { fn(value); });
+  }
+
+  static std::string Display(const Object& o) {
+    const model::ObjectMeta& m = model::MetaOf(o);
+    return m.namespace_.empty() ? m.name : m.namespace_ + "/" + m.name;
+  }
+
+  PodInfo InfoOf(const PodEntry& p) const {
+    PodInfo info;
+    info.namespace_ = p.pod.meta.namespace_;
+    info.name = p.pod.meta.name;
+    info.node = p.pod.spec.node_name;
+    info.ip = p.pod.pod_ips.empty() ? "" : p.pod.pod_ips.front();
+    info.owner = p.owner;
+    auto r = reports_.find(PodKey(info.namespace_, info.name));
+    info.phase = r == reports_.end() ? "Pending" : PodPhaseName(r->second.phase);
+    info.reason = r == reports_.end() ? (info.node.empty() ? "Unschedulable" : "ContainerCreating") : r->second.reason;
+    if (auto it = unschedulable_.find(PodKey(info.namespace_, info.name));
+        it != unschedulable_.end() && info.node.empty())
+      info.reason = it->second;
+    auto rv = revisions_.find(ObjectKey("Pod", info.namespace_, info.name));
+    if (rv != revisions_.end()) info.resource_version = rv->second;
+    return info;
+  }
+
+  NodeEntry& NodeNamed(const std::string& name) {
+    NodeEntry& n = nodes_[name];
+    if (!n.view) n.view = std::make_unique<SyncSender>(epoch_);
+    return n;
+  }
+
+  // ---- Changes: caches first, then the datastore ------------------------------
+
+  // Checks what the API server's validation and admission would before an
+  // object is taken.
+  // A pod's spec cannot change once it exists, as upstream's validation
+  // says; its binding and address are kept from what the cluster gave it.
+  Status Admit(Object& object) {
+    auto* pod = std::get_if<model::Pod>(&object);
+    if (!pod) return Status::Ok();
+    auto it = pods_.find(PodKey(pod->meta.namespace_, pod->meta.name));
+    if (it == pods_.end()) return Status::Ok();
+    const model::Pod& old = it->second.pod;
+    if (pod->spec.node_name.empty()) pod->spec.node_name = old.spec.node_name;
+    if (pod->pod_ips.empty()) pod->pod_ips = old.pod_ips;
+    for (const auto& [k, v] : old.meta.annotations)
+      if (k == kOwnerAnnotation) pod->meta.annotations[k] = v;
+    model::Pod a = *pod, b = old;
+    a.meta = b.meta = {};
+    if (!Equal(Object(a), Object(b)))
+      return InvalidArgument("pod " + Display(object) +
+                             ": a pod's spec cannot be changed once it exists (only its labels and annotations); "
+                             "delete the pod and create it again, or manage it with a Deployment");
+    return Status::Ok();
+  }
+
+  // Applies one object from the API: records it and lets its kind's caches
+  // know. `what` gets " created", " configured" or " unchanged".
+  Status ApplyObject(const Object& object, std::string* what) {
+    const std::string key = ObjectKey(object);
+    auto old = objects_.find(key);
+    if (old != objects_.end() && Equal(old->second, object)) {
+      *what += " unchanged";
+      return Status::Ok();
+    }
+    if (IsPolicy(object)) {
+      if (Status s = policy_.UpsertPolicy(key, object, model::ToYaml(object)); !s.ok()) return s;
+    }
+    *what += old == objects_.end() ? " created" : " configured";
+    Put(key, model::ToYaml(object));
+    Take(object);
+    return Status::Ok();
+  }
+
+  static bool IsPolicy(const Object& o) {
+    return std::holds_alternative<model::NetworkPolicy>(o) || std::holds_alternative<model::CalicoPolicy>(o) ||
+           std::holds_alternative<model::Tier>(o);
+  }
+
+  // Takes an object into the caches (from the API, a controller, or recovery).
+  void Take(const Object& object) {
+    const std::string key = ObjectKey(object);
+    objects_[key] = object;
+    const Time now = env_.now();
+    if (auto* ns = std::get_if<model::Namespace>(&object)) {
+      scheduler_->UpsertNamespace(*ns, now);
+      policy_.UpsertNamespace(ns->meta.name, ns->meta.labels);
+    } else if (auto* sa = std::get_if<model::ServiceAccount>(&object)) {
+      policy_.UpsertServiceAccount(sa->meta.namespace_, sa->meta.name, sa->meta.labels);
+    } else if (auto* pc = std::get_if<model::PriorityClass>(&object)) {
+      scheduler_->UpsertPriorityClass(*pc);
+    } else if (auto* node = std::get_if<model::Node>(&object)) {
+      NodeEntry& n = NodeNamed(node->meta.name);
+      n.node = *node;
+      n.registered = true;
+      if (auto it = node_status_.find(node->meta.name); it != node_status_.end()) n.status = it->second;
+      scheduler_->UpsertNode(n.node, now);
+      if (Status s = provisioner_.UpsertNode(n.node); !s.ok())
+        env_.RecordEvent("cluster.node_pools_invalid", "node=" + node->meta.name + " " + s.ToString());
+      volumes_dirty_ = true;
+    } else if (auto* sc = std::get_if<model::StorageClass>(&object)) {
+      provisioner_.UpsertStorageClass(*sc);
+      volumes_dirty_ = true;
+    } else if (auto* pvc = std::get_if<model::PersistentVolumeClaim>(&object)) {
+      TakeClaim(*pvc);
+    } else if (auto* pod = std::get_if<model::Pod>(&object)) {
+      TakePod(*pod, "");
+    } else if (std::holds_alternative<model::Deployment>(object)) {
+      deployments_dirty_ = true;
+    } else if (IsPolicy(object)) {
+      if (recovering_) (void)policy_.UpsertPolicy(key, object, model::ToYaml(object));
+    } else if (auto* set = std::get_if<model::NetworkSet>(&object)) {
+      policy::NetworkSet n;
+      n.namespace_ = set->global ? "" : set->meta.namespace_;
+      n.name = set->meta.name;
+      n.labels = set->meta.labels;
+      for (const std::string& net : set->nets) {
+        IpPrefix p;
+        std::string why;
+        if (ParseCidr(net, &p, &why)) n.nets.push_back(p);
+      }
+      policy_.UpsertNetworkSet(n);
+    } else if (std::holds_alternative<model::VolumeSnapshot>(object)) {
+      snapshots_dirty_ = true;
+    }
+  }
+
+  void TakeClaim(const model::PersistentVolumeClaim& pvc) {
+    const std::string name = PodKey(pvc.meta.namespace_, pvc.meta.name);
+    auto placed = placements_.find(name);
+    if (placed != placements_.end()) {
+      std::vector<storage::Replica> replicas;
+      for (const auto& [node, pool] : placed->second.replicas) replicas.push_back({node, pool});
+      if (Status s = provisioner_.Adopt(pvc, replicas); !s.ok())
+        env_.RecordEvent("cluster.volume_adopt_failed", "claim=" + name + " " + s.ToString());
+      return;
+    }
+    StatusOr<const storage::Volume*> v = provisioner_.UpsertClaim(pvc);
+    if (v.ok() && *v) {
+      RecordPlacement(**v);
+    } else if (!v.ok()) {
+      env_.RecordEvent("cluster.claim_pending", "claim=" + name + " reason=" + v.status().message());
+    }
+    volumes_dirty_ = true;
+  }
+
+  void RecordPlacement(const storage::Volume& v) {
+    VolumePlacementRecord record;
+    for (const storage::Replica& r : v.replicas) record.replicas.emplace_back(r.node, r.pool);
+    placements_[v.name] = record;
+    Put("s/Volume/" + v.name, ToString(Encode(record)));
+    volumes_dirty_ = true;
+  }
+
+  // A pod enters the caches: pending (for the scheduler) or bound.
+  void TakePod(const model::Pod& pod, const std::string& owner) {
+    const std::string key = PodKey(pod.meta.namespace_, pod.meta.name);
+    auto existing = pods_.find(key);
+    if (existing != pods_.end()) {
+      (void)scheduler_->RemovePod(pod.meta.namespace_, pod.meta.name, env_.now());
+      UnplacePod(existing->second);
+    }
+    PodEntry& e = pods_[key];
+    e.pod = pod;
+    auto it = pod.meta.annotations.find(kOwnerAnnotation);
+    e.owner = it != pod.meta.annotations.end() ? it->second : owner;
+    if (existing == pods_.end() || e.created == Time{}) e.created = env_.now();
+    const model::LabelSelector* selector = OwnerSelector(e);
+    Status s = scheduler_->AddPod(pod, env_.now(), selector);
+    if (!s.ok() && s.code() != StatusCode::kFailedPrecondition)
+      env_.RecordEvent("cluster.pod_refused_by_scheduler", "pod=" + key + " " + s.ToString());
+    if (!pod.spec.node_name.empty()) PlacePod(e);
+  }
+
+  const model::LabelSelector* OwnerSelector(const PodEntry& e) const {
+    if (e.owner.rfind("Deployment/", 0) != 0) return nullptr;
+    auto it = objects_.find(ObjectKey("Deployment", e.pod.meta.namespace_, e.owner.substr(11)));
+    if (it == objects_.end()) return nullptr;
+    return &std::get<model::Deployment>(it->second).selector;
+  }
+
+  // A bound pod: in its node's view, its endpoint in the policy world, its
+  // volumes attached.
+  void PlacePod(PodEntry& e) {
+    const model::Pod& pod = e.pod;
+    const std::string& node_name = pod.spec.node_name;
+    NodeEntry& node = NodeNamed(node_name);
+    for (const std::string& ip : pod.pod_ips)
+      if (auto v4 = ParseIpv4(ip)) node.used_ips.insert(*v4);
+    if (Status s = provisioner_.BindFirstConsumer(pod, node_name); !s.ok())
+      env_.RecordEvent("cluster.volume_attach_failed", "pod=" + PodKey(pod.meta.namespace_, pod.meta.name) +
+                                                           " " + s.ToString());
+    for (const model::PodVolume& v : pod.spec.volumes)
+      if (v.claim_name)
+        if (const storage::Volume* vol = provisioner_.Find(pod.meta.namespace_, *v.claim_name))
+          if (!placements_.count(vol->name)) RecordPlacement(*vol);
+    if (!pod.pod_ips.empty()) policy_.UpsertEndpoint(EndpointOf(pod), node_name);
+    RefreshPodView(e);
+  }
+
+  void UnplacePod(const PodEntry& e) {
+    const model::Pod& pod = e.pod;
+    const std::string key = PodKey(pod.meta.namespace_, pod.meta.name);
+    if (pod.spec.node_name.empty()) return;
+    NodeEntry& node = NodeNamed(pod.spec.node_name);
+    for (const std::string& ip : pod.pod_ips)
+      if (auto v4 = ParseIpv4(ip)) node.used_ips.erase(*v4);
+    provisioner_.ReleaseConsumer(pod, pod.spec.node_name);
+    policy_.RemoveEndpoint(key);
+    if (node.view->Erase("pod/" + key)) touched_.insert(pod.spec.node_name);
+  }
+
+  // The pod's assignment in its node's view, with its volumes as the storage
+  // control plane has them (none until they exist there).
+  void RefreshPodView(const PodEntry& e) {
+    const model::Pod& pod = e.pod;
+    PodAssignment a;
+    a.manifest = model::ToYaml(Object(pod));
+    for (const model::PodVolume& v : pod.spec.volumes) {
+      if (!v.claim_name) continue;
+      const std::string name = PodKey(pod.meta.namespace_, *v.claim_name);
+      const storage::VolumeRecord* record = volumes_ ? volumes_->Find(name) : nullptr;
+      if (!record) continue;
+      const storage::Volume* vol = provisioner_.Find(pod.meta.namespace_, *v.claim_name);
+      VolumeMount m;
+      m.claim = *v.claim_name;
+      m.volume = name;
+      m.block_size = record->layout.block_size;
+      m.blocks = record->layout.blocks;
+      m.replicas = record->replicas;
+      m.sharedv4 = vol && vol->sharedv4;
+      m.read_only = v.read_only;
+      a.volumes.push_back(std::move(m));
+    }
+    NodeEntry& node = NodeNamed(pod.spec.node_name);
+    if (node.view->Put("pod/" + PodKey(pod.meta.namespace_, pod.meta.name), Encode(a)))
+      touched_.insert(pod.spec.node_name);
+  }
+
+  void RefreshPolicyView(const std::string& node_name) {
+    NodeEntry& node = NodeNamed(node_name);
+    const PolicyViews::View& view = policy_.ViewOf(node_name);
+    bool changed = false;
+    std::vector<std::string> gone;
+    for (const auto& [key, value] : node.view->values())
+      if (key.rfind("pod/", 0) != 0 && !view.count(key)) gone.push_back(key);
+    for (const std::string& key : gone) changed |= node.view->Erase(key);
+    for (const auto& [key, value] : view) changed |= node.view->Put(key, value);
+    if (changed) {
+      touched_.insert(node_name);
+      ++stats_.view_updates[node_name];
+    }
+  }
+
+  void Put(const std::string& key, const std::string& value) {
+    batch_.push_back(Mutation{Mutation::kPut, key, ToBytes(value), -1});
+  }
+  void Erase(const std::string& key) { batch_.push_back(Mutation{Mutation::kDelete, key, {}, -1}); }
+
+  // Removes an object the API deleted, with what hangs on it.
+  Status RemoveObject(const std::string& key) {
+    const Object object = objects_.at(key);
+    if (IsPolicy(object)) {
+      if (Status s = policy_.CheckRemove(key); !s.ok()) return s;
+      policy_.RemovePolicy(key);
+    }
+    objects_.erase(key);
+    revisions_.erase(key);
+    Erase(key);
+    if (auto* pod = std::get_if<model::Pod>(&object)) {
+      RemovePod(PodKey(pod->meta.namespace_, pod->meta.name), "deleted");
+    } else if (auto* d = std::get_if<model::Deployment>(&object)) {
+      // Background cascading deletion, as the garbage collector does.
+      std::vector<std::string> owned;
+      for (const auto& [k, p] : pods_)
+        if (p.owner == "Deployment/" + d->meta.name && p.pod.meta.namespace_ == d->meta.namespace_)
+          owned.push_back(k);
+      for (const std::string& k : owned) RemovePod(k, "owner deleted");
+    } else if (auto* node = std::get_if<model::Node>(&object)) {
+      NodeEntry& n = NodeNamed(node->meta.name);
+      n.registered = false;
+      (void)scheduler_->RemoveNode(node->meta.name, env_.now());
+      provisioner_.RemoveNode(node->meta.name);
+    } else if (auto* set = std::get_if<model::NetworkSet>(&object)) {
+      policy_.RemoveNetworkSet(set->global ? "" : set->meta.namespace_, set->meta.name);
+    } else if (auto* pvc = std::get_if<model::PersistentVolumeClaim>(&object)) {
+      (void)provisioner_.DeleteClaim(pvc->meta.namespace_, pvc->meta.name);
+      placements_.erase(PodKey(pvc->meta.namespace_, pvc->meta.name));
+      Erase("s/Volume/" + PodKey(pvc->meta.namespace_, pvc->meta.name));
+    } else if (auto* ns = std::get_if<model::Namespace>(&object)) {
+      // Everything in the namespace goes with it.
+      std::vector<std::string> inside;
+      for (const auto& [k, o] : objects_)
+        if (model::MetaOf(o).namespace_ == ns->meta.name) inside.push_back(k);
+      for (const std::string& k : inside)
+        if (objects_.count(k)) (void)RemoveObject(k);
+      std::vector<std::string> pods;
+      for (const auto& [k, p] : pods_)
+        if (p.pod.meta.namespace_ == ns->meta.name) pods.push_back(k);
+      for (const std::string& k : pods) RemovePod(k, "namespace deleted");
+    }
+    deployments_dirty_ = true;
+    return Status::Ok();
+  }
+
+  void RemovePod(const std::string& key, const std::string& why) {
+    auto it = pods_.find(key);
+    if (it == pods_.end()) return;
+    const model::Pod pod = it->second.pod;
+    (void)scheduler_->RemovePod(pod.meta.namespace_, pod.meta.name, env_.now());
+    UnplacePod(it->second);
+    pods_.erase(it);
+    const std::string okey = ObjectKey("Pod", pod.meta.namespace_, pod.meta.name);
+    objects_.erase(okey);
+    revisions_.erase(okey);
+    Erase(okey);
+    if (reports_.erase(key)) Erase("s/Pod/" + key);
+    running_.erase(key);
+    unschedulable_.erase(key);
+    address_wait_.erase(key);
+    evict_at_.erase(key);
+    deployments_dirty_ = true;
+    env_.RecordEvent("cluster.pod_removed", "pod=" + key + " node=" + pod.spec.node_name + " why=" + why);
+  }
+
+  // Writes what was changed since the last Flush: computes the policy views
+  // it affects, then commits. What each node's view gained becomes sendable
+  // once the commit is durable.
+  void Flush() {
+    for (const std::string& node : policy_.Compute()) RefreshPolicyView(node);
+    if (batch_.empty() && touched_.empty()) return;
+    std::vector<std::pair<std::string, uint64_t>> marks;
+    for (const std::string& name : touched_) marks.emplace_back(name, NodeNamed(name).view->seq());
+    touched_.clear();
+    auto released = [this, marks] {
+      for (const auto& [name, seq] : marks) {
+        NodeEntry& n = NodeNamed(name);
+        n.durable_seq = std::max(n.durable_seq, seq);
+        SendView(name, n, /*resend=*/false);
+      }
+      DeliverWatches();
+    };
+    if (batch_.empty()) {
+      datastore_->AfterDurable(released);
+      return;
+    }
+    std::vector<Mutation> batch;
+    batch.swap(batch_);
+    std::vector<std::string> keys;
+    for (const Mutation& m : batch) keys.push_back(m.key);
+    datastore_->Commit(std::move(batch), [this, released, keys](StatusOr<Revision> r) {
+      if (!r.ok()) {
+        env_.RecordEvent("cluster.commit_failed", r.status().ToString());
+        return;
+      }
+      for (const std::string& k : keys) revisions_[k] = *r;
+      released();
+    });
+  }
+
+  void DeliverWatches() {
+    if (watches_.empty()) return;
+    const Revision durable = datastore_->durable_revision();
+    std::vector<uint64_t> ids;
+    for (const auto& [id, w] : watches_) ids.push_back(id);
+    for (uint64_t id : ids) {
+      auto it = watches_.find(id);
+      if (it == watches_.end()) continue;
+      while (it != watches_.end() && it->second.position < durable) {
+        auto changes = datastore_->store().ChangesSince(it->second.position, 1024);
+        if (!changes.ok() || changes->empty()) break;
+        for (const Change& c : *changes) {
+          if (c.revision > durable) break;
+          it->second.position = c.revision;
+          if (c.key.rfind(it->second.prefix, 0) != 0) continue;
+          WatchEvent event{c.revision, c.key, c.deleted, ToString(c.value)};
+          auto fn = it->second.fn;
+          fn(event);
+          it = watches_.find(id);  // the callback may have unwatched
+          if (it == watches_.end()) break;
+        }
+        if (it != watches_.end() && it->second.position < durable && changes->back().revision > durable) break;
+      }
+    }
+  }
+
+  // ---- Controllers -------------------------------------------------------------
+
+  void Kick() {
+    if (reconcile_timer_ != kNoTimer || !serving_) return;
+    reconcile_timer_ = env_.Schedule(Duration::zero(), [this] {
+      reconcile_timer_ = kNoTimer;
+      Reconcile();
+    });
+  }
+
+  void Reconcile() {
+    if (deployments_dirty_) {
+      deployments_dirty_ = false;
+      ReconcileDeployments();
+    }
+    Schedule();
+    if (volumes_dirty_) {
+      volumes_dirty_ = false;
+      ReconcileVolumes();
+    }
+    if (snapshots_dirty_) {
+      snapshots_dirty_ = false;
+      ReconcileSnapshots();
+    }
+    Flush();
+  }
+
+  void ReconcileDeployments() {
+    for (const auto& [key, object] : objects_) {
+      const auto* d = std::get_if<model::Deployment>(&object);
+      if (!d) continue;
+      ReconcileDeployment(*d);
+    }
+  }
+
+  static int32_t Resolve(const model::IntOrString& v, int32_t replicas, bool round_up) {
+    if (v.is_int) return static_cast<int32_t>(v.int_value);
+    std::string s = v.str_value;
+    if (!s.empty() && s.back() == '%') s.pop_back();
+    int64_t percent = std::atoll(s.c_str());
+    int64_t scaled = percent * replicas;
+    return static_cast<int32_t>(round_up ? (scaled + 99) / 100 : scaled / 100);
+  }
+
+  bool Running(const std::string& pod_key) const {
+    auto r = reports_.find(pod_key);
+    return r != reports_.end() && r->second.phase == PodPhase::kRunning;
+  }
+
+  void ReconcileDeployment(const model::Deployment& d) {
+    const std::string owner = "Deployment/" + d.meta.name;
+    model::Pod sample = model::ReplicaPods(model::Deployment{d.meta, 1, d.selector, d.pod_template, d.strategy,
+                                                             d.max_surge, d.max_unavailable, d.min_ready_seconds})
+                            .front();
+    std::string tmpl = model::ToYaml(Object(sample));
+    const std::string hash = Hex(Hash64(tmpl.data(), tmpl.size()), 10);
+    std::vector<std::string> current, old;
+    std::set<std::string> names;
+    for (const auto& [k, p] : pods_) {
+      if (p.owner != owner || p.pod.meta.namespace_ != d.meta.namespace_) continue;
+      names.insert(p.pod.meta.name);
+      auto h = p.pod.meta.labels.find(kTemplateHashLabel);
+      (h != p.pod.meta.labels.end() && h->second == hash ? current : old).push_back(k);
+    }
+    const int32_t replicas = std::max(d.replicas, 0);
+    int32_t surge = 0, unavailable = 0;
+    if (d.strategy == "RollingUpdate") {
+      surge = Resolve(d.max_surge, replicas, true);
+      unavailable = Resolve(d.max_unavailable, replicas, false);
+      if (surge == 0 && unavailable == 0) unavailable = 1;
+    }
+    auto running = [&](const std::vector<std::string>& v) {
+      return static_cast<int32_t>(std::count_if(v.begin(), v.end(), [&](const std::string& k) { return Running(k); }));
+    };
+    // Scale the current template's pods down if there are too many: the last named first.
+    while (static_cast<int32_t>(current.size()) > replicas) {
+      RemovePod(current.back(), "scaled down");
+      current.pop_back();
+    }
+    if (d.strategy == "Recreate") {
+      for (const std::string& k : old) RemovePod(k, "recreate");
+      if (!old.empty()) return;  // new pods once the old are gone
+      old.clear();
+    } else if (!old.empty()) {
+      // Old pods that are not running cost no availability: they go first.
+      std::vector<std::string> keep;
+      for (const std::string& k : old) {
+        if (!Running(k))
+          RemovePod(k, "rolling update");
+        else
+          keep.push_back(k);
+      }
+      old.swap(keep);
+      int32_t available = running(current) + running(old);
+      int32_t can_remove = available - (replicas - unavailable);
+      while (can_remove > 0 && !old.empty()) {
+        RemovePod(old.back(), "rolling update");
+        old.pop_back();
+        --can_remove;
+      }
+    }
+    const int32_t total = static_cast<int32_t>(current.size() + old.size());
+    int32_t to_create = std::min(replicas - static_cast<int32_t>(current.size()), replicas + surge - total);
+    for (int32_t n = 0; to_create > 0; ++n) {
+      std::string name = d.meta.name + "-" + hash + "-" + std::to_string(n);
+      if (names.count(name)) continue;
+      model::Pod pod = sample;
+      pod.meta.name = name;
+      pod.meta.pos = {};
+      pod.meta.labels[kTemplateHashLabel] = hash;
+      pod.meta.annotations[kOwnerAnnotation] = owner;
+      Object o(pod);
+      objects_[ObjectKey(o)] = o;
+      Put(ObjectKey(o), model::ToYaml(o));
+      TakePod(pod, owner);
+      --to_create;
+    }
+  }
+
+  void Schedule() {
+    const Time now = env_.now();
+    int budget = 100000;
+    while (budget-- > 0) {
+      std::optional<sched::Decision> d = scheduler_->ScheduleOne(now);
+      if (!d) break;
+      switch (d->outcome) {
+        case sched::Decision::kBound:
+          Bind(d->pod, d->node);
+          break;
+        case sched::Decision::kNominated:
+          ++stats_.preemptions;
+          for (const std::string& victim : d->victims) RemovePod(victim, "preempted by " + d->pod);
+          break;
+        case sched::Decision::kUnschedulable:
+          if (unschedulable_[d->pod] != d->reason) {
+            unschedulable_[d->pod] = d->reason;
+            env_.RecordEvent("cluster.pod_unschedulable", "pod=" + d->pod + " reason=" + d->reason);
+          }
+          break;
+      }
+    }
+    if (backoff_timer_ != kNoTimer) env_.Cancel(backoff_timer_);
+    backoff_timer_ = kNoTimer;
+    if (std::optional<Time> next = scheduler_->NextBackoffExpiry()) {
+      backoff_timer_ = env_.Schedule(std::max(*next - now, Duration(std::chrono::milliseconds(1))), [this] {
+        backoff_timer_ = kNoTimer;
+        Kick();
+      });
+    }
+  }
+
+  void Bind(const std::string& key, const std::string& node_name) {
+    auto it = pods_.find(key);
+    if (it == pods_.end()) return;
+    NodeEntry& node = NodeNamed(node_name);
+    std::optional<uint32_t> ip = AllocateIp(node);
+    if (!ip) {
+      // The node's pod range is used up: out of the queue until the next
+      // monitor round, not straight back onto the same node.
+      env_.RecordEvent("cluster.no_pod_address", "node=" + node_name + " pod=" + key);
+      (void)scheduler_->RemovePod(it->second.pod.meta.namespace_, it->second.pod.meta.name, env_.now());
+      unschedulable_[key] = "node " + node_name + " has no pod address left in " + node.status.pod_cidr;
+      address_wait_.insert(key);
+      return;
+    }
+    PodEntry& e = it->second;
+    e.pod.spec.node_name = node_name;
+    e.pod.pod_ips = {FormatIpv4(*ip)};
+    unschedulable_.erase(key);
+    Object o(e.pod);
+    objects_[ObjectKey(o)] = o;
+    Put(ObjectKey(o), model::ToYaml(o));
+    PlacePod(e);
+    ++stats_.bindings;
+    env_.RecordMetric("cluster.pod_scheduling_s", ToSeconds(env_.now() - e.created), "node=" + node_name);
+  }
+
+  std::optional<uint32_t> AllocateIp(NodeEntry& node) {
+    IpPrefix cidr;
+    std::string why;
+    if (node.status.pod_cidr.empty() || !ParseCidr(node.status.pod_cidr, &cidr, &why)) return std::nullopt;
+    const uint32_t base = cidr.v4();
+    const uint32_t size = 1u << (32 - cidr.prefix);
+    // .0 is the network, .1 the node's own end of the pod bridge, the last the broadcast.
+    for (uint32_t i = 2; i + 1 < size; ++i)
+      if (!node.used_ips.count(base + i)) return base + i;
+    return std::nullopt;
+  }
+
+  std::string AllocateNodeCidr() {
+    std::set<std::string> used;
+    for (const auto& [name, n] : nodes_) used.insert(n.status.pod_cidr);
+    const uint32_t count = 1u << (o_.node_cidr_prefix - cluster_cidr_.prefix);
+    for (uint32_t i = 0; i < count; ++i) {
+      uint32_t base = cluster_cidr_.v4() + (i << (32 - o_.node_cidr_prefix));
+      std::string text = Ipv4Prefix(base, o_.node_cidr_prefix).ToString();
+      if (!used.count(text)) return text;
+    }
+    return {};
+  }
+
+  void ReconcileVolumes() {
+    for (const auto& [name, v] : provisioner_.volumes()) {
+      if (volumes_->Find(name)) continue;
+      std::vector<NodeId> ids;
+      for (const storage::Replica& r : v.replicas) {
+        auto n = nodes_.find(r.node);
+        if (n == nodes_.end() || n->second.id == kNoNode) break;
+        ids.push_back(n->second.id);
+      }
+      if (ids.size() != v.replicas.size()) continue;  // a replica's node has not joined yet
+      storage::VolumeLayout layout;
+      layout.name = name;
+      layout.block_size = o_.volume_block_size;
+      uint64_t blocks = v.size / o_.volume_block_size;
+      layout.blocks = static_cast<uint32_t>(std::clamp<uint64_t>(blocks, 1, o_.max_volume_blocks));
+      if (Status s = volumes_->CreateVolume(layout, ids); !s.ok()) {
+        env_.RecordEvent("cluster.volume_create_failed", "volume=" + name + " " + s.ToString());
+        continue;
+      }
+      env_.RecordEvent("cluster.volume_created", "volume=" + name + " replicas=" + std::to_string(ids.size()));
+      // Pods already bound that mount it learn where it is.
+      for (auto& [key, p] : pods_) {
+        if (p.pod.spec.node_name.empty()) continue;
+        for (const model::PodVolume& pv : p.pod.spec.volumes)
+          if (pv.claim_name && PodKey(p.pod.meta.namespace_, *pv.claim_name) == name) RefreshPodView(p);
+      }
+    }
+    // Claims still waiting for room.
+    for (const auto& [key, object] : objects_)
+      if (auto* pvc = std::get_if<model::PersistentVolumeClaim>(&object))
+        if (!provisioner_.Find(pvc->meta.namespace_, pvc->meta.name)) {
+          StatusOr<const storage::Volume*> v = provisioner_.UpsertClaim(*pvc);
+          if (v.ok() && *v) {
+            RecordPlacement(**v);
+            volumes_dirty_ = true;
+          }
+        }
+    scheduler_->VolumesChanged(env_.now());
+    if (volumes_dirty_) Kick();
+  }
+
+  void ReconcileSnapshots() {
+    for (const auto& [key, object] : objects_) {
+      const auto* snap = std::get_if<model::VolumeSnapshot>(&object);
+      if (!snap || snap->source_pvc.empty()) continue;
+      const std::string volume = PodKey(snap->meta.namespace_, snap->source_pvc);
+      const storage::VolumeRecord* record = volumes_->Find(volume);
+      if (!record || record->FindSnapshot(snap->meta.name)) continue;
+      if (Status s = volumes_->CreateSnapshot(volume, snap->meta.name); !s.ok())
+        env_.RecordEvent("cluster.snapshot_failed", "snapshot=" + key + " " + s.ToString());
+    }
+  }
+
+  // ---- Node lifecycle --------------------------------------------------------------
+
+  void MonitorNodes() {
+    monitor_timer_ = env_.Schedule(o_.node_monitor_period, [this] { MonitorNodes(); });
+    const Time now = env_.now();
+    for (auto& [name, n] : nodes_) {
+      if (!n.registered || n.status.pod_cidr.empty()) continue;  // never joined
+      if (n.status.ready && now - n.last_renew > o_.node_monitor_grace) {
+        n.status.ready = false;
+        n.not_ready_since = now;
+        SetUnreachableTaint(name, n, true);
+        env_.RecordEvent("cluster.node_not_ready", "node=" + name + " silent_s=" +
+                                                       std::to_string(ToSeconds(now - n.last_renew)));
+        lost_nodes_[name] = LostNode{n.last_renew, {}};
+        ScheduleEvictions(name, n);
+      }
+    }
+    // Evictions that are due.
+    std::vector<std::string> due;
+    for (const auto& [key, at] : evict_at_)
+      if (at <= now) due.push_back(key);
+    for (const std::string& key : due) {
+      auto it = pods_.find(key);
+      evict_at_.erase(key);
+      if (it == pods_.end()) continue;
+      const std::string node = it->second.pod.spec.node_name;
+      if (auto lost = lost_nodes_.find(node); lost != lost_nodes_.end() && !it->second.owner.empty())
+        lost->second.owners.insert(it->second.pod.meta.namespace_ + "/" + it->second.owner);
+      ++stats_.evictions;
+      env_.RecordEvent("cluster.pod_evicted", "pod=" + key + " node=" + node + " taint=" + kUnreachableTaint);
+      RemovePod(key, "evicted: node " + node + " unreachable");
+    }
+    for (const std::string& key : address_wait_) {
+      auto p = pods_.find(key);
+      if (p != pods_.end() && p->second.pod.spec.node_name.empty())
+        (void)scheduler_->AddPod(p->second.pod, now, OwnerSelector(p->second));
+    }
+    address_wait_.clear();
+    CheckRecoveries();
+    Flush();
+    Kick();
+  }
+
+  void ScheduleEvictions(const std::string& node_name, const NodeEntry& n) {
+    for (const auto& [key, p] : pods_) {
+      if (p.pod.spec.node_name != node_name) continue;
+      std::optional<int64_t> seconds = UnreachableToleration(p.pod, o_.default_toleration_seconds);
+      if (!seconds) continue;  // tolerates it forever
+      evict_at_[key] = n.not_ready_since + std::chrono::seconds(std::max<int64_t>(*seconds, 0));
+    }
+  }
+
+  void SetUnreachableTaint(const std::string& name, NodeEntry& n, bool on) {
+    n.status.unreachable_taint = on;
+    node_status_[name] = n.status;
+    Put("s/Node/" + name, ToString(Encode(n.status)));
+    model::Node node = n.node;
+    auto& taints = node.taints;
+    taints.erase(std::remove_if(taints.begin(), taints.end(),
+                                [](const model::Taint& t) { return t.key == kUnreachableTaint; }),
+                 taints.end());
+    if (on) {
+      taints.push_back(model::Taint{kUnreachableTaint, "", "NoSchedule"});
+      taints.push_back(model::Taint{kUnreachableTaint, "", "NoExecute"});
+    }
+    Object o(node);
+    Put(ObjectKey(o), model::ToYaml(o));
+    Take(o);
+  }
+
+  // Records, per lost node, when every workload it lost runs again in full.
+  void CheckRecoveries() {
+    const Time now = env_.now();
+    for (auto it = lost_nodes_.begin(); it != lost_nodes_.end();) {
+      LostNode& lost = it->second;
+      bool evictions_pending = std::any_of(evict_at_.begin(), evict_at_.end(), [&](const auto& e) {
+        auto p = pods_.find(e.first);
+        return p != pods_.end() && p->second.pod.spec.node_name == it->first;
+      });
+      bool all_back = !evictions_pending && !lost.owners.empty();
+      for (const std::string& owner : lost.owners) {
+        size_t slash = owner.find('/');
+        std::string ns = owner.substr(0, slash), ref = owner.substr(slash + 1);
+        auto d = objects_.find(ObjectKey("Deployment", ns, ref.substr(ref.find('/') + 1)));
+        if (d == objects_.end()) continue;
+        int32_t want = std::get<model::Deployment>(d->second).replicas, running = 0;
+        for (const auto& [k, p] : pods_)
+          if (p.owner == ref && p.pod.meta.namespace_ == ns && Running(k)) ++running;
+        if (running < want) all_back = false;
+      }
+      if (all_back) {
+        env_.RecordMetric("cluster.node_loss_recovery_s", ToSeconds(now - lost.last_heard), "node=" + it->first);
+        env_.RecordEvent("cluster.node_loss_recovered", "node=" + it->first);
+        it = lost_nodes_.erase(it);
+      } else if (!evictions_pending && lost.owners.empty()) {
+        it = lost_nodes_.erase(it);  // it ran nothing anyone replaces
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // ---- Agents ----------------------------------------------------------------------
+
+  void OnMessage(NodeId from, ByteView message) {
+    Envelope e;
+    if (Status s = DecodeEnvelope(message, &e); !s.ok()) return Bad(from, s);
+    switch (e.type) {
+      case MessageType::kHello: {
+        Hello m;
+        if (Status s = Decode(e, &m); !s.ok()) return Bad(from, s);
+        return OnHello(from, m);
+      }
+      case MessageType::kJoin: {
+        Join m;
+        if (Status s = Decode(e, &m); !s.ok()) return Bad(from, s);
+        return OnJoin(from, m);
+      }
+      default:
+        break;
+    }
+    SessionHeader h;
+    if (Status s = PeekSession(e, &h); !s.ok()) return Bad(from, s);
+    auto sit = sessions_.find(h.session);
+    if (sit == sessions_.end()) {
+      ++stats_.unauthenticated;
+      env_.Send(from, kAgentPort, Encode(UnknownSession{h.session}));
+      return;
+    }
+    NodeEntry& n = NodeNamed(sit->second);
+    Body body;
+    if (Status s = OpenSession(e, message, n.session_key, &body); !s.ok()) {
+      ++stats_.unauthenticated;
+      env_.RecordEvent("cluster.message_dropped", "from=" + std::to_string(from) + " " + s.ToString());
+      return;
+    }
+    if (h.counter <= n.recv_counter) {
+      ++stats_.stale_messages;
+      return;
+    }
+    n.recv_counter = h.counter;
+    n.id = from;
+    const std::string name = sit->second;
+    if (auto* renew = std::get_if<Renew>(&body)) {
+      OnRenew(name, n);
+      n.view->OnAck(renew->view);
+      SendSession(n, RenewAck{});
+      SendView(name, n, false);
+    } else if (auto* ack = std::get_if<ViewAck>(&body)) {
+      n.view->OnAck(ack->ack);
+      SendView(name, n, false);
+    } else if (auto* status = std::get_if<StatusSync>(&body)) {
+      std::vector<std::string> changed;
+      SyncAck a = n.reports.Apply(status->chunk, &changed);
+      OnReports(name, n, changed);
+      SendSession(n, StatusAck{a});
+    } else {
+      Bad(from, InvalidArgument(std::string("an agent does not send ") + MessageTypeName(e.type)));
+    }
+  }
+
+  void Bad(NodeId from, const Status& s) {
+    ++stats_.bad_messages;
+    env_.RecordEvent("cluster.message_dropped", "from=" + std::to_string(from) + " " + s.ToString());
+  }
+
+  void Refuse(NodeId from, const std::string& node, const std::string& reason) {
+    ++stats_.refused_joins;
+    env_.RecordEvent("cluster.join_refused", "node=" + node + " from=" + std::to_string(from) + " reason=" + reason);
+    env_.Send(from, kAgentPort, Encode(cluster::Refuse{reason}));
+  }
+
+  static Nonce RandomNonce(Random& random) {
+    Nonce n;
+    for (size_t i = 0; i < n.size(); i += 8) {
+      uint64_t v = random.Next();
+      std::memcpy(n.data() + i, &v, 8);
+    }
+    return n;
+  }
+
+  void OnHello(NodeId from, const Hello& m) {
+    if (m.node.empty()) return Refuse(from, m.node, "a node needs a name");
+    const Time now = env_.now();
+    for (auto it = challenges_.begin(); it != challenges_.end();)
+      it = it->second.expires <= now ? challenges_.erase(it) : std::next(it);
+    if (challenges_.size() >= 65536) return Refuse(from, m.node, "too many joins in progress; try again");
+    Nonce server_nonce = RandomNonce(env_.random());
+    challenges_[server_nonce] = Challenge{m.node, m.agent_nonce, now + kChallengeLifetime};
+    env_.Send(from, kAgentPort,
+              Encode(cluster::Challenge{m.agent_nonce, server_nonce, ServerProof(key_, m.agent_nonce, server_nonce, m.node)}));
+  }
+
+  void OnJoin(NodeId from, const Join& m) {
+    auto it = challenges_.find(m.server_nonce);
+    if (it == challenges_.end() || it->second.expires <= env_.now() || it->second.node != m.node ||
+        it->second.agent_nonce != m.agent_nonce)
+      return Refuse(from, m.node, "no challenge of this server matches the join (replayed, expired or forged)");
+    if (!SameMac(AgentProof(key_, m.agent_nonce, m.server_nonce, m.node, m.node_manifest), m.proof)) {
+      challenges_.erase(it);
+      return Refuse(from, m.node, "the agent does not hold this cluster's token");
+    }
+    challenges_.erase(it);
+    model::LoadResult loaded = model::LoadManifests(m.node_manifest, "join of " + m.node);
+    const model::Node* node = loaded.objects.size() == 1 ? std::get_if<model::Node>(&loaded.objects[0]) : nullptr;
+    if (!loaded.ok() || !node || node->meta.name != m.node)
+      return Refuse(from, m.node, "the join must carry one Node named " + m.node +
+                                      (loaded.errors.empty() ? "" : ": " + loaded.errors.front().ToString()));
+    NodeEntry& n = NodeNamed(m.node);
+    if (!n.registered) {
+      Object o(*node);
+      Put(ObjectKey(o), model::ToYaml(o));
+      Take(o);
+    }
+    if (n.status.pod_cidr.empty()) {
+      n.status.pod_cidr = AllocateNodeCidr();
+      if (n.status.pod_cidr.empty())
+        return Refuse(from, m.node, "the cluster CIDR " + o_.cluster_cidr + " has no node range left");
+    }
+    if (n.session) sessions_.erase(n.session);
+    do n.session = env_.random().Next();
+    while (n.session == 0 || sessions_.count(n.session));
+    sessions_[n.session] = m.node;
+    n.session_key = SessionKey(key_, m.agent_nonce, m.server_nonce);
+    n.send_counter = n.recv_counter = 0;
+    n.reports = SyncReceiver();
+    n.view->ResetReceiver();
+    n.id = from;
+    OnRenew(m.node, n);
+    ++stats_.joins;
+    env_.RecordEvent("cluster.node_joined", "node=" + m.node + " id=" + std::to_string(from) +
+                                               " pod_cidr=" + n.status.pod_cidr);
+    node_status_[m.node] = n.status;
+    Put("s/Node/" + m.node, ToString(Encode(n.status)));
+    volumes_dirty_ = true;
+    Flush();
+    Kick();
+    // Welcome only once the registration is durable.
+    const std::string name = m.node;
+    const uint64_t session = n.session;
+    datastore_->AfterDurable([this, name, session] {
+      NodeEntry& n = NodeNamed(name);
+      if (n.session != session) return;
+      env_.Send(n.id, kAgentPort,
+                Encode(Welcome{session, n.status.pod_cidr, WelcomeProof(n.session_key, session, n.status.pod_cidr)}));
+      SendView(name, n, false);
+    });
+  }
+
+  void OnRenew(const std::string& name, NodeEntry& n) {
+    n.last_renew = env_.now();
+    if (!n.status.ready) {
+      n.status.ready = true;
+      if (n.status.unreachable_taint) {
+        SetUnreachableTaint(name, n, false);
+        env_.RecordEvent("cluster.node_ready", "node=" + name);
+      }
+      node_status_[name] = n.status;
+      Put("s/Node/" + name, ToString(Encode(n.status)));
+      // Pods waiting to be evicted from it stay.
+      for (auto it = evict_at_.begin(); it != evict_at_.end();) {
+        auto p = pods_.find(it->first);
+        it = p != pods_.end() && p->second.pod.spec.node_name == name ? evict_at_.erase(it) : std::next(it);
+      }
+      Flush();
+      Kick();
+    }
+  }
+
+  void OnReports(const std::string& node, NodeEntry& n, const std::vector<std::string>& changed) {
+    for (const std::string& key : changed) {
+      if (key.rfind("pod/", 0) != 0) continue;
+      const std::string pod_key = key.substr(4);
+      auto p = pods_.find(pod_key);
+      if (p == pods_.end() || p->second.pod.spec.node_name != node) continue;  // not (or no longer) its pod
+      const Bytes* value = nullptr;
+      auto v = n.reports.values().find(key);
+      if (v != n.reports.values().end()) value = &v->second;
+      PodReport report;
+      if (!value || !Decode(*value, &report).ok()) continue;
+      auto old = reports_.find(pod_key);
+      if (old != reports_.end() && old->second.phase == report.phase && old->second.reason == report.reason &&
+          old->second.restarts == report.restarts)
+        continue;
+      reports_[pod_key] = report;
+      Put("s/Pod/" + pod_key, ToString(Encode(report)));
+      if (report.phase == PodPhase::kRunning)
+        running_.insert(pod_key);
+      else
+        running_.erase(pod_key);
+      if (report.phase == PodPhase::kRunning && !p->second.startup_recorded) {
+        p->second.startup_recorded = true;
+        env_.RecordMetric("cluster.pod_startup_s", ToSeconds(env_.now() - p->second.created), "node=" + node);
+      }
+      deployments_dirty_ = true;
+    }
+    CheckRecoveries();
+    // Every apply since the cluster last ran everything it holds is done.
+    if (!applies_.empty() && running_.size() == pods_.size()) {
+      for (Time t : applies_) env_.RecordMetric("cluster.apply_to_running_s", ToSeconds(env_.now() - t));
+      applies_.clear();
+    }
+    Flush();
+    Kick();
+  }
+
+  template <typename M>
+  void SendSession(NodeEntry& n, const M& body) {
+    if (!n.session || n.id == kNoNode) return;
+    env_.Send(n.id, kAgentPort, EncodeSession(n.session, ++n.send_counter, n.session_key, Body(body)));
+  }
+
+  void SendView(const std::string& name, NodeEntry& n, bool resend) {
+    if (!n.session || n.id == kNoNode) return;
+    if (!resend && env_.now() - n.last_sent < o_.resend && n.last_sent != Time{} && in_flight_.count(name)) return;
+    std::optional<SyncChunk> chunk = n.view->Next(o_.max_chunk_bytes, n.durable_seq);
+    if (!chunk) {
+      in_flight_.erase(name);
+      return;
+    }
+    in_flight_.insert(name);
+    n.last_sent = env_.now();
+    ++stats_.view_chunks_sent;
+    SendSession(n, ViewSync{std::move(*chunk)});
+  }
+
+  void Resend() {
+    resend_timer_ = env_.Schedule(o_.resend, [this] { Resend(); });
+    const Time now = env_.now();
+    std::vector<std::string> names(in_flight_.begin(), in_flight_.end());
+    for (const std::string& name : names) {
+      NodeEntry& n = NodeNamed(name);
+      if (now - n.last_sent >= o_.resend) SendView(name, n, true);
+    }
+  }
+
+  struct LostNode {
+    Time last_heard{};
+    std::set<std::string> owners;  // "namespace/Deployment/name"
+  };
+
+  Env& env_;
+  ServerOptions o_;
+  Key key_{};
+  bool token_ok_ = false;
+  bool cidr_ok_ = false;
+  IpPrefix cluster_cidr_;
+  const uint64_t epoch_;
+  bool serving_ = false;
+  bool recovering_ = false;
+  std::unique_ptr<Datastore> datastore_;
+  std::unique_ptr<storage::VolumeController> volumes_;
+  storage::Provisioner provisioner_;
+  std::unique_ptr<sched::Scheduler> scheduler_;
+  PolicyViews policy_;
+
+  std::map<std::string, Object> objects_;         // by key (o/...)
+  std::map<std::string, Revision> revisions_;     // by key, as committed
+  std::map<std::string, PodEntry> pods_;          // by namespace/name
+  std::map<std::string, PodReport> reports_;      // by namespace/name
+  std::set<std::string> running_;                 // pods whose report says Running
+  std::vector<Time> applies_;                     // applies not yet seen through to every pod Running
+  std::map<std::string, std::string> unschedulable_;
+  std::set<std::string> address_wait_;  // pods taken out of the queue for want of an address
+  std::map<std::string, NodeEntry> nodes_;
+  std::map<std::string, NodeStatus> node_status_;
+  std::map<std::string, VolumePlacementRecord> placements_;
+  std::map<std::string, Time> evict_at_;
+  std::map<std::string, LostNode> lost_nodes_;
+  std::map<uint64_t, std::string> sessions_;
+  std::map<Nonce, Challenge> challenges_;
+  std::set<std::string> in_flight_;  // nodes with a view chunk unacknowledged
+
+  std::vector<Mutation> batch_;
+  std::set<std::string> touched_;  // nodes whose view changed since the last Flush
+  bool deployments_dirty_ = false, volumes_dirty_ = false, snapshots_dirty_ = false;
+
+  std::map<uint64_t, WatchState> watches_;
+  uint64_t next_watch_ = 1;
+
+  TimerId monitor_timer_ = kNoTimer, resend_timer_ = kNoTimer, reconcile_timer_ = kNoTimer,
+          backoff_timer_ = kNoTimer;
+  ServerStats stats_;
+};
+
+Server::Server(Env& env, ServerOptions options) : impl_(std::make_unique<Impl>(env, std::move(options))) {}
+Server::~Server() = default;
+void Server::Start(std::function<void(Status)> done) { impl_->Start(std::move(done)); }
+bool Server::serving() const { return impl_->serving(); }
+void Server::Apply(const std::string& yaml, const std::string& source, std::function<void(ApplyResult)> done) {
+  impl_->Apply(yaml, source, std::move(done));
+}
+void Server::Delete(const std::string& kind, const std::string& ns, const std::string& name,
+                    std::function<void(Status)> done) {
+  impl_->Delete(kind, ns, name, std::move(done));
+}
+std::optional<StoredObject> Server::Get(const std::string& kind, const std::string& ns, const std::string& name) const {
+  return impl_->Get(kind, ns, name);
+}
+std::vector<StoredObject> Server::List(const std::string& kind, const std::string& ns) const {
+  return impl_->List(kind, ns);
+}
+StatusOr<uint64_t> Server::Watch(const std::string& prefix, Revision from, std::function<void(const WatchEvent&)> fn) {
+  return impl_->Watch(prefix, from, std::move(fn));
+}
+void Server::Unwatch(uint64_t id) { impl_->Unwatch(id); }
+Revision Server::revision() const { return impl_->revision(); }
+std::vector<PodInfo> Server::Pods() const { return impl_->Pods(); }
+std::optional<PodInfo> Server::FindPod(const std::string& ns, const std::string& name) const {
+  return impl_->FindPod(ns, name);
+}
+std::vector<NodeInfo> Server::Nodes() const { return impl_->Nodes(); }
+const ServerStats& Server::stats() const { return impl_->stats(); }
+const storage::VolumeController& Server::volumes() const { return impl_->volumes(); }
+
+}  // namespace edgebed::cluster

@@ -1,0 +1,165 @@
+// Server: the cluster's control plane, as a K3s server is — the datastore,
+// the API, the controllers, the scheduler and the storage control plane —
+// talking to node agents (agent.h) over Env.
+//
+//   Server server(env, {.token = "s3cret"});
+//   server.Start([](Status s) { ... });                 // recovers its datastore
+//   server.Apply(yaml, "site.yaml", [](ApplyResult r) { ... });
+//
+// State. Everything desired and observed lives in the datastore (SQLite
+// behind datastore.h; a file on a real node, memory in simulation) under
+//   o/<Kind>/<namespace>/<name>   the manifest of an object (YAML), as applied
+//                                 or as a controller made it (pods)
+//   s/Pod/<namespace>/<name>     a pod's reported status
+//   s/Node/<name>                a node's status (pod CIDR, readiness, taint)
+// and every resource version is the datastore's revision. What the server
+// holds in memory (the scheduler's cache, the provisioner, the per-node
+// views) is rebuilt from there on Start, so a restarted server has lost
+// nothing that was acknowledged. Nothing leaves the server — an API answer, a
+// watch event, a message to an agent — before the changes it reflects are
+// durable.
+//
+// Controllers, each level-triggered and idempotent, run after every change:
+// - Deployments: pods named <deployment>-<template hash>-<n>, labelled with
+//   pod-template-hash as upstream; a changed template rolls pods over within
+//   maxSurge / maxUnavailable (or all at once for Recreate).
+// - Scheduling: pending pods go through core/sched; the binding (spec.nodeName
+//   and an address from the node's pod CIDR) goes into the pod's manifest and
+//   so into the node's view.
+// - Node lifecycle: an agent renews its lease every lease_renew; a node not
+//   heard from for node_monitor_grace becomes NotReady and gets the
+//   node.kubernetes.io/unreachable:NoExecute taint; each pod on it is evicted
+//   when its toleration of that taint runs out (every pod tolerates it for
+//   default_toleration_seconds unless it says otherwise, as upstream's
+//   DefaultTolerationSeconds admission adds), and its owner replaces it.
+// - Volumes: claims of Portworx classes are placed by the provisioner and
+//   created in the storage control plane (the VolumeController runs here);
+//   WaitForFirstConsumer claims are placed where their first pod lands. The
+//   storage engine fails a volume over when its primary stops renewing.
+// - Policy: each node's view carries exactly the policy state its endpoints
+//   need (policy_view.h); a change reaches only the nodes whose view it changes.
+//
+// Agents join with the cluster token (protocol.h); the server keeps one
+// session per node and sends it its view (sync.h), taking back pod status.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/cluster/datastore.h"
+#include "core/cluster/store.h"
+#include "core/env/env.h"
+#include "core/model/loader.h"
+#include "core/sched/config.h"
+#include "core/storage/replication.h"
+
+namespace edgebed::cluster {
+
+struct ServerOptions {
+  std::string token;  // the cluster secret, or a K10 token holding it
+  std::string cluster_cidr = "10.42.0.0/16";  // K3s's default
+  int node_cidr_prefix = 24;                  // each node's share of it
+  Duration lease_renew = std::chrono::seconds(10);         // what agents are told... and use
+  Duration node_monitor_period = std::chrono::seconds(5);
+  Duration node_monitor_grace = std::chrono::seconds(40);
+  int64_t default_toleration_seconds = 300;
+  Duration resend = std::chrono::seconds(1);  // an unacknowledged view chunk goes again
+  size_t max_chunk_bytes = 256u << 10;
+  sched::Config scheduler = sched::DefaultConfig();
+  storage::ReplicationOptions replication;
+  DatastoreOptions datastore;
+  uint32_t volume_block_size = 4096;
+  // A volume's blocks in the storage data path are capped here: the engine
+  // models a volume's first blocks, not terabytes of them.
+  uint32_t max_volume_blocks = 1024;
+};
+
+struct StoredObject {
+  std::string kind, namespace_, name;
+  Revision resource_version = 0;
+  std::string manifest;  // YAML
+};
+
+struct ApplyResult {
+  Status status;  // the first error, or OK when every object was applied
+  std::vector<model::Diagnostic> errors, warnings;
+  std::vector<std::string> applied;  // "Kind namespace/name created|configured|unchanged"
+  Revision revision = 0;             // the datastore's revision once durable
+};
+
+struct WatchEvent {
+  Revision revision = 0;
+  std::string key;  // o/<Kind>/<namespace>/<name> or s/...
+  bool deleted = false;
+  std::string value;  // the manifest (or the status record) after the change
+};
+
+// The observed state of a pod, as the API shows it.
+struct PodInfo {
+  std::string namespace_, name, node, ip, phase, reason, owner;
+  Revision resource_version = 0;
+};
+struct NodeInfo {
+  std::string name, pod_cidr;
+  NodeId id = kNoNode;
+  bool ready = false, joined = false, unreachable_taint = false;
+};
+
+struct ServerStats {
+  uint64_t joins = 0, refused_joins = 0;
+  uint64_t bad_messages = 0, unauthenticated = 0, stale_messages = 0;
+  uint64_t view_chunks_sent = 0;
+  uint64_t bindings = 0, evictions = 0, preemptions = 0;
+  // Per node: how many times its view changed (to see which nodes a change reached).
+  std::map<std::string, uint64_t> view_updates;
+};
+
+class Server {
+ public:
+  Server(Env& env, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Recovers the datastore and rebuilds the server's state from it, then
+  // listens for agents. `done` says when it serves (or why it cannot).
+  void Start(std::function<void(Status)> done);
+  bool serving() const;
+
+  // Applies every document of a manifest stream; a document with an error
+  // is not applied and the others are (as kubectl apply). `done` once the
+  // applied objects are durable.
+  void Apply(const std::string& yaml, const std::string& source, std::function<void(ApplyResult)> done);
+  // Deletes one object. kNotFound if there is none.
+  void Delete(const std::string& kind, const std::string& ns, const std::string& name,
+              std::function<void(Status)> done);
+  // Kinds as manifests write them: "Pod", "Deployment", "NetworkPolicy",
+  // "projectcalico.org/NetworkPolicy", "GlobalNetworkPolicy", ...
+  std::optional<StoredObject> Get(const std::string& kind, const std::string& ns, const std::string& name) const;
+  std::vector<StoredObject> List(const std::string& kind, const std::string& ns = {}) const;
+  // Every durable change with revision > `from` whose key starts with
+  // `prefix`, in revision order, as it becomes durable. kOutOfRange when the
+  // history since `from` was compacted (list again, then watch).
+  StatusOr<uint64_t> Watch(const std::string& prefix, Revision from, std::function<void(const WatchEvent&)> fn);
+  void Unwatch(uint64_t id);
+  Revision revision() const;  // the durable one
+
+  std::vector<PodInfo> Pods() const;
+  std::optional<PodInfo> FindPod(const std::string& ns, const std::string& name) const;
+  std::vector<NodeInfo> Nodes() const;
+  const ServerStats& stats() const;
+  // The storage control plane (for tests and tools that look at volumes).
+  const storage::VolumeController& volumes() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edgebed::cluster
