@@ -265,6 +265,7 @@ class Agent::Impl {
   void OnPod(const std::string& key) {
     auto value = view_.values().find("pod/" + key);
     if (value == view_.values().end()) {
+      assigned_.erase(key);
       if (running_.erase(key)) {
         runtime_.Stop(key);
         reports_.Erase("pod/" + key);
@@ -273,6 +274,9 @@ class Agent::Impl {
       }
       return;
     }
+    auto same = assigned_.find(key);
+    if (same != assigned_.end() && same->second == value->second) return;  // a duplicate of what runs
+    assigned_[key] = value->second;
     PodAssignment a;
     if (Status s = Decode(value->second, &a); !s.ok()) return Bad(o_.server, s);
     model::LoadResult loaded = model::LoadManifests(a.manifest, "assignment of " + key);
@@ -307,7 +311,7 @@ class Agent::Impl {
     PolicyViews::View view;
     for (const auto& [key, value] : view_.values())
       if (!StartsWith(key, "pod/")) view.emplace(key, value);
-    StatusOr<std::unique_ptr<CompiledView>> next = CompileView(view);
+    StatusOr<std::unique_ptr<CompiledView>> next = CompileView(view, &manifests_);
     if (!next.ok()) return Bad(o_.server, next.status());
     std::vector<std::string> local;
     for (const auto& [key, run] : running_) local.push_back(key);
@@ -354,8 +358,10 @@ class Agent::Impl {
   SyncReceiver view_;
   SyncSender reports_;
   std::map<std::string, PodRun> running_;
+  std::map<std::string, Bytes> assigned_;  // the assignment each runs under, as received
   // The dataplane and what it was compiled from.
   std::unique_ptr<CompiledView> compiled_;
+  ManifestCache manifests_;
   std::unique_ptr<policy::Dataplane> dataplane_;
   // Storage.
   storage::StorageNode storage_;

@@ -230,14 +230,32 @@ std::vector<std::string> PolicyViews::Compute() {
   return changed;
 }
 
-StatusOr<std::unique_ptr<CompiledView>> CompileView(const PolicyViews::View& view) {
+StatusOr<const std::vector<model::Object>*> ManifestCache::Parse(const std::string& key, const Bytes& value) {
+  auto it = entries_.find(key);
+  if (it != entries_.end() && it->second.first == value) return &it->second.second;
+  model::LoadResult loaded = model::LoadManifests(std::string(value.begin(), value.end()), key);
+  if (!loaded.ok()) return InvalidArgument(key + ": " + loaded.errors.front().ToString());
+  auto& entry = entries_[key];
+  entry = {value, std::move(loaded.objects)};
+  return &entry.second;
+}
+
+void ManifestCache::Retain(const PolicyViews::View& view) {
+  for (auto it = entries_.begin(); it != entries_.end();)
+    it = view.count(it->first) ? std::next(it) : entries_.erase(it);
+}
+
+StatusOr<std::unique_ptr<CompiledView>> CompileView(const PolicyViews::View& view, ManifestCache* cache) {
   auto out = std::make_unique<CompiledView>();
   auto starts = [](const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; };
+  ManifestCache local;
+  if (!cache) cache = &local;
+  cache->Retain(view);
   for (const auto& [key, value] : view) {
     if (starts(key, "policy/")) {
-      model::LoadResult loaded = model::LoadManifests(std::string(value.begin(), value.end()), key);
-      if (!loaded.ok()) return InvalidArgument(key + ": " + loaded.errors.front().ToString());
-      for (const model::Object& o : loaded.objects)
+      StatusOr<const std::vector<model::Object>*> objects = cache->Parse(key, value);
+      if (!objects.ok()) return objects.status();
+      for (const model::Object& o : **objects)
         if (Status s = AddTo(out->set, o); !s.ok()) return s.WithContext(key);
     } else if (starts(key, "ns/")) {
       model::Labels labels;

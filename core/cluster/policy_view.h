@@ -89,8 +89,21 @@ struct CompiledView {
   policy::Inventory inventory;
   std::unique_ptr<policy::Classifier> classifier;
 };
+// The policy manifests of a view, parsed, kept between compilations so that
+// a change re-reads only the manifests that changed.
+class ManifestCache {
+ public:
+  // The objects of `value` (a manifest stored under `key`), parsed once per value.
+  StatusOr<const std::vector<model::Object>*> Parse(const std::string& key, const Bytes& value);
+  // Forgets what `view` no longer holds.
+  void Retain(const PolicyViews::View& view);
+
+ private:
+  std::map<std::string, std::pair<Bytes, std::vector<model::Object>>> entries_;
+};
+
 // Compiles a node's view (as PolicyViews makes it). Errors name the key whose
 // value is malformed or the policy that does not compile.
-StatusOr<std::unique_ptr<CompiledView>> CompileView(const PolicyViews::View& view);
+StatusOr<std::unique_ptr<CompiledView>> CompileView(const PolicyViews::View& view, ManifestCache* cache = nullptr);
 
 }  // namespace edgebed::cluster

@@ -464,8 +464,15 @@ class Server::Impl {
       TakeClaim(*pvc);
     } else if (auto* pod = std::get_if<model::Pod>(&object)) {
       TakePod(*pod, "");
-    } else if (std::holds_alternative<model::Deployment>(object)) {
-      deployments_dirty_ = true;
+    } else if (auto* d = std::get_if<model::Deployment>(&object)) {
+      // The template's hash names its pods; computed once per version of it.
+      model::Deployment one = *d;
+      one.replicas = 1;
+      model::Pod sample = model::ReplicaPods(one).front();
+      sample.meta.pos = {};
+      const std::string text = model::ToYaml(Object(sample));
+      templates_[OwnerKey(d->meta.namespace_, d->meta.name)] = Template{sample, Hex(Hash64(text.data(), text.size()), 10)};
+      dirty_owners_.insert(OwnerKey(d->meta.namespace_, d->meta.name));
     } else if (IsPolicy(object)) {
       if (recovering_) (void)policy_.UpsertPolicy(key, object, model::ToYaml(object));
     } else if (auto* set = std::get_if<model::NetworkSet>(&object)) {
@@ -523,6 +530,7 @@ class Server::Impl {
     e.pod = pod;
     auto it = pod.meta.annotations.find(kOwnerAnnotation);
     e.owner = it != pod.meta.annotations.end() ? it->second : owner;
+    if (std::string o = OwnerKeyOf(e); !o.empty()) owned_[o].insert(key);
     if (existing == pods_.end() || e.created == Time{}) e.created = env_.now();
     const model::LabelSelector* selector = OwnerSelector(e);
     Status s = scheduler_->AddPod(pod, env_.now(), selector);
@@ -630,11 +638,11 @@ class Server::Impl {
       RemovePod(PodKey(pod->meta.namespace_, pod->meta.name), "deleted");
     } else if (auto* d = std::get_if<model::Deployment>(&object)) {
       // Background cascading deletion, as the garbage collector does.
-      std::vector<std::string> owned;
-      for (const auto& [k, p] : pods_)
-        if (p.owner == "Deployment/" + d->meta.name && p.pod.meta.namespace_ == d->meta.namespace_)
-          owned.push_back(k);
-      for (const std::string& k : owned) RemovePod(k, "owner deleted");
+      const std::string owner = OwnerKey(d->meta.namespace_, d->meta.name);
+      templates_.erase(owner);
+      auto owned = owned_.find(owner);
+      if (owned != owned_.end())
+        for (const std::string& k : std::set<std::string>(owned->second)) RemovePod(k, "owner deleted");
     } else if (auto* node = std::get_if<model::Node>(&object)) {
       NodeEntry& n = NodeNamed(node->meta.name);
       n.registered = false;
@@ -658,7 +666,6 @@ class Server::Impl {
         if (p.pod.meta.namespace_ == ns->meta.name) pods.push_back(k);
       for (const std::string& k : pods) RemovePod(k, "namespace deleted");
     }
-    deployments_dirty_ = true;
     return Status::Ok();
   }
 
@@ -666,6 +673,7 @@ class Server::Impl {
     auto it = pods_.find(key);
     if (it == pods_.end()) return;
     const model::Pod pod = it->second.pod;
+    const std::string it_owner = it->second.owner;
     (void)scheduler_->RemovePod(pod.meta.namespace_, pod.meta.name, env_.now());
     UnplacePod(it->second);
     pods_.erase(it);
@@ -678,7 +686,7 @@ class Server::Impl {
     unschedulable_.erase(key);
     address_wait_.erase(key);
     evict_at_.erase(key);
-    deployments_dirty_ = true;
+    Disown(it_owner, key);
     env_.RecordEvent("cluster.pod_removed", "pod=" + key + " node=" + pod.spec.node_name + " why=" + why);
   }
 
@@ -754,9 +762,10 @@ class Server::Impl {
   }
 
   void Reconcile() {
-    if (deployments_dirty_) {
-      deployments_dirty_ = false;
-      ReconcileDeployments();
+    if (!dirty_owners_.empty()) {
+      std::set<std::string> owners;
+      owners.swap(dirty_owners_);
+      for (const std::string& owner : owners) ReconcileDeployment(owner);
     }
     Schedule();
     if (volumes_dirty_) {
@@ -770,12 +779,21 @@ class Server::Impl {
     Flush();
   }
 
-  void ReconcileDeployments() {
-    for (const auto& [key, object] : objects_) {
-      const auto* d = std::get_if<model::Deployment>(&object);
-      if (!d) continue;
-      ReconcileDeployment(*d);
+  // "namespace/name" of a Deployment: the key of its pods in owned_.
+  static std::string OwnerKey(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+  static std::string OwnerKeyOf(const PodEntry& p) {
+    return p.owner.rfind("Deployment/", 0) == 0 ? OwnerKey(p.pod.meta.namespace_, p.owner.substr(11)) : "";
+  }
+
+  void Disown(const std::string& owner_ref, const std::string& pod_key) {
+    if (owner_ref.rfind("Deployment/", 0) != 0) return;
+    const std::string owner = OwnerKey(pod_key.substr(0, pod_key.find('/')), owner_ref.substr(11));
+    auto it = owned_.find(owner);
+    if (it != owned_.end()) {
+      it->second.erase(pod_key);
+      if (it->second.empty()) owned_.erase(it);
     }
+    dirty_owners_.insert(owner);
   }
 
   static int32_t Resolve(const model::IntOrString& v, int32_t replicas, bool round_up) {
@@ -792,17 +810,21 @@ class Server::Impl {
     return r != reports_.end() && r->second.phase == PodPhase::kRunning;
   }
 
-  void ReconcileDeployment(const model::Deployment& d) {
+  void ReconcileDeployment(const std::string& owner_key) {
+    auto object = objects_.find(ObjectKey("Deployment", owner_key.substr(0, owner_key.find('/')),
+                                          owner_key.substr(owner_key.find('/') + 1)));
+    auto tmpl = templates_.find(owner_key);
+    if (object == objects_.end() || tmpl == templates_.end()) return;
+    const model::Deployment& d = std::get<model::Deployment>(object->second);
     const std::string owner = "Deployment/" + d.meta.name;
-    model::Pod sample = model::ReplicaPods(model::Deployment{d.meta, 1, d.selector, d.pod_template, d.strategy,
-                                                             d.max_surge, d.max_unavailable, d.min_ready_seconds})
-                            .front();
-    std::string tmpl = model::ToYaml(Object(sample));
-    const std::string hash = Hex(Hash64(tmpl.data(), tmpl.size()), 10);
+    const model::Pod& sample = tmpl->second.pod;
+    const std::string& hash = tmpl->second.hash;
     std::vector<std::string> current, old;
     std::set<std::string> names;
-    for (const auto& [k, p] : pods_) {
-      if (p.owner != owner || p.pod.meta.namespace_ != d.meta.namespace_) continue;
+    static const std::set<std::string> kNone;
+    auto owned = owned_.find(owner_key);
+    for (const std::string& k : owned == owned_.end() ? kNone : owned->second) {
+      const PodEntry& p = pods_.at(k);
       names.insert(p.pod.meta.name);
       auto h = p.pod.meta.labels.find(kTemplateHashLabel);
       (h != p.pod.meta.labels.end() && h->second == hash ? current : old).push_back(k);
@@ -1291,7 +1313,7 @@ class Server::Impl {
         p->second.startup_recorded = true;
         env_.RecordMetric("cluster.pod_startup_s", ToSeconds(env_.now() - p->second.created), "node=" + node);
       }
-      deployments_dirty_ = true;
+      if (std::string o = OwnerKeyOf(p->second); !o.empty()) dirty_owners_.insert(o);
     }
     CheckRecoveries();
     // Every apply since the cluster last ran everything it holds is done.
@@ -1372,7 +1394,16 @@ class Server::Impl {
 
   std::vector<Mutation> batch_;
   std::set<std::string> touched_;  // nodes whose view changed since the last Flush
-  bool deployments_dirty_ = false, volumes_dirty_ = false, snapshots_dirty_ = false;
+  bool volumes_dirty_ = false, snapshots_dirty_ = false;
+  // Deployments: each one's pod template and its hash, its pods, and those
+  // whose pods changed since they were last reconciled.
+  struct Template {
+    model::Pod pod;
+    std::string hash;
+  };
+  std::map<std::string, Template> templates_;               // by namespace/name
+  std::map<std::string, std::set<std::string>> owned_;      // by namespace/name: pod keys
+  std::set<std::string> dirty_owners_;
 
   std::map<uint64_t, WatchState> watches_;
   uint64_t next_watch_ = 1;
