@@ -735,12 +735,21 @@ class Server::Impl {
       if (it == watches_.end()) continue;
       while (it != watches_.end() && it->second.position < durable) {
         auto changes = datastore_->store().ChangesSince(it->second.position, 1024);
-        if (!changes.ok() || changes->empty()) break;
+        if (!changes.ok()) {
+          auto fn = std::move(it->second.fn);
+          WatchEvent expired;
+          expired.expired = true;
+          expired.revision = it->second.position;
+          watches_.erase(it);
+          fn(expired);
+          break;
+        }
+        if (changes->empty()) break;
         for (const Change& c : *changes) {
           if (c.revision > durable) break;
           it->second.position = c.revision;
           if (c.key.rfind(it->second.prefix, 0) != 0) continue;
-          WatchEvent event{c.revision, c.key, c.deleted, ToString(c.value)};
+          WatchEvent event{false, c.revision, c.key, c.deleted, ToString(c.value)};
           auto fn = it->second.fn;
           fn(event);
           it = watches_.find(id);  // the callback may have unwatched

@@ -94,6 +94,9 @@ struct ApplyResult {
 };
 
 struct WatchEvent {
+  // The history the watch needed was compacted away before it was read: the
+  // watch ends here (list again, then watch from the list's revision).
+  bool expired = false;
   Revision revision = 0;
   std::string key;  // o/<Kind>/<namespace>/<name> or s/...
   bool deleted = false;

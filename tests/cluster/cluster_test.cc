@@ -163,6 +163,30 @@ TEST(ClusterTest, WrongTokenAndReplayedJoinAreRefused) {
   c.loop().RunFor(std::chrono::seconds(2));
   EXPECT_EQ(c.server().stats().refused_joins, before + 1);
   EXPECT_EQ(c.server().stats().joins, 3u);
+
+  // An agent that skips checking the server and answers with the wrong secret.
+  NodeId rogue = c.loop().AddNode();
+  Nonce rogue_nonce{};
+  rogue_nonce[0] = 9;
+  std::string refusal;
+  ASSERT_TRUE(c.loop().env(rogue).Listen(kAgentPort, [&](NodeId, ByteView m) {
+    Envelope e;
+    cluster::Challenge ch;
+    cluster::Refuse refuse;
+    if (DecodeEnvelope(m, &e).ok() && Decode(e, &refuse).ok()) refusal = refuse.reason;
+    if (!DecodeEnvelope(m, &e).ok() || !Decode(e, &ch).ok()) return;
+    Key wrong = DeriveClusterKey("guessed");
+    model::Node node = testing::EdgeNode(101, 1);
+    std::string manifest = model::ToYaml(model::Object(node));
+    c.loop().env(rogue).Send(0, kServerPort, Encode(Join{node.meta.name, rogue_nonce, ch.server_nonce, manifest,
+                                                          AgentProof(wrong, rogue_nonce, ch.server_nonce,
+                                                                     node.meta.name, manifest)}));
+  }).ok());
+  c.loop().env(rogue).Send(0, kServerPort, Encode(Hello{"edge-101", rogue_nonce, 1}));
+  c.loop().RunFor(std::chrono::seconds(2));
+  EXPECT_EQ(c.server().stats().refused_joins, before + 2);
+  EXPECT_NE(refusal.find("token"), std::string::npos) << refusal;
+  EXPECT_EQ(c.server().stats().joins, 3u);
 }
 
 TEST(ClusterTest, GarbageFromTheWireIsCountedAndDropped) {
@@ -443,6 +467,23 @@ TEST(ClusterTest, WatchSeesChangesInOrderAndGetListDeleteWork) {
   ApplyResult again = c.Apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: b, labels: {zone: east}}\n");
   ASSERT_EQ(again.applied.size(), 1u);
   EXPECT_NE(again.applied[0].find("unchanged"), std::string::npos);
+}
+
+TEST(ClusterTest, AWatchFromCompactedHistoryIsRefused) {
+  ClusterOptions o = Options(1, 1);
+  o.server.datastore.keep_revisions = 4;
+  Cluster c(13, o);
+  c.Start();
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(c.Apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ns" + std::to_string(i) + "}\n").status.ok());
+  auto old = c.server().Watch("o/", 1, [](const WatchEvent&) {});
+  ASSERT_FALSE(old.ok());
+  EXPECT_EQ(old.status().code(), StatusCode::kOutOfRange);
+  EXPECT_NE(old.status().message().find("list again"), std::string::npos);
+  std::vector<WatchEvent> recent;
+  ASSERT_TRUE(c.server().Watch("o/Namespace/", c.server().revision() - 1, [&](const WatchEvent& e) { recent.push_back(e); }).ok());
+  c.loop().RunFor(std::chrono::seconds(1));
+  EXPECT_EQ(recent.size(), 1u);
 }
 
 TEST(ClusterTest, BadManifestsAreRefusedAndTheRestApplied) {
