@@ -81,12 +81,12 @@ case "$cmd" in
   fuzz)
     install_missing "${PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
     CC=clang CXX=clang++ build build-fuzz -DEDGEBED_FUZZ=ON -- manifest_fuzzer selector_fuzzer sched_fuzzer \
-      storage_wire_fuzzer
+      storage_wire_fuzzer cluster_wire_fuzzer
     seconds=${2:-60}
     # New inputs go to build-fuzz/corpus-NAME; the seeds come from the tree
-    # (none for the storage wire: it starts from nothing).
+    # (none for the storage and cluster wires: they start from nothing).
     for target in manifest:scenarios/smart-building selector:tests/fuzz/selector_seeds \
-                  sched:scenarios/smart-building storage_wire:; do
+                  sched:scenarios/smart-building storage_wire: cluster_wire:; do
       name=${target%%:*} seeds=${target#*:}
       mkdir -p "build-fuzz/corpus-$name"
       ./build-fuzz/tests/fuzz/${name}_fuzzer -max_total_time="$seconds" -max_len=65536 \

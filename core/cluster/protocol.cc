@@ -235,60 +235,60 @@ Status DecodeEnvelope(ByteView message, Envelope* out) {
 Status Decode(const Envelope& e, Hello* m) {
   if (e.type != MessageType::kHello) return InvalidArgument("not a Hello");
   Reader r(e.payload);
-  r.GetString(kMaxNodeName, &m->node);
-  GetFixed(r, &m->agent_nonce);
-  r.GetU64(&m->incarnation);
+  (void)r.GetString(kMaxNodeName, &m->node);
+  (void)GetFixed(r, &m->agent_nonce);
+  (void)r.GetU64(&m->incarnation);
   return Finish(r, "Hello");
 }
 
 Status Decode(const Envelope& e, Challenge* m) {
   if (e.type != MessageType::kChallenge) return InvalidArgument("not a Challenge");
   Reader r(e.payload);
-  GetFixed(r, &m->agent_nonce);
-  GetFixed(r, &m->server_nonce);
-  GetFixed(r, &m->proof);
+  (void)GetFixed(r, &m->agent_nonce);
+  (void)GetFixed(r, &m->server_nonce);
+  (void)GetFixed(r, &m->proof);
   return Finish(r, "Challenge");
 }
 
 Status Decode(const Envelope& e, Join* m) {
   if (e.type != MessageType::kJoin) return InvalidArgument("not a Join");
   Reader r(e.payload);
-  r.GetString(kMaxNodeName, &m->node);
-  GetFixed(r, &m->agent_nonce);
-  GetFixed(r, &m->server_nonce);
-  r.GetString(kMaxManifest, &m->node_manifest);
-  GetFixed(r, &m->proof);
+  (void)r.GetString(kMaxNodeName, &m->node);
+  (void)GetFixed(r, &m->agent_nonce);
+  (void)GetFixed(r, &m->server_nonce);
+  (void)r.GetString(kMaxManifest, &m->node_manifest);
+  (void)GetFixed(r, &m->proof);
   return Finish(r, "Join");
 }
 
 Status Decode(const Envelope& e, Welcome* m) {
   if (e.type != MessageType::kWelcome) return InvalidArgument("not a Welcome");
   Reader r(e.payload);
-  r.GetU64(&m->session);
-  r.GetString(64, &m->pod_cidr);
-  GetFixed(r, &m->proof);
+  (void)r.GetU64(&m->session);
+  (void)r.GetString(64, &m->pod_cidr);
+  (void)GetFixed(r, &m->proof);
   return Finish(r, "Welcome");
 }
 
 Status Decode(const Envelope& e, Refuse* m) {
   if (e.type != MessageType::kRefuse) return InvalidArgument("not a Refuse");
   Reader r(e.payload);
-  r.GetString(1024, &m->reason);
+  (void)r.GetString(1024, &m->reason);
   return Finish(r, "Refuse");
 }
 
 Status Decode(const Envelope& e, UnknownSession* m) {
   if (e.type != MessageType::kUnknownSession) return InvalidArgument("not an UnknownSession");
   Reader r(e.payload);
-  r.GetU64(&m->session);
+  (void)r.GetU64(&m->session);
   return Finish(r, "UnknownSession");
 }
 
 Status PeekSession(const Envelope& e, SessionHeader* header) {
   if (!IsSession(e.type)) return InvalidArgument("not a session message");
   Reader r(e.payload);
-  r.GetU64(&header->session);
-  r.GetU64(&header->counter);
+  (void)r.GetU64(&header->session);
+  (void)r.GetU64(&header->counter);
   return r.status();
 }
 

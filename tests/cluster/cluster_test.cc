@@ -279,10 +279,12 @@ TEST_P(ClusterSeeds, NodeLossReschedulesAfterTolerationAndFailsVolumesOver) {
   b = *std::find_if(pods.begin(), pods.end(), [](const PodInfo& p) { return p.name.rfind("broker-", 0) == 0; });
   NodeId reader = c.IdOf(b.node);
   std::map<uint32_t, Bytes> read;
-  for (const auto& [block, value] : acked)
-    c.agent(reader)->Read("floor-1/broker-data", block, [&, block](StatusOr<Bytes> r) {
+  for (const auto& entry : acked) {
+    const uint32_t block = entry.first;  // clang: no structured binding in a capture (C++17)
+    c.agent(reader)->Read("floor-1/broker-data", block, [&read, block](StatusOr<Bytes> r) {
       if (r.ok()) read[block] = *r;
     });
+  }
   ASSERT_TRUE(c.RunUntil([&] { return read.size() == acked.size(); }, std::chrono::seconds(60)));
   for (const auto& [block, value] : acked) EXPECT_EQ(read[block], Bytes(4096, value)) << "block " << block;
 }
@@ -618,10 +620,12 @@ TEST(ClusterTest, ConvergesAfterRandomFaultsOverManySeeds) {
     for (const PodInfo& p : c.server().Pods())
       if (p.name.rfind("broker-", 0) == 0) b = p;
     std::map<uint32_t, Bytes> read;
-    for (const auto& [block, value] : acked)
-      c.agent(c.IdOf(b.node))->Read("floor-1/broker-data", block, [&read, block = block](StatusOr<Bytes> v) {
+    for (const auto& entry : acked) {
+      const uint32_t block = entry.first;
+      c.agent(c.IdOf(b.node))->Read("floor-1/broker-data", block, [&read, block](StatusOr<Bytes> v) {
         read[block] = v.ok() ? *v : Bytes();
       });
+    }
     ASSERT_TRUE(c.RunUntil([&] { return read.size() == acked.size(); }, std::chrono::minutes(1)));
     for (const auto& [block, value] : acked) EXPECT_EQ(read[block], Bytes(4096, value)) << "block " << block;
   }
