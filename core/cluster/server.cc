@@ -132,17 +132,17 @@ class Server::Impl {
   }
 
   void Serve(const std::function<void(Status)>& done) {
-      Recover();
-      Status listen = env_.Listen(kServerPort, [this](NodeId from, ByteView m) { OnMessage(from, m); });
-      if (!listen.ok()) return done(listen);
-      serving_ = true;
-      monitor_timer_ = env_.Schedule(o_.node_monitor_period, [this] { MonitorNodes(); });
-      resend_timer_ = env_.Schedule(o_.resend, [this] { Resend(); });
-      env_.RecordEvent("cluster.server_started", "revision=" + std::to_string(datastore_->durable_revision()) +
-                                                    " objects=" + std::to_string(objects_.size()) +
-                                                    " pods=" + std::to_string(pods_.size()));
-      Kick();
-      done(Status::Ok());
+    Recover();
+    Status listen = env_.Listen(kServerPort, [this](NodeId from, ByteView m) { OnMessage(from, m); });
+    if (!listen.ok()) return done(listen);
+    serving_ = true;
+    monitor_timer_ = env_.Schedule(o_.node_monitor_period, [this] { MonitorNodes(); });
+    resend_timer_ = env_.Schedule(o_.resend, [this] { Resend(); });
+    env_.RecordEvent("cluster.server_started", "revision=" + std::to_string(datastore_->durable_revision()) +
+                                                  " objects=" + std::to_string(objects_.size()) +
+                                                  " pods=" + std::to_string(pods_.size()));
+    Kick();
+    done(Status::Ok());
   }
 
   // Rebuilds every cache from the datastore, in the order objects depend on
@@ -152,7 +152,7 @@ class Server::Impl {
     const Store& store = datastore_->store();
     std::map<std::string, int> rank = {
         {"Namespace", 0}, {"PriorityClass", 0}, {"Tier", 0}, {"ServiceAccount", 1}, {"Node", 1},
-        {"StorageClass", 2}, {"PersistentVolumeClaim", 3}, {"Pod", 5}, {"Deployment", 6}};
+        {"StorageClass", 2}, {"PersistentVolumeClaim", 3}, {"Deployment", 4}, {"Pod", 5}};
     std::vector<std::pair<int, Object>> objects;
     for (const Record& r : store.List("o/")) {
       model::LoadResult loaded = model::LoadManifests(ToString(r.value), r.key);
@@ -1178,6 +1178,7 @@ class Server::Impl {
       SendView(name, n, false);
     } else if (auto* ack = std::get_if<ViewAck>(&body)) {
       n.view->OnAck(ack->ack);
+      in_flight_.erase(name);  // answered: the next chunk may go at once
       SendView(name, n, false);
     } else if (auto* status = std::get_if<StatusSync>(&body)) {
       std::vector<std::string> changed;
