@@ -476,16 +476,7 @@ class Server::Impl {
     } else if (IsPolicy(object)) {
       if (recovering_) (void)policy_.UpsertPolicy(key, object, model::ToYaml(object));
     } else if (auto* set = std::get_if<model::NetworkSet>(&object)) {
-      policy::NetworkSet n;
-      n.namespace_ = set->global ? "" : set->meta.namespace_;
-      n.name = set->meta.name;
-      n.labels = set->meta.labels;
-      for (const std::string& net : set->nets) {
-        IpPrefix p;
-        std::string why;
-        if (ParseCidr(net, &p, &why)) n.nets.push_back(p);
-      }
-      policy_.UpsertNetworkSet(n);
+      policy_.UpsertNetworkSet(policy::NetworkSetFromObject(*set));
     } else if (std::holds_alternative<model::VolumeSnapshot>(object)) {
       snapshots_dirty_ = true;
     }

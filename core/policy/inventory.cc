@@ -180,6 +180,19 @@ const Labels& Inventory::SelectorLabels(const Endpoint& endpoint) const {
   return selector_labels_[static_cast<size_t>(&endpoint - endpoints_.data())];
 }
 
+NetworkSet NetworkSetFromObject(const model::NetworkSet& set) {
+  NetworkSet network;
+  network.namespace_ = set.global ? "" : set.meta.namespace_;
+  network.name = set.meta.name;
+  network.labels = set.meta.labels;
+  for (const std::string& text : set.nets) {
+    IpPrefix net;
+    std::string why;
+    if (ParseCidr(text, &net, &why)) network.nets.push_back(net);
+  }
+  return network;
+}
+
 StatusOr<Inventory> InventoryFromObjects(const std::vector<model::Object>& objects,
                                          const std::string& pod_cidr) {
   IpPrefix pool;
@@ -218,16 +231,7 @@ StatusOr<Inventory> InventoryFromObjects(const std::vector<model::Object>& objec
       inventory.SetServiceAccountLabels(account->meta.namespace_, account->meta.name,
                                         account->meta.labels);
     } else if (const auto* set = std::get_if<model::NetworkSet>(&o)) {
-      NetworkSet network;
-      network.namespace_ = set->global ? "" : set->meta.namespace_;
-      network.name = set->meta.name;
-      network.labels = set->meta.labels;
-      for (const std::string& text : set->nets) {
-        IpPrefix net;
-        std::string why;
-        if (ParseCidr(text, &net, &why)) network.nets.push_back(net);
-      }
-      Status s = inventory.AddNetworkSet(std::move(network));
+      Status s = inventory.AddNetworkSet(NetworkSetFromObject(*set));
       if (!s.ok()) return s.WithContext(set->meta.pos.ToString());
     } else if (const auto* pod = std::get_if<model::Pod>(&o)) {
       const std::string key = pod->meta.namespace_ + "/" + pod->meta.name;

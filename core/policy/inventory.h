@@ -117,6 +117,10 @@ class Inventory {
   std::map<std::string, std::vector<size_t>> by_namespace_;
 };
 
+// A Calico (Global)NetworkSet as the inventory holds it (its nets were
+// checked by the loader; a bare address is a host prefix).
+NetworkSet NetworkSetFromObject(const model::NetworkSet& set);
+
 // The inventory of loaded manifests: their Namespaces, ServiceAccounts,
 // NetworkSets and GlobalNetworkSets, their Pods, and each
 // Deployment's replicas as pods NAME-0 .. NAME-(replicas-1) with the

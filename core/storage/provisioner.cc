@@ -320,18 +320,24 @@ StatusOr<const Volume*> Provisioner::Create(const model::PersistentVolumeClaim& 
   if (!request.ok()) return request.status();
   StatusOr<std::vector<Replica>> replicas = Place(*request, first);
   if (!replicas.ok()) return replicas.status();
+  return Record(claim, *request, *sc, std::move(*replicas));
+}
+
+const Volume* Provisioner::Record(const model::PersistentVolumeClaim& claim, const Request& request,
+                                  const model::StorageClass& sc, std::vector<Replica> replicas) {
   Volume v;
-  v.name = request->name;
-  v.storage_class = sc->meta.name;
-  v.size = request->size;
-  v.repl = request->repl;
-  v.sharedv4 = sc->portworx->sharedv4;
-  v.io_profile = sc->portworx->io_profile;
-  v.priority = request->priority;
+  v.name = request.name;
+  v.storage_class = sc.meta.name;
+  v.size = request.size;
+  v.repl = request.repl;
+  v.sharedv4 = sc.portworx->sharedv4;
+  v.io_profile = sc.portworx->io_profile;
+  v.priority = request.priority;
   v.labels = claim.meta.labels;
-  v.replicas = std::move(*replicas);
-  for (const Replica& r : v.replicas) FindPool(r)->provisioned += v.size;
-  auto [it, added] = volumes_.emplace(v.name, std::move(v));
+  v.replicas = std::move(replicas);
+  for (const Replica& r : v.replicas)
+    if (Pool* pool = FindPool(r)) pool->provisioned += v.size;
+  auto [it, added] = volumes_.insert_or_assign(v.name, std::move(v));
   return &it->second;
 }
 
@@ -351,19 +357,7 @@ Status Provisioner::Adopt(const model::PersistentVolumeClaim& claim, const std::
   StatusOr<Request> request = RequestFor(claim, &sc);
   if (!request.ok()) return request.status();
   claims_[request->name] = claim;
-  Volume v;
-  v.name = request->name;
-  v.storage_class = sc->meta.name;
-  v.size = request->size;
-  v.repl = request->repl;
-  v.sharedv4 = sc->portworx->sharedv4;
-  v.io_profile = sc->portworx->io_profile;
-  v.priority = request->priority;
-  v.labels = claim.meta.labels;
-  v.replicas = replicas;
-  for (const Replica& r : v.replicas)
-    if (Pool* pool = FindPool(r)) pool->provisioned += v.size;
-  volumes_.insert_or_assign(v.name, std::move(v));
+  Record(claim, *request, *sc, replicas);
   return Status::Ok();
 }
 

@@ -156,6 +156,9 @@ class Provisioner final : public sched::VolumePlacement {
   StatusOr<Request> RequestFor(const model::PersistentVolumeClaim& claim,
                                const model::StorageClass** sc) const;
   StatusOr<const Volume*> Create(const model::PersistentVolumeClaim& claim, const std::string& first);
+  // Records the claim's volume on `replicas`, taking their pools' space.
+  const Volume* Record(const model::PersistentVolumeClaim& claim, const Request& request,
+                       const model::StorageClass& sc, std::vector<Replica> replicas);
   Pool* FindPool(const Replica& r);
 
   std::map<std::string, NodeInfo> nodes_;

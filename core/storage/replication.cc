@@ -1459,17 +1459,21 @@ class StorageNode::Impl {
     p.last_lease_probe = now;
     for (auto it = p.lease_probes.begin(); it != p.lease_probes.end();)
       it = now - it->second > options_.lease * 2 ? p.lease_probes.erase(it) : std::next(it);
-    for (NodeId n : Peers(p)) {
-      WriteMsg probe;
-      probe.type = kProbe;
-      probe.volume = name;
-      probe.block_size = p.rec.layout.block_size;
-      probe.blocks = p.rec.layout.blocks;
-      probe.gen = p.rec.generation;
-      probe.tag = next_tag_++;
-      p.lease_probes[probe.tag] = now;
-      Transmit(n, EncodeWrite(probe));
-    }
+    for (NodeId n : Peers(p)) p.lease_probes[Probe(name, p, n)] = now;
+  }
+
+  // Asks replica `n` whether it is there (and what generation it has seen);
+  // returns the probe's tag.
+  uint64_t Probe(const std::string& name, const Primary& p, NodeId n) {
+    WriteMsg probe;
+    probe.type = kProbe;
+    probe.volume = name;
+    probe.block_size = p.rec.layout.block_size;
+    probe.blocks = p.rec.layout.blocks;
+    probe.gen = p.rec.generation;
+    probe.tag = next_tag_++;
+    Transmit(n, EncodeWrite(probe));
+    return probe.tag;
   }
 
   // Completes a pending write once no replica it waits for is still required.
@@ -1728,14 +1732,7 @@ class StorageNode::Impl {
           if (heard != p.heard.end() && now - heard->second <= options_.ack_timeout) {
             StartCatchUp(name, p, n, l);
           } else {
-            WriteMsg probe;
-            probe.type = kProbe;
-            probe.volume = name;
-            probe.block_size = p.rec.layout.block_size;
-            probe.blocks = p.rec.layout.blocks;
-            probe.gen = p.rec.generation;
-            probe.tag = next_tag_++;
-            Transmit(n, EncodeWrite(probe));
+            Probe(name, p, n);
           }
         }
       }
