@@ -553,7 +553,26 @@ class Server::Impl {
         if (const storage::Volume* vol = provisioner_.Find(pod.meta.namespace_, *v.claim_name))
           if (!placements_.count(vol->name)) RecordPlacement(*vol);
     if (!pod.pod_ips.empty()) policy_.UpsertEndpoint(EndpointOf(pod), node_name);
+    AttachVolumes(e);
     RefreshPodView(e);
+  }
+
+  // Moves each ReadWriteOnce volume the pod mounts to the pod's node, where
+  // that node holds an in-sync replica (else the pod's I/O goes to wherever
+  // the primary is). A sharedv4 volume stays with its NFS server.
+  void AttachVolumes(const PodEntry& e) {
+    const model::Pod& pod = e.pod;
+    auto node = nodes_.find(pod.spec.node_name);
+    if (!volumes_ || node == nodes_.end() || node->second.id == kNoNode) return;
+    for (const model::PodVolume& v : pod.spec.volumes) {
+      if (!v.claim_name) continue;
+      const storage::Volume* vol = provisioner_.Find(pod.meta.namespace_, *v.claim_name);
+      const std::string name = PodKey(pod.meta.namespace_, *v.claim_name);
+      const storage::VolumeRecord* record = volumes_->Find(name);
+      if (!vol || vol->sharedv4 || !record || record->primary == node->second.id) continue;
+      if (Status s = volumes_->Attach(name, node->second.id); s.ok())
+        env_.RecordEvent("cluster.volume_attached", "volume=" + name + " node=" + pod.spec.node_name);
+    }
   }
 
   void UnplacePod(const PodEntry& e) {
@@ -986,11 +1005,14 @@ class Server::Impl {
         continue;
       }
       env_.RecordEvent("cluster.volume_created", "volume=" + name + " replicas=" + std::to_string(ids.size()));
-      // Pods already bound that mount it learn where it is.
+      // Pods already bound that mount it learn where it is, and have it.
       for (auto& [key, p] : pods_) {
         if (p.pod.spec.node_name.empty()) continue;
         for (const model::PodVolume& pv : p.pod.spec.volumes)
-          if (pv.claim_name && PodKey(p.pod.meta.namespace_, *pv.claim_name) == name) RefreshPodView(p);
+          if (pv.claim_name && PodKey(p.pod.meta.namespace_, *pv.claim_name) == name) {
+            AttachVolumes(p);
+            RefreshPodView(p);
+          }
       }
     }
     // Claims still waiting for room.

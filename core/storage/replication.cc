@@ -336,6 +336,25 @@ class VolumeController::Impl {
     return Status::Ok();
   }
 
+  Status Attach(const std::string& volume, NodeId node) {
+    auto it = records_.find(volume);
+    if (it == records_.end()) return NotFound("no volume " + volume);
+    Entry& e = it->second;
+    if (e.rec.primary == node) return Status::Ok();
+    if (std::find(e.rec.replicas.begin(), e.rec.replicas.end(), node) == e.rec.replicas.end())
+      return FailedPrecondition("node " + std::to_string(node) + " holds no replica of " + volume +
+                                ": its I/O goes to the primary, node " + std::to_string(e.rec.primary));
+    if (!e.rec.in_sync.count(node))
+      return FailedPrecondition("node " + std::to_string(node) + "'s replica of " + volume +
+                                " is catching up; the volume stays on node " + std::to_string(e.rec.primary));
+    // A planned move: the old primary stays in sync (the new one's takeover
+    // rewrites every replica, it too, before serving).
+    e.rec.primary = node;
+    e.last_renew = env_.now();
+    Commit(volume, 0);
+    return Status::Ok();
+  }
+
   Status CreateSnapshot(const std::string& volume, const std::string& name) {
     auto it = records_.find(volume);
     if (it == records_.end()) return NotFound("no volume " + volume);
@@ -548,6 +567,7 @@ const SnapshotRecord* VolumeRecord::FindSnapshot(const std::string& name) const 
   }
   return nullptr;
 }
+Status VolumeController::Attach(const std::string& volume, NodeId node) { return impl_->Attach(volume, node); }
 Status VolumeController::ReplaceReplica(const std::string& volume, NodeId gone, NodeId node) {
   return impl_->Replace(volume, gone, node);
 }

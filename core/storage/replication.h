@@ -140,6 +140,12 @@ class VolumeController {
   // Forgets a snapshot; replicas free its space. Errors: kNotFound,
   // kFailedPrecondition while a clone is being seeded from it.
   Status DeleteSnapshot(const std::string& volume, const std::string& name);
+  // Makes `node`, an in-sync replica, the volume's primary: where a pod that
+  // mounts it landed, as Portworx attaches a volume on the pod's node. The
+  // current primary steps down; the new one takes over as after a failover.
+  // Errors: kNotFound, kFailedPrecondition (no replica there, or one still
+  // catching up: the pod's I/O then goes to the primary).
+  Status Attach(const std::string& volume, NodeId node);
   // A replica on `node` replaces one gone for good; it joins out of sync and
   // the primary rebuilds it.
   Status ReplaceReplica(const std::string& volume, NodeId gone, NodeId node);

@@ -415,6 +415,16 @@ class World {
           if (e == epoch_[kDiskErrors]) plan_.set_disk_error_rate(0);
         });
       }
+    } else if (kind < 89) {
+      // A planned move: a pod that mounts the volume landed on another replica.
+      const VolumeRecord& rec = *controller_->Find(kVolume);
+      std::vector<NodeId> others;
+      for (NodeId n : rec.in_sync)
+        if (n != rec.primary) others.push_back(n);
+      if (!others.empty()) {
+        const NodeId to = others[rng_.Uniform(others.size())];
+        if (controller_->Attach(kVolume, to).ok()) Log("attach at node " + std::to_string(to));
+      }
     } else if (kind < 97) {
       // Snapshots, as a schedule with a retention of three would take them.
       const VolumeRecord& rec = *controller_->Find(kVolume);

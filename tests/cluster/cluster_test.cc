@@ -113,10 +113,15 @@ TEST_P(ClusterSeeds, TwoHundredNodesRunEveryPodWhereItFits) {
     EXPECT_TRUE(std::count(pods.begin(), pods.end(), p.namespace_ + "/" + p.name)) << p.name;
   }
   EXPECT_FALSE(c.loop().sink().SamplesNamed("cluster.pod_startup_s").empty());
-  // The broker's volume exists with three replicas.
+  // The broker's volume exists with three replicas, attached where the broker
+  // runs when that node holds one.
   const storage::VolumeRecord* v = c.server().volumes().Find("floor-1/broker-data");
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->replicas.size(), 3u);
+  for (const PodInfo& p : c.server().Pods())
+    if (p.name.rfind("broker-", 0) == 0 &&
+        std::count(v->replicas.begin(), v->replicas.end(), c.IdOf(p.node)))
+      EXPECT_EQ(v->primary, c.IdOf(p.node)) << "the broker runs on a replica node: the volume is attached there";
 }
 
 TEST(ClusterTest, WrongTokenAndReplayedJoinAreRefused) {
