@@ -1174,6 +1174,7 @@ class StorageNode::Impl {
     size_t copies_unsent = 0;          // copies still being read here
     uint64_t round = 0;                // the catch-up the copies in flight belong to
     Time last_progress{}, last_add{};
+    Time abandoned{};                  // when its last catch-up failed
     bool snaps_known = false;           // `snaps_missing` holds every snapshot it may lack
     std::set<std::string> snaps_missing;  // snapshots taken since it left
   };
@@ -1575,6 +1576,7 @@ class StorageNode::Impl {
 
   void Abandon(Lagging& l) {
     l.state = Lagging::kOut;
+    l.abandoned = env_.now();
     l.outstanding.clear();
     l.copies_unsent = 0;
   }
@@ -1608,6 +1610,14 @@ class StorageNode::Impl {
     l.round = ++rounds_;
     l.last_progress = env_.now();
     l.outstanding.clear();
+    // Writes still in flight went out before it was copying, and the copies
+    // read this node's replica, which may not hold them yet: they go to it
+    // too, and it is added back only once it has acknowledged them.
+    for (const auto& [tag, pend] : p.pending) {
+      if (!pend.snapshot.empty()) continue;  // barriers: it gets taken snapshots whole
+      l.outstanding.insert(tag);
+      Transmit(n, EncodePending(p.rec, tag, pend));
+    }
     l.copies_unsent = blocks.size() + snaps.size() * p.rec.layout.blocks;
     if (l.copies_unsent == 0) return MaybeAdd(volume, p, n, l);
     // Snapshots it lacks go whole; it keeps them as they are sent.
@@ -1680,8 +1690,12 @@ class StorageNode::Impl {
     uint64_t& newest = p.newest_acked[from];
     newest = std::max(newest, tag);
     auto lag = p.lagging.find(from);
-    if (lag != p.lagging.end() && lag->second.state == Lagging::kOut && p.phase == Primary::kServing) {
-      StartCatchUp(volume, p, from, lag->second);  // it is back: copy now, not at the next round
+    // It is back: copy now, not at the next round — on a good answer, and not
+    // again straight after a catch-up failed (every answer to that round's
+    // messages would start another, each sending the writes in flight anew).
+    if (lag != p.lagging.end() && lag->second.state == Lagging::kOut && p.phase == Primary::kServing &&
+        status == kAckOk && env_.now() - lag->second.abandoned >= options_.ack_timeout) {
+      StartCatchUp(volume, p, from, lag->second);
     }
     if (lag != p.lagging.end() && lag->second.outstanding.erase(tag)) {
       ++stats_.blocks_resynced;
