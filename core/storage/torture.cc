@@ -415,7 +415,7 @@ class World {
           if (e == epoch_[kDiskErrors]) plan_.set_disk_error_rate(0);
         });
       }
-    } else if (kind < 85) {  // TEMP
+    } else if (kind < 89) {
       // A planned move: a pod that mounts the volume landed on another replica.
       const VolumeRecord& rec = *controller_->Find(kVolume);
       std::vector<NodeId> others;
