@@ -42,14 +42,13 @@
 #include "core/policy/inventory.h"
 #include "core/sched/config.h"
 #include "core/sched/scheduler.h"
+#include "tests/cluster/harness.h"
 
 namespace edgebed::cluster {
 namespace {
 
 constexpr int kNodesPerFloor = 10;
 constexpr int kPodsPerNode = 3;  // one gateway, two inference pods
-constexpr char kToken[] = "K10" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-                          "::server:edge-secret";
 
 using Clock = std::chrono::steady_clock;
 double SecondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -309,89 +308,16 @@ BENCHMARK_CAPTURE(BM_CompileView_WholeWorld, cached, true)->Arg(100)->Arg(1000)-
 
 // ---- 2. Bring-up --------------------------------------------------------------
 
-// A server (node 0) and `nodes` agents on one TestLoop.
-class Cluster {
- public:
-  Cluster(int nodes, uint64_t seed)
-      : loop_(seed, TestNetwork{std::chrono::milliseconds(1), std::chrono::microseconds(200)}), nodes_(nodes) {
-    for (int i = 0; i <= nodes; ++i) loop_.AddNode();
-    ServerOptions o;
-    o.token = kToken;
-    // The default 10.42.0.0/16 with a /24 per node holds 256 nodes.
-    if (nodes > 250) o.cluster_cidr = "10.0.0.0/8";
-    server_ = std::make_unique<Server>(loop_.env(0), o);
-    runtimes_.resize(static_cast<size_t>(nodes) + 1);
-    agents_.resize(static_cast<size_t>(nodes) + 1);
-  }
-  ~Cluster() {
-    agents_.clear();
-    runtimes_.clear();
-    server_.reset();
-  }
-
-  // Starts the server, then every agent; runs until all have joined.
-  bool Start() {
-    bool started = false;
-    Status status;
-    server_->Start([&](Status s) {
-      status = s;
-      started = true;
-    });
-    if (!RunUntil([&] { return started; }, std::chrono::seconds(30)) || !status.ok()) return false;
-    for (int i = 1; i <= nodes_; ++i) {
-      const NodeId id = static_cast<NodeId>(i);
-      runtimes_[id] = std::make_unique<ModelRuntime>(loop_.env(id));
-      AgentOptions a;
-      a.token = kToken;
-      a.server = 0;
-      a.node = EdgeNode(i);
-      agents_[id] = std::make_unique<Agent>(loop_.env(id), a, *runtimes_[id]);
-      if (!agents_[id]->Start().ok()) return false;
-    }
-    return RunUntil([&] { return JoinedCount() == nodes_; }, std::chrono::minutes(5));
-  }
-
-  Status Apply(const std::string& yaml) {
-    ApplyResult out;
-    bool done = false;
-    server_->Apply(yaml, "building.yaml", [&](ApplyResult r) {
-      out = std::move(r);
-      done = true;
-    });
-    if (!RunUntil([&] { return done; }, std::chrono::seconds(30))) return Internal("apply did not finish");
-    return out.status;
-  }
-
-  template <typename Pred>
-  bool RunUntil(Pred pred, Duration limit, Duration step = std::chrono::milliseconds(100)) {
-    const Time end = loop_.now() + limit;
-    while (!pred()) {
-      if (loop_.now() >= end) return false;
-      loop_.RunFor(step);
-    }
-    return true;
-  }
-
-  int JoinedCount() const {
-    int n = 0;
-    for (const auto& a : agents_) n += a && a->joined();
-    return n;
-  }
-  int RunningCount() const {
-    int n = 0;
-    for (const PodInfo& p : server_->Pods()) n += p.phase == "Running";
-    return n;
-  }
-  TestLoop& loop() { return loop_; }
-  Server& server() { return *server_; }
-
- private:
-  TestLoop loop_;
-  int nodes_;
-  std::unique_ptr<Server> server_;
-  std::vector<std::unique_ptr<ModelRuntime>> runtimes_;
-  std::vector<std::unique_ptr<Agent>> agents_;
-};
+// A server (node 0) and `nodes` agents on one TestLoop (tests/cluster/harness.h).
+std::unique_ptr<testing::Cluster> MakeCluster(int nodes) {
+  testing::ClusterOptions o;
+  o.nodes = nodes;
+  o.floors = FloorsFor(nodes);
+  o.node = EdgeNode;
+  // The default 10.42.0.0/16 with a /24 per node holds 256 nodes.
+  if (nodes > 250) o.server.cluster_cidr = "10.0.0.0/8";
+  return std::make_unique<testing::Cluster>(1, o);
+}
 
 void BM_BringUp_Cluster(benchmark::State& state) {
   const int nodes = static_cast<int>(state.range(0));
@@ -403,8 +329,9 @@ void BM_BringUp_Cluster(benchmark::State& state) {
   int running = 0;
   for (auto _ : state) {
     const auto t0 = Clock::now();
-    auto c = std::make_unique<Cluster>(nodes, 1);
-    if (!c->Start()) {
+    auto c = MakeCluster(nodes);
+    c->Start();
+    if (c->JoinedCount() != nodes) {
       state.SkipWithError("the agents did not all join");
       return;
     }
@@ -412,8 +339,8 @@ void BM_BringUp_Cluster(benchmark::State& state) {
     events_joined += c->loop().stats().events_run;
     sim_joined += ToSeconds(c->loop().now().time_since_epoch());
     const Time applied_at = c->loop().now();
-    if (Status s = c->Apply(manifests); !s.ok()) {
-      state.SkipWithError(s.ToString().c_str());
+    if (ApplyResult r = c->Apply(manifests); !r.status.ok()) {
+      state.SkipWithError(r.status.ToString().c_str());
       return;
     }
     // The server records cluster.apply_to_running_s at the instant every pod

@@ -1,11 +1,13 @@
 // A whole cluster on the deterministic test loop: one server (node 0) and
 // agents on nodes 1..N, every node's Env wrapped in a FaultEnv sharing one
 // plan, so a test can crash and restart nodes (the server too), partition,
-// and run a seed again to see the same trace.
+// and run a seed again to see the same trace. Tests and benchmarks/cluster_bench
+// drive clusters through it.
 #pragma once
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,6 +45,8 @@ inline model::Node EdgeNode(int i, int floors) {
 struct ClusterOptions {
   int nodes = 10;
   int floors = 5;
+  // What agent i (1-based) registers; EdgeNode(i, floors) when not set.
+  std::function<model::Node(int)> node;
   TestNetwork network{std::chrono::milliseconds(1), std::chrono::microseconds(200)};
   ServerOptions server;
   AgentOptions agent;
@@ -94,7 +98,7 @@ class Cluster {
     runtimes_[id] = std::make_unique<ModelRuntime>(*envs_[id]);
     AgentOptions o = options_.agent;
     o.server = 0;
-    o.node = EdgeNode(static_cast<int>(id), options_.floors);
+    o.node = options_.node ? options_.node(static_cast<int>(id)) : EdgeNode(static_cast<int>(id), options_.floors);
     agents_[id] = std::make_unique<Agent>(*envs_[id], o, *runtimes_[id]);
     Status s = agents_[id]->Start();
     (void)s;
