@@ -18,15 +18,6 @@
 namespace edgebed::cluster {
 namespace {
 
-Nonce RandomNonce(Random& random) {
-  Nonce n;
-  for (size_t i = 0; i < n.size(); i += 8) {
-    uint64_t v = random.Next();
-    std::memcpy(n.data() + i, &v, 8);
-  }
-  return n;
-}
-
 bool StartsWith(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
 }  // namespace
@@ -99,7 +90,7 @@ class Agent::Impl {
 
   void SendHello() {
     if (join_timer_ != kNoTimer) env_.Cancel(join_timer_);
-    agent_nonce_ = RandomNonce(env_.random());
+    agent_nonce_ = NewNonce(env_.random());
     joining_ = true;
     env_.Send(o_.server, kServerPort, Encode(Hello{o_.node.meta.name, agent_nonce_, incarnation_}));
     join_timer_ = env_.Schedule(retry_, [this] {

@@ -48,6 +48,15 @@ bool IsSession(MessageType t) { return static_cast<uint16_t>(t) >= 16; }
 
 }  // namespace
 
+Nonce NewNonce(Random& random) {
+  Nonce n;
+  for (size_t i = 0; i < n.size(); i += 8) {
+    uint64_t v = random.Next();
+    std::memcpy(n.data() + i, &v, 8);
+  }
+  return n;
+}
+
 const char* MessageTypeName(MessageType type) {
   switch (type) {
     case MessageType::kHello: return "Hello";

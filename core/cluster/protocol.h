@@ -43,6 +43,11 @@ inline constexpr size_t kMaxManifest = 256u << 10;
 inline constexpr Duration kChallengeLifetime = std::chrono::seconds(30);
 
 using Nonce = std::array<uint8_t, 16>;
+// A fresh nonce from the node's random source (seeded in simulation; on a real
+// node the host Env seeds it from the operating system). The handshake needs
+// nonces unique, not secret: each proof binds both sides' nonces, and only a
+// holder of the cluster secret can make one.
+Nonce NewNonce(Random& random);
 
 enum class MessageType : uint16_t {
   kHello = 1,

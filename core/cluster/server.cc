@@ -1214,22 +1214,13 @@ class Server::Impl {
     env_.Send(from, kAgentPort, Encode(cluster::Refuse{reason}));
   }
 
-  static Nonce RandomNonce(Random& random) {
-    Nonce n;
-    for (size_t i = 0; i < n.size(); i += 8) {
-      uint64_t v = random.Next();
-      std::memcpy(n.data() + i, &v, 8);
-    }
-    return n;
-  }
-
   void OnHello(NodeId from, const Hello& m) {
     if (m.node.empty()) return Refuse(from, m.node, "a node needs a name");
     const Time now = env_.now();
     for (auto it = challenges_.begin(); it != challenges_.end();)
       it = it->second.expires <= now ? challenges_.erase(it) : std::next(it);
     if (challenges_.size() >= 65536) return Refuse(from, m.node, "too many joins in progress; try again");
-    Nonce server_nonce = RandomNonce(env_.random());
+    Nonce server_nonce = NewNonce(env_.random());
     challenges_[server_nonce] = Challenge{m.node, m.agent_nonce, now + kChallengeLifetime};
     env_.Send(from, kAgentPort,
               Encode(cluster::Challenge{m.agent_nonce, server_nonce, ServerProof(key_, m.agent_nonce, server_nonce, m.node)}));
