@@ -222,10 +222,10 @@ TEST(ClusterTest, GarbageFromTheWireIsCountedAndDropped) {
 // are evicted after their 300 s toleration and run elsewhere, and its volume
 // fails over without losing an acknowledged write.
 TEST_P(ClusterSeeds, NodeLossReschedulesAfterTolerationAndFailsVolumesOver) {
-  Cluster c(GetParam(), Options(24, 4));
+  Cluster c(GetParam(), Options(200, 10));
   c.Start();
-  ASSERT_TRUE(c.Apply(Manifests(4, 3, 3)).status.ok());
-  const int want = 4 * 6 + 1;
+  ASSERT_TRUE(c.Apply(Manifests(10, 3, 3)).status.ok());
+  const int want = 10 * 6 + 1;
   ASSERT_TRUE(c.RunUntil([&] { return c.RunningCount() == want; }, std::chrono::minutes(2)));
   std::vector<PodInfo> pods = c.server().Pods();
   PodInfo b = *std::find_if(pods.begin(), pods.end(), [](const PodInfo& p) { return p.name.rfind("broker-", 0) == 0; });
@@ -295,14 +295,14 @@ TEST_P(ClusterSeeds, NodeLossReschedulesAfterTolerationAndFailsVolumesOver) {
 }
 
 TEST_P(ClusterSeeds, PolicyChangeReachesExactlyTheAffectedNodes) {
-  Cluster c(GetParam(), Options(40, 4));
+  Cluster c(GetParam(), Options(200, 10));
   c.Start();
-  ASSERT_TRUE(c.Apply(Manifests(4, 2, 0)).status.ok());
-  ASSERT_TRUE(c.RunUntil([&] { return c.RunningCount() == 4 * 2 + 1; }, std::chrono::minutes(1)));
+  ASSERT_TRUE(c.Apply(Manifests(10, 2, 0)).status.ok());
+  ASSERT_TRUE(c.RunUntil([&] { return c.RunningCount() == 10 * 2 + 1; }, std::chrono::minutes(1)));
   c.loop().RunFor(std::chrono::seconds(5));
   std::map<NodeId, uint64_t> before;
   std::set<NodeId> floor2;
-  for (int i = 1; i <= 40; ++i) before[static_cast<NodeId>(i)] = c.agent(static_cast<NodeId>(i))->stats().view_changes;
+  for (int i = 1; i <= 200; ++i) before[static_cast<NodeId>(i)] = c.agent(static_cast<NodeId>(i))->stats().view_changes;
   for (const PodInfo& p : c.server().Pods())
     if (p.namespace_ == "floor-2") floor2.insert(c.IdOf(p.node));
   ASSERT_FALSE(floor2.empty());
@@ -318,7 +318,7 @@ spec:
 )");
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   c.loop().RunFor(std::chrono::seconds(5));
-  for (int i = 1; i <= 40; ++i) {
+  for (int i = 1; i <= 200; ++i) {
     NodeId id = static_cast<NodeId>(i);
     uint64_t delta = c.agent(id)->stats().view_changes - before[id];
     if (floor2.count(id))
@@ -340,13 +340,13 @@ spec:
 }
 
 TEST_P(ClusterSeeds, ServerPartitionedAwayAndBack) {
-  Cluster c(GetParam(), Options(12, 3));
+  Cluster c(GetParam(), Options(200, 10));
   c.Start();
-  ASSERT_TRUE(c.Apply(Manifests(3, 2, 2)).status.ok());
-  const int want = 3 * 4 + 1;
+  ASSERT_TRUE(c.Apply(Manifests(10, 2, 2)).status.ok());
+  const int want = 10 * 4 + 1;
   ASSERT_TRUE(c.RunUntil([&] { return c.RunningCount() == want; }, std::chrono::minutes(1)));
   std::map<NodeId, std::vector<std::string>> running;
-  for (int i = 1; i <= 12; ++i) running[static_cast<NodeId>(i)] = c.runtime(static_cast<NodeId>(i))->running();
+  for (int i = 1; i <= 200; ++i) running[static_cast<NodeId>(i)] = c.runtime(static_cast<NodeId>(i))->running();
   std::vector<PodInfo> pods = c.server().Pods();
   PodInfo b = *std::find_if(pods.begin(), pods.end(), [](const PodInfo& p) { return p.name.rfind("broker-", 0) == 0; });
   Agent* broker = c.agent(c.IdOf(b.node));
@@ -367,7 +367,7 @@ TEST_P(ClusterSeeds, ServerPartitionedAwayAndBack) {
     EXPECT_EQ(read[block], Bytes(4096, static_cast<uint8_t>(block + 7))) << "block " << block;
   c.loop().RunFor(std::chrono::minutes(2));
   // Agents ran on as they were.
-  for (int i = 1; i <= 12; ++i) {
+  for (int i = 1; i <= 200; ++i) {
     EXPECT_EQ(c.runtime(static_cast<NodeId>(i))->running(), running[static_cast<NodeId>(i)]) << "node " << i;
     EXPECT_FALSE(c.agent(static_cast<NodeId>(i))->server_reachable());
   }
@@ -379,14 +379,14 @@ TEST_P(ClusterSeeds, ServerPartitionedAwayAndBack) {
         return c.RunningCount() == want;
       },
       std::chrono::minutes(2)));
-  for (int i = 1; i <= 12; ++i) EXPECT_TRUE(c.agent(static_cast<NodeId>(i))->server_reachable());
+  for (int i = 1; i <= 200; ++i) EXPECT_TRUE(c.agent(static_cast<NodeId>(i))->server_reachable());
 }
 
 TEST_P(ClusterSeeds, ServerRestartLosesNothing) {
-  Cluster c(GetParam(), Options(12, 3));
+  Cluster c(GetParam(), Options(200, 10));
   c.Start();
-  ASSERT_TRUE(c.Apply(Manifests(3, 2, 2)).status.ok());
-  const int want = 3 * 4 + 1;
+  ASSERT_TRUE(c.Apply(Manifests(10, 2, 2)).status.ok());
+  const int want = 10 * 4 + 1;
   ASSERT_TRUE(c.RunUntil([&] { return c.RunningCount() == want; }, std::chrono::minutes(1)));
   std::map<std::string, std::string> placed;
   for (const PodInfo& p : c.server().Pods()) placed[p.namespace_ + "/" + p.name] = p.node + " " + p.ip;
