@@ -774,7 +774,10 @@ class StorageNode::Impl {
     const uint64_t slot = SlotBytes(l);
     RecoverRead(FenceFile(l.name), 8, attempt, [this, l, slot, attempt](Bytes fence) {
       Replica& rep = replicas_[l.name];
-      if (fence.size() == 8) rep.fence = rep.durable_fence = GetU64(fence.data());
+      if (fence.size() == 8) {
+        rep.durable_fence = GetU64(fence.data());
+        rep.fence = std::max(rep.fence, rep.durable_fence);  // an Assign may have raised it meanwhile
+      }
       RecoverRead(BlocksFile(l.name), slot * l.blocks, attempt, [this, l, slot, attempt](Bytes blocks) {
         Replica& rep = replicas_[l.name];
         for (uint32_t i = 0; i < l.blocks && (i + 1) * slot <= blocks.size(); ++i) {
@@ -1679,7 +1682,9 @@ class StorageNode::Impl {
     Primary& p = pit->second;
     p.heard[from] = env_.now();
     if (auto probe = p.lease_probes.find(tag); probe != p.lease_probes.end()) {
-      if (status == kAckOk && fence <= p.rec.generation) {
+      // An in-sync replica holds a fence of at least its first generation; 0
+      // is a replica that holds nothing (new, or still recovering its disk).
+      if (status == kAckOk && fence != 0 && fence <= p.rec.generation) {
         Time& c = p.confirmed[from];
         c = std::max(c, probe->second);
       } else if (fence > p.rec.generation) {
@@ -1798,13 +1803,10 @@ class StorageNode::Impl {
     } else if (h.type == kProbe) {
       WriteMsg m;
       if (!DecodeWrite(r, kProbe, &m).ok()) return;
-      // Only a replica that holds the volume, recovered, can vouch that it saw
-      // no newer generation (run-flat serving counts on it); any other answer
-      // still says the node is up.
+      // The fence says what generation it has seen: 0 when it holds nothing
+      // of the volume yet (new, or still recovering), which vouches for nothing.
       auto rep = replicas_.find(m.volume);
-      const bool vouches = !recovering_ && rep != replicas_.end();
-      Transmit(from, EncodeAck(m.volume, m.tag, vouches ? kAckOk : kAckIoError,
-                               rep == replicas_.end() ? 0 : rep->second.fence));
+      Transmit(from, EncodeAck(m.volume, m.tag, kAckOk, rep == replicas_.end() ? 0 : rep->second.fence));
     } else if (h.type == kAck) {
       std::string volume;
       uint64_t tag = 0, fence = 0;
