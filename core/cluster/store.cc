@@ -11,6 +11,8 @@
 // sees only real keys in kine.
 #include "core/cluster/store.h"
 
+#include "core/base/sqlite.h"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -69,23 +71,14 @@ Status SqlError(sqlite3* db, int rc, const std::string& what) {
   return SqlStatus(rc, "sqlite: " + what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
 }
 
-// A prepared statement, finalized with its owner.
-class Statement {
- public:
-  Statement() = default;
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
+using sqlite::Statement;
+using sqlite::TextColumn;
 
-  Status Prepare(sqlite3* db, const char* sql) {
-    const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
-    return rc == SQLITE_OK ? Status::Ok() : SqlError(db, rc, std::string("prepare ") + sql);
-  }
-  sqlite3_stmt* get() const { return stmt_; }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
+// Prepares a statement kept for the store's life.
+Status Prepare(Statement& s, sqlite3* db, const char* sql) {
+  const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, s.out(), nullptr);
+  return rc == SQLITE_OK ? Status::Ok() : SqlError(db, rc, std::string("prepare ") + sql);
+}
 
 // One use of a statement: resets it and drops its bindings when the use
 // ends, so no statement keeps a read open (or points at a caller's bytes)
@@ -107,18 +100,12 @@ class Use {
 
 // Binds without copying: the bytes outlive the step that reads them.
 int BindText(sqlite3_stmt* s, int index, const std::string& text) {
-  return sqlite3_bind_text64(s, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+  return sqlite::BindText(s, index, text, SQLITE_STATIC);
 }
 int BindBlob(sqlite3_stmt* s, int index, ByteView bytes) {
   // A null pointer would bind SQL NULL; an empty value is still a blob.
   if (bytes.empty()) return sqlite3_bind_zeroblob(s, index, 0);
   return sqlite3_bind_blob64(s, index, bytes.data(), bytes.size(), SQLITE_STATIC);
-}
-std::string TextColumn(sqlite3_stmt* s, int column) {
-  const unsigned char* text = sqlite3_column_text(s, column);
-  const int n = sqlite3_column_bytes(s, column);
-  return text ? std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(n))
-              : std::string();
 }
 Bytes BlobColumn(sqlite3_stmt* s, int column) {
   const auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(s, column));
@@ -174,7 +161,7 @@ struct Connection {
   // The single integer a query returns.
   StatusOr<int64_t> QueryInt(const char* sql) {
     Statement s;
-    EDGEBED_RETURN_IF_ERROR(s.Prepare(db(), sql));
+    EDGEBED_RETURN_IF_ERROR(Prepare(s, db(), sql));
     const int rc = sqlite3_step(s.get());
     if (rc != SQLITE_ROW) {
       return rc == SQLITE_DONE ? Corruption(std::string(sql) + " returned no row")
@@ -184,34 +171,34 @@ struct Connection {
   }
 
   Status PrepareAll() {
-    EDGEBED_RETURN_IF_ERROR(begin.Prepare(db(), "BEGIN"));
-    EDGEBED_RETURN_IF_ERROR(commit.Prepare(db(), "COMMIT"));
-    EDGEBED_RETURN_IF_ERROR(rollback.Prepare(db(), "ROLLBACK"));
-    EDGEBED_RETURN_IF_ERROR(latest.Prepare(
+    EDGEBED_RETURN_IF_ERROR(Prepare(begin, db(), "BEGIN"));
+    EDGEBED_RETURN_IF_ERROR(Prepare(commit, db(), "COMMIT"));
+    EDGEBED_RETURN_IF_ERROR(Prepare(rollback, db(), "ROLLBACK"));
+    EDGEBED_RETURN_IF_ERROR(Prepare(latest, 
         db(), "SELECT id, create_revision, deleted, value FROM kine WHERE name = ?1 "
             "ORDER BY id DESC LIMIT 1"));
-    EDGEBED_RETURN_IF_ERROR(insert.Prepare(
+    EDGEBED_RETURN_IF_ERROR(Prepare(insert, 
         db(), "INSERT INTO kine (id, name, created, deleted, create_revision, prev_revision, value, "
             "old_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
-    EDGEBED_RETURN_IF_ERROR(set_revision.Prepare(db(), "UPDATE kine_meta SET revision = ?1"));
-    EDGEBED_RETURN_IF_ERROR(set_compacted.Prepare(db(), "UPDATE kine_meta SET compacted = ?1"));
-    EDGEBED_RETURN_IF_ERROR(read_meta.Prepare(db(), "SELECT revision, compacted FROM kine_meta"));
+    EDGEBED_RETURN_IF_ERROR(Prepare(set_revision, db(), "UPDATE kine_meta SET revision = ?1"));
+    EDGEBED_RETURN_IF_ERROR(Prepare(set_compacted, db(), "UPDATE kine_meta SET compacted = ?1"));
+    EDGEBED_RETURN_IF_ERROR(Prepare(read_meta, db(), "SELECT revision, compacted FROM kine_meta"));
     // The newest row of each key in the range, kept if it is not a tombstone.
-    EDGEBED_RETURN_IF_ERROR(list_from.Prepare(
+    EDGEBED_RETURN_IF_ERROR(Prepare(list_from, 
         db(), "SELECT kine.name, kine.value, kine.create_revision, kine.id FROM kine "
             "JOIN (SELECT MAX(id) AS id FROM kine WHERE name >= ?1 GROUP BY name) AS newest "
             "USING (id) WHERE kine.deleted = 0 ORDER BY kine.name"));
-    EDGEBED_RETURN_IF_ERROR(list_range.Prepare(
+    EDGEBED_RETURN_IF_ERROR(Prepare(list_range, 
         db(), "SELECT kine.name, kine.value, kine.create_revision, kine.id FROM kine "
             "JOIN (SELECT MAX(id) AS id FROM kine WHERE name >= ?1 AND name < ?2 GROUP BY name) "
             "AS newest USING (id) WHERE kine.deleted = 0 ORDER BY kine.name"));
-    EDGEBED_RETURN_IF_ERROR(changes.Prepare(
+    EDGEBED_RETURN_IF_ERROR(Prepare(changes, 
         db(), "SELECT id, name, deleted, value, old_value FROM kine WHERE id > ?1 "
             "ORDER BY id LIMIT ?2"));
     // At or below the compaction point a row is needed only while it is its
     // key's current value: a superseded row or a tombstone goes. Rows above
     // keep what they replaced in old_value, so nothing above is lost.
-    EDGEBED_RETURN_IF_ERROR(compact.Prepare(
+    EDGEBED_RETURN_IF_ERROR(Prepare(compact, 
         db(), "DELETE FROM kine WHERE id <= ?1 AND (deleted = 1 OR EXISTS ("
             "SELECT 1 FROM kine AS newer WHERE newer.name = kine.name AND newer.id > kine.id))"));
     return Status::Ok();
@@ -269,7 +256,7 @@ StatusOr<std::unique_ptr<Connection>> OpenConnection(const ByteView* image) {
   }
   {
     Statement check;
-    EDGEBED_RETURN_IF_ERROR(check.Prepare(c->db(), "PRAGMA quick_check"));
+    EDGEBED_RETURN_IF_ERROR(Prepare(check, c->db(), "PRAGMA quick_check"));
     const int qrc = sqlite3_step(check.get());
     if (qrc != SQLITE_ROW) return SqlError(c->db(), qrc, "quick_check");
     const std::string verdict = TextColumn(check.get(), 0);

@@ -3,6 +3,8 @@
 // when a table changes).
 #include "core/results/results_db.h"
 
+#include "core/base/sqlite.h"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -87,26 +89,9 @@ constexpr SchemaObject kSchema[] = {
      "  FROM samples JOIN series USING (series_id)"},
 };
 
-// Owns a statement prepared for one query.
-class Statement {
- public:
-  Statement() = default;
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt** out() { return &stmt_; }
-  sqlite3_stmt* get() const { return stmt_; }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-std::string Text(sqlite3_stmt* s, int column) {
-  const unsigned char* text = sqlite3_column_text(s, column);
-  return text ? std::string(reinterpret_cast<const char*>(text),
-                            static_cast<size_t>(sqlite3_column_bytes(s, column)))
-              : std::string();
-}
+using sqlite::BindText;
+using sqlite::Statement;
+using sqlite::TextColumn;
 
 NodeId NodeColumn(sqlite3_stmt* s, int column) {
   return sqlite3_column_type(s, column) == SQLITE_NULL
@@ -126,16 +111,6 @@ Time TimeColumn(sqlite3_stmt* s, int column) {
 
 int BindNode(sqlite3_stmt* s, int index, NodeId node) {
   return node == kNoNode ? sqlite3_bind_null(s, index) : sqlite3_bind_int64(s, index, node);
-}
-
-// `lifetime` is SQLITE_STATIC on the hot path, where the text outlives the
-// step that reads it, and SQLITE_TRANSIENT elsewhere.
-int BindText(sqlite3_stmt* s, int index, std::string_view text,
-             sqlite3_destructor_type lifetime = SQLITE_TRANSIENT) {
-  if (text.size() > static_cast<size_t>(INT_MAX)) return SQLITE_TOOBIG;
-  // A null pointer would bind SQL NULL; an empty view is still the text ''.
-  return sqlite3_bind_text(s, index, text.data() ? text.data() : "",
-                           static_cast<int>(text.size()), lifetime);
 }
 
 // Binds an optional node filter as two parameters: whether to filter, and
@@ -317,7 +292,7 @@ Status ResultsDb::CreateOrCheckSchema() {
     BindText(lookup.get(), 1, object.name);
     rc = sqlite3_step(lookup.get());
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(rc, "reading the schema");
-    if (rc == SQLITE_DONE || Text(lookup.get(), 0) != object.sql) {
+    if (rc == SQLITE_DONE || TextColumn(lookup.get(), 0) != object.sql) {
       return Corruption(std::string("damaged results database: ") +
                             (rc == SQLITE_DONE ? "missing" : "altered") + " schema object '" +
                             object.name + "'; record the run again into a new file",
@@ -708,10 +683,10 @@ StatusOr<std::vector<RunRow>> ResultsDb::Runs() const {
     rc = StepAll(q.get(), [&runs](sqlite3_stmt* s) {
       RunRow row;
       row.run_id = sqlite3_column_int64(s, 0);
-      row.info.scenario = Text(s, 1);
-      row.info.scenario_path = Text(s, 2);
+      row.info.scenario = TextColumn(s, 1);
+      row.info.scenario_path = TextColumn(s, 2);
       row.info.seed = static_cast<uint64_t>(sqlite3_column_int64(s, 3));
-      row.info.revision = Text(s, 4);
+      row.info.revision = TextColumn(s, 4);
       row.info.start = TimeColumn(s, 5);
       if (sqlite3_column_type(s, 6) != SQLITE_NULL) row.end = TimeColumn(s, 6);
       runs.push_back(std::move(row));
@@ -731,13 +706,13 @@ StatusOr<std::vector<RunRow>> ResultsDb::Runs() const {
     sqlite3_reset(params.get());
     sqlite3_bind_int64(params.get(), 1, row.run_id);
     rc = StepAll(params.get(), [&row](sqlite3_stmt* s) {
-      row.info.parameters.emplace_back(Text(s, 0), Text(s, 1));
+      row.info.parameters.emplace_back(TextColumn(s, 0), TextColumn(s, 1));
     });
     if (rc != SQLITE_OK) break;
     sqlite3_reset(wall.get());
     sqlite3_bind_int64(wall.get(), 1, row.run_id);
     rc = StepAll(wall.get(), [&row](sqlite3_stmt* s) {
-      row.wallclock.emplace_back(Text(s, 0), sqlite3_column_double(s, 1));
+      row.wallclock.emplace_back(TextColumn(s, 0), sqlite3_column_double(s, 1));
     });
   }
   if (rc != SQLITE_OK) return SqlError(rc, "reading the runs' parameters");
@@ -764,7 +739,7 @@ StatusOr<std::vector<std::string>> ResultsDb::MetricNames(int64_t run) const {
   std::vector<std::string> names;
   if (rc == SQLITE_OK) {
     sqlite3_bind_int64(q.get(), 1, run);
-    rc = StepAll(q.get(), [&names](sqlite3_stmt* s) { names.push_back(Text(s, 0)); });
+    rc = StepAll(q.get(), [&names](sqlite3_stmt* s) { names.push_back(TextColumn(s, 0)); });
   }
   if (rc != SQLITE_OK) return SqlError(rc, "reading the metric names");
   return names;
@@ -789,7 +764,7 @@ StatusOr<std::vector<MetricSample>> ResultsDb::Samples(int64_t run, std::string_
     const std::string name_copy(name);
     rc = StepAll(q.get(), [&](sqlite3_stmt* s) {
       samples.push_back(
-          MetricSample{TimeColumn(s, 0), NodeColumn(s, 1), name_copy, ValueColumn(s, 2), Text(s, 3)});
+          MetricSample{TimeColumn(s, 0), NodeColumn(s, 1), name_copy, ValueColumn(s, 2), TextColumn(s, 3)});
     });
   }
   if (rc != SQLITE_OK) return SqlError(rc, "reading samples of '" + std::string(name) + "'");
@@ -812,7 +787,7 @@ StatusOr<std::vector<EventRecord>> ResultsDb::Events(int64_t run, std::string_vi
     sqlite3_bind_int64(q.get(), 1, run);
     if (!kind.empty()) BindText(q.get(), 2, kind);
     rc = StepAll(q.get(), [&events](sqlite3_stmt* s) {
-      events.push_back(EventRecord{TimeColumn(s, 0), NodeColumn(s, 1), Text(s, 2), Text(s, 3)});
+      events.push_back(EventRecord{TimeColumn(s, 0), NodeColumn(s, 1), TextColumn(s, 2), TextColumn(s, 3)});
     });
   }
   if (rc != SQLITE_OK) return SqlError(rc, "reading events");
