@@ -153,7 +153,12 @@ class Server::Impl {
     std::map<std::string, int> rank = {
         {"Namespace", 0}, {"PriorityClass", 0}, {"Tier", 0}, {"ServiceAccount", 1}, {"Node", 1},
         {"StorageClass", 2}, {"PersistentVolumeClaim", 3}, {"Deployment", 4}, {"Pod", 5}};
-    std::vector<std::pair<int, Object>> objects;
+    struct Recovered {
+      int rank;
+      Object object;
+      std::string manifest;
+    };
+    std::vector<Recovered> objects;
     for (const Record& r : store.List("o/")) {
       model::LoadResult loaded = model::LoadManifests(ToString(r.value), r.key);
       if (!loaded.ok() || loaded.objects.size() != 1) {
@@ -162,11 +167,11 @@ class Server::Impl {
       }
       Object& o = loaded.objects.front();
       auto it = rank.find(KeyKind(o));
-      objects.emplace_back(it == rank.end() ? 4 : it->second, std::move(o));
+      objects.push_back(Recovered{it == rank.end() ? 4 : it->second, std::move(o), ToString(r.value)});
       revisions_[r.key] = r.mod_revision;
     }
     std::stable_sort(objects.begin(), objects.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+                     [](const Recovered& a, const Recovered& b) { return a.rank < b.rank; });
     for (const Record& r : store.List("s/Node/")) {
       NodeStatus status;
       if (Decode(r.value, &status).ok()) node_status_[r.key.substr(7)] = status;
@@ -179,7 +184,7 @@ class Server::Impl {
       PodReport report;
       if (Decode(r.value, &report).ok()) reports_[r.key.substr(6)] = report;
     }
-    for (auto& [rank_value, object] : objects) Take(std::move(object));
+    for (const Recovered& r : objects) Take(r.object, r.manifest);
     for (const auto& [key, report] : reports_)
       if (report.phase == PodPhase::kRunning && pods_.count(key)) {
         running_.insert(key);
@@ -321,6 +326,7 @@ class Server::Impl {
  private:
   struct PodEntry {
     model::Pod pod;
+    std::string manifest;  // the pod as stored and as its node's view carries it
     std::string owner;  // "Deployment/<name>", or empty
     Time created{};
     bool startup_recorded = false;
@@ -417,17 +423,18 @@ class Server::Impl {
   // know. `what` gets " created", " configured" or " unchanged".
   Status ApplyObject(const Object& object, std::string* what) {
     const std::string key = ObjectKey(object);
-    auto old = objects_.find(key);
-    if (old != objects_.end() && Equal(old->second, object)) {
+    const std::string manifest = model::ToYaml(object);
+    auto stored = datastore_->store().Get(key);
+    if (stored && ToString(stored->value) == manifest) {
       *what += " unchanged";
       return Status::Ok();
     }
     if (IsPolicy(object)) {
-      if (Status s = policy_.UpsertPolicy(key, object, model::ToYaml(object)); !s.ok()) return s;
+      if (Status s = policy_.UpsertPolicy(key, object, manifest); !s.ok()) return s;
     }
-    *what += old == objects_.end() ? " created" : " configured";
-    Put(key, model::ToYaml(object));
-    Take(object);
+    *what += stored ? " configured" : " created";
+    Put(key, manifest);
+    Take(object, manifest);
     return Status::Ok();
   }
 
@@ -436,8 +443,9 @@ class Server::Impl {
            std::holds_alternative<model::Tier>(o);
   }
 
-  // Takes an object into the caches (from the API, a controller, or recovery).
-  void Take(const Object& object) {
+  // Takes an object into the caches (from the API, a controller, or recovery);
+  // `manifest` is its stored text when the caller has it at hand.
+  void Take(const Object& object, const std::string& manifest = {}) {
     const std::string key = ObjectKey(object);
     objects_[key] = object;
     const Time now = env_.now();
@@ -463,7 +471,7 @@ class Server::Impl {
     } else if (auto* pvc = std::get_if<model::PersistentVolumeClaim>(&object)) {
       TakeClaim(*pvc);
     } else if (auto* pod = std::get_if<model::Pod>(&object)) {
-      TakePod(*pod, "");
+      TakePod(*pod, "", manifest);
     } else if (auto* d = std::get_if<model::Deployment>(&object)) {
       // The template's hash names its pods; computed once per version of it.
       model::Deployment one = *d;
@@ -474,7 +482,7 @@ class Server::Impl {
       templates_[OwnerKey(d->meta.namespace_, d->meta.name)] = Template{sample, Hex(Hash64(text.data(), text.size()), 10)};
       dirty_owners_.insert(OwnerKey(d->meta.namespace_, d->meta.name));
     } else if (IsPolicy(object)) {
-      if (recovering_) (void)policy_.UpsertPolicy(key, object, model::ToYaml(object));
+      if (recovering_) (void)policy_.UpsertPolicy(key, object, manifest.empty() ? model::ToYaml(object) : manifest);
     } else if (auto* set = std::get_if<model::NetworkSet>(&object)) {
       policy_.UpsertNetworkSet(policy::NetworkSetFromObject(*set));
     } else if (std::holds_alternative<model::VolumeSnapshot>(object)) {
@@ -510,7 +518,7 @@ class Server::Impl {
   }
 
   // A pod enters the caches: pending (for the scheduler) or bound.
-  void TakePod(const model::Pod& pod, const std::string& owner) {
+  void TakePod(const model::Pod& pod, const std::string& owner, const std::string& manifest) {
     const std::string key = PodKey(pod.meta.namespace_, pod.meta.name);
     auto existing = pods_.find(key);
     if (existing != pods_.end()) {
@@ -519,6 +527,7 @@ class Server::Impl {
     }
     PodEntry& e = pods_[key];
     e.pod = pod;
+    e.manifest = manifest.empty() ? model::ToYaml(Object(pod)) : manifest;
     auto it = pod.meta.annotations.find(kOwnerAnnotation);
     e.owner = it != pod.meta.annotations.end() ? it->second : owner;
     if (std::string o = OwnerKeyOf(e); !o.empty()) owned_[o].insert(key);
@@ -592,7 +601,7 @@ class Server::Impl {
   void RefreshPodView(const PodEntry& e) {
     const model::Pod& pod = e.pod;
     PodAssignment a;
-    a.manifest = model::ToYaml(Object(pod));
+    a.manifest = e.manifest;
     for (const model::PodVolume& v : pod.spec.volumes) {
       if (!v.claim_name) continue;
       const std::string name = PodKey(pod.meta.namespace_, *v.claim_name);
@@ -896,9 +905,10 @@ class Server::Impl {
       pod.meta.labels[kTemplateHashLabel] = hash;
       pod.meta.annotations[kOwnerAnnotation] = owner;
       Object o(pod);
+      const std::string manifest = model::ToYaml(o);
       objects_[ObjectKey(o)] = o;
-      Put(ObjectKey(o), model::ToYaml(o));
-      TakePod(pod, owner);
+      Put(ObjectKey(o), manifest);
+      TakePod(pod, owner, manifest);
       --to_create;
     }
   }
@@ -954,8 +964,9 @@ class Server::Impl {
     e.pod.pod_ips = {FormatIpv4(*ip)};
     unschedulable_.erase(key);
     Object o(e.pod);
+    e.manifest = model::ToYaml(o);
     objects_[ObjectKey(o)] = o;
-    Put(ObjectKey(o), model::ToYaml(o));
+    Put(ObjectKey(o), e.manifest);
     PlacePod(e);
     ++stats_.bindings;
     env_.RecordMetric("cluster.pod_scheduling_s", ToSeconds(env_.now() - e.created), "node=" + node_name);
