@@ -256,7 +256,7 @@ class Agent::Impl {
   void OnPod(const std::string& key) {
     auto value = view_.values().find("pod/" + key);
     if (value == view_.values().end()) {
-      assigned_.erase(key);
+      pod_manifests_.erase(key);
       if (running_.erase(key)) {
         runtime_.Stop(key);
         reports_.Erase("pod/" + key);
@@ -265,25 +265,22 @@ class Agent::Impl {
       }
       return;
     }
-    auto same = assigned_.find(key);
-    if (same != assigned_.end() && same->second == value->second) return;  // a duplicate of what runs
-    assigned_[key] = value->second;
     PodAssignment a;
     if (Status s = Decode(value->second, &a); !s.ok()) return Bad(o_.server, s);
+    std::vector<NodeId> servers;
+    for (const VolumeMount& v : a.volumes) servers.insert(servers.end(), v.replicas.begin(), v.replicas.end());
+    if (!servers.empty()) Client().AddServers(servers);
+    auto it = running_.find(key);
+    if (it != running_.end() && pod_manifests_[key] == a.manifest && it->second.volumes.size() == a.volumes.size()) {
+      it->second.volumes = std::move(a.volumes);  // e.g. a volume's replicas moved: nothing to restart
+      return;
+    }
     model::LoadResult loaded = model::LoadManifests(a.manifest, "assignment of " + key);
     const model::Pod* pod =
         loaded.ok() && loaded.objects.size() == 1 ? std::get_if<model::Pod>(&loaded.objects[0]) : nullptr;
     if (!pod) return Bad(o_.server, Corruption("assignment of " + key + " is not one Pod"));
     PodRun run{*pod, a.volumes, io_};
-    std::vector<NodeId> servers;
-    for (const VolumeMount& v : a.volumes) servers.insert(servers.end(), v.replicas.begin(), v.replicas.end());
-    if (!servers.empty()) Client().AddServers(servers);
-    auto it = running_.find(key);
-    if (it != running_.end() && model::ToYaml(model::Object(it->second.pod)) == model::ToYaml(model::Object(run.pod)) &&
-        it->second.volumes.size() == run.volumes.size()) {
-      it->second = run;  // e.g. a volume's replicas moved: nothing to restart
-      return;
-    }
+    pod_manifests_[key] = a.manifest;
     const bool restart = it != running_.end();
     running_[key] = run;
     if (restart) runtime_.Stop(key);
@@ -349,7 +346,7 @@ class Agent::Impl {
   SyncReceiver view_;
   SyncSender reports_;
   std::map<std::string, PodRun> running_;
-  std::map<std::string, Bytes> assigned_;  // the assignment each runs under, as received
+  std::map<std::string, std::string> pod_manifests_;  // the manifest each runs under, as received
   // The dataplane and what it was compiled from.
   std::unique_ptr<CompiledView> compiled_;
   ManifestCache manifests_;
