@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "sim/scenario.h"
 #include "tools/flags.h"
 
 namespace edgebed::tools {
@@ -21,7 +22,38 @@ constexpr const char* kSummary =
     "and prints one line per object loaded, then a warning for each field edgebed\n"
     "ignores, then every error as file:line:column: field.path: what is wrong.\n"
     "A directory loads its *.yaml and *.yml files in name order; '-' reads standard\n"
-    "input. Exits 0 when everything loaded, 1 on any error, 2 on bad usage.";
+    "input. A scenario file (edgebed-sim's) stands for its topology's nodes and\n"
+    "every manifest it applies. Exits 0 when everything loaded, 1 on any error,\n"
+    "2 on bad usage.";
+
+// A scenario file (sim/scenario.h) rather than manifests: a mapping with a
+// top-level topology: and no kind:.
+bool IsScenario(const std::string& text) {
+  bool topology = false;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("topology:", 0) == 0) topology = true;
+    if (line.rfind("kind:", 0) == 0 || line.rfind("apiVersion:", 0) == 0) return false;
+  }
+  return topology;
+}
+
+// What a scenario stands for as manifests: its topology's Node objects, then
+// every manifest it applies, expanded.
+model::LoadResult ScenarioObjects(const sim::ScenarioLoad& scenario) {
+  model::LoadResult out;
+  out.errors = scenario.errors;
+  out.warnings = scenario.warnings;
+  if (!scenario.ok()) return out;
+  for (const sim::GeneratedNode& node : scenario.scenario->nodes) out.objects.push_back(node.node);
+  for (const auto& [name, text] : scenario.scenario->manifests) {
+    model::LoadResult r = model::LoadManifests(text, name);
+    for (auto& o : r.objects) out.objects.push_back(std::move(o));
+    for (auto& w : r.warnings) out.warnings.push_back(std::move(w));
+    for (auto& e : r.errors) out.errors.push_back(std::move(e));
+  }
+  return out;
+}
 
 std::string Plural(size_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
@@ -67,7 +99,12 @@ StatusOr<model::LoadResult> LoadManifestFile(const std::string& path) {
     text << in.rdbuf();
     if (in.bad()) return IoError("reading failed part way", path);
   }
-  return model::LoadManifests(text.str(), path == "-" ? "<stdin>" : path);
+  const std::string source = path == "-" ? "<stdin>" : path;
+  if (IsScenario(text.str())) {
+    const std::string directory = std::filesystem::path(path).parent_path().string();
+    return ScenarioObjects(sim::LoadScenario(text.str(), source, directory.empty() ? "." : directory));
+  }
+  return model::LoadManifests(text.str(), source);
 }
 
 int RunValidate(int argc, char** argv) {

@@ -59,9 +59,11 @@ struct TempDir {
 };
 
 TEST(Validate, LoadsTheSmartBuildingManifests) {
-  Outcome o = Shell(kEdgebed + " validate -f " + kSource + "/scenarios/smart-building");
+  // A scenario file stands for its topology's nodes and every manifest it applies.
+  Outcome o = Shell(kEdgebed + " validate -f " + kSource + "/scenarios/smart-building.yaml");
   EXPECT_EQ(o.exit_code, 0) << o.out;
-  EXPECT_NE(o.out.find("23 objects loaded from 4 files, 2 warnings, 0 errors"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("46 objects loaded from 1 file, 2 warnings, 0 errors"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("Node b1-f3-n4"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("Deployment building-services/inference: 2 replicas"), std::string::npos);
 }
 
@@ -209,18 +211,19 @@ TEST(EdgebedSim, BadFlagsExitTwoAndNameTheFlag) {
 }
 
 TEST(Policy, MatrixOfTheSmartBuilding) {
-  const Outcome o = Shell(kEdgebed + " policy matrix -f " + kSource + "/scenarios/smart-building --port 1883");
+  const Outcome o = Shell(kEdgebed + " policy matrix -f " + kSource + "/scenarios/smart-building.yaml --port 1883");
   ASSERT_EQ(o.exit_code, 0) << o.out;
-  // The floors' gateways reach the broker on MQTT; floor 1 is isolated.
-  EXPECT_NE(o.out.find("-\tbuilding-services/inference-0\tbuilding-services/inference-1\t"
-                       "building-services/mqtt-broker-0\tfloor-1/sensor-gateway\tfloor-2/sensor-gateway\n"),
+  // The floors' gateways reach the broker on MQTT and no other floor.
+  EXPECT_NE(o.out.find("-\tb1-f1/sensor-gateway\tb1-f2/sensor-gateway\tb1-f3/sensor-gateway\t"
+                       "b1-f4/sensor-gateway\tbuilding-services/inference-0\tbuilding-services/inference-1\t"
+                       "building-services/mqtt-broker-0\n"),
             std::string::npos)
       << o.out;
-  EXPECT_NE(o.out.find("floor-1/sensor-gateway\tX\tX\t.\t.\tX\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("b1-f1/sensor-gateway\t.\tX\tX\tX\tX\tX\t.\n"), std::string::npos) << o.out;
 }
 
 TEST(Policy, ExplainNamesTheTierPolicyAndRule) {
-  const std::string files = " -f " + kSource + "/scenarios/smart-building";
+  const std::string files = " -f " + kSource + "/scenarios/smart-building.yaml";
   Outcome o = Shell(kEdgebed + " policy explain" + files +
                     " --from 192.168.200.7 --to building-services/inference-0 --port 8500");
   ASSERT_EQ(o.exit_code, 0) << o.out;
@@ -231,17 +234,17 @@ TEST(Policy, ExplainNamesTheTierPolicyAndRule) {
   EXPECT_NE(o.out.find("verdict: denied"), std::string::npos) << o.out;
   // ICMP is probed by type: floor 1 isolates its pods from pings too.
   o = Shell(kEdgebed + " policy explain" + files +
-            " --from floor-2/sensor-gateway --to floor-1/sensor-gateway --protocol ICMP");
+            " --from b1-f2/sensor-gateway --to b1-f1/sensor-gateway --protocol ICMP");
   ASSERT_EQ(o.exit_code, 0) << o.out;
   EXPECT_NE(o.out.find("ICMP type 8 code 0\n"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("ingress at the destination: denied at the end of tier default: "
-                       "NetworkPolicy floor-1/default-deny applies and no rule matched"),
+                       "NetworkPolicy b1-f1/default-deny applies and no rule matched"),
             std::string::npos)
       << o.out;
 }
 
 TEST(Policy, BadInputExitsNonZeroAndSaysWhy) {
-  const std::string files = " -f " + kSource + "/scenarios/smart-building";
+  const std::string files = " -f " + kSource + "/scenarios/smart-building.yaml";
   Outcome o = Shell(kEdgebed + " policy explain" + files + " --from floor-9/nobody --to 10.0.0.1 --port 80");
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.out.find("--from: \"floor-9/nobody\" is neither a pod of the manifests (NS/POD) nor an IPv4 address"),
@@ -265,16 +268,17 @@ TEST(Policy, BadInputExitsNonZeroAndSaysWhy) {
 }
 
 TEST(Sched, PlacesTheSmartBuilding) {
-  const Outcome o = Shell(kEdgebed + " sched -f " + kSource + "/scenarios/smart-building");
+  const Outcome o = Shell(kEdgebed + " sched -f " + kSource + "/scenarios/smart-building.yaml");
   ASSERT_EQ(o.exit_code, 0) << o.out;
   // Inference needs the GPU nodes (tainted for it) and one replica per host;
   // the building-critical priority class puts it first in the queue.
-  EXPECT_EQ(o.out.find("building-services/inference-0\tb1-f1-n2\n"), 0u) << o.out;
-  EXPECT_NE(o.out.find("building-services/inference-1\tb1-f2-n2\n"), std::string::npos) << o.out;
-  EXPECT_NE(o.out.find("floor-1/sensor-gateway\tb1-f1-n1\n"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("building-services/inference-0\tb1-f4-n4\n"), 0u) << o.out;
+  EXPECT_NE(o.out.find("building-services/inference-1\tb1-f1-n4\n"), std::string::npos) << o.out;
+  // Each floor's gateway on a gateway node of its own floor.
+  EXPECT_NE(o.out.find("b1-f2/sensor-gateway\tb1-f2-n1\n"), std::string::npos) << o.out;
   EXPECT_EQ(o.out.find("\t-\t"), std::string::npos) << o.out;
   // Same input, same seed: the same lines.
-  EXPECT_EQ(Shell(kEdgebed + " sched -f " + kSource + "/scenarios/smart-building").out, o.out);
+  EXPECT_EQ(Shell(kEdgebed + " sched -f " + kSource + "/scenarios/smart-building.yaml").out, o.out);
 }
 
 TEST(Sched, ProfilesPreemptionAndReasons) {
