@@ -13,6 +13,17 @@
 // to): an address the view leaves out is one no rule of those policies could
 // single out.
 //
+// The views are kept up to date incrementally, as Felix's calculation graph
+// keeps its own: per policy, the endpoints it applies to and how many of them
+// each node holds; per rule side, the endpoints and network sets it picks;
+// per port name, the endpoints that have it and the policies that name it.
+// A change is judged only against what it can reach (an endpoint against the
+// policies and rule sides that can select in its namespace; a policy against
+// the endpoints of the namespaces it can select in), and only the nodes whose
+// inputs it touched get their view rebuilt and compared. The plain full
+// recompute these views must equal, key for key and byte for byte, is
+// tests/cluster/policy_view_reference.h.
+//
 // Values are the bytes an agent receives (records.h; policies as manifests),
 // under keys:
 //   policy/<kind>/<namespace>/<name>   the manifest (NetworkPolicy, Calico policies, Tier)
@@ -41,10 +52,18 @@ class PolicyViews {
  public:
   using View = std::map<std::string, Bytes>;
 
+  PolicyViews();
+  ~PolicyViews();
+  PolicyViews(const PolicyViews&) = delete;
+  PolicyViews& operator=(const PolicyViews&) = delete;
+
   // A NetworkPolicy, Calico (Global)NetworkPolicy or Tier, with its manifest.
   // Refused (and nothing changes) if it does not compile or names a tier no
-  // Tier defines.
+  // Tier defines; judged by what the change can break (its compilation, its
+  // tier; for a Tier, the policies in it), not by rebuilding every policy.
+  // Two keys holding the same policy (or Tier) leave the greater key's in force.
   Status UpsertPolicy(const std::string& key, const model::Object& object, const std::string& manifest);
+  // REQUIRES: CheckRemove(key) is ok.
   void RemovePolicy(const std::string& key);
   // Whether removing it would leave policies naming a missing tier.
   Status CheckRemove(const std::string& key) const;
@@ -53,32 +72,22 @@ class PolicyViews {
   void UpsertServiceAccount(const std::string& ns, const std::string& name, const model::Labels& labels);
   void UpsertNetworkSet(const policy::NetworkSet& network);
   void RemoveNetworkSet(const std::string& ns, const std::string& name);
-  // An endpoint (a pod with an address) and the node it runs on.
+  // An endpoint (a pod with an address) and the node it runs on. Of two
+  // endpoints holding the same address, the one of the lesser key counts and
+  // the other is left out of every view until the address is its alone.
   void UpsertEndpoint(const policy::Endpoint& endpoint, const std::string& node);
   void RemoveEndpoint(const std::string& key);
 
-  // Recomputes every node's view if anything changed since the last call.
-  // Returns the nodes whose view differs from before.
+  // Brings the views up to date with every change since the last call.
+  // Returns the nodes whose view differs from before, sorted. Costs in
+  // proportion to what the changes reach: the views of the nodes they touch.
   std::vector<std::string> Compute();
   // A node's view as of the last Compute (empty for a node with no endpoints).
   const View& ViewOf(const std::string& node) const;
 
  private:
-  struct PolicyEntry {
-    model::Object object;
-    std::string manifest;
-  };
-  std::map<std::string, PolicyEntry> policies_;  // by key
-  std::map<std::string, model::Labels> namespaces_;
-  std::map<std::pair<std::string, std::string>, model::Labels> accounts_;
-  std::map<std::string, policy::NetworkSet> networks_;  // by "ns/name"
-  struct Placed {
-    policy::Endpoint endpoint;
-    std::string node;
-  };
-  std::map<std::string, Placed> endpoints_;  // by "ns/name"
-  std::map<std::string, View> views_;
-  bool dirty_ = true;
+  class Graph;  // the calculation graph and the views (policy_view.cc)
+  std::unique_ptr<Graph> graph_;
 };
 
 // What an agent builds from a view: the policies, the endpoints and the

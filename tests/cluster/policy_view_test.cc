@@ -7,11 +7,20 @@
 // view leaves out, addresses outside every pod, and named ports. And a view
 // must hold no more than that needs; and Compute() must name exactly the
 // nodes whose view a change altered.
+//
+// And the incremental views against the plain full recompute
+// (policy_view_reference.h): over hundreds of random sequences of changes
+// (pods added, relabelled, moved, readdressed, removed; policies, tiers,
+// namespaces, service accounts and network sets written and removed),
+// Compute() at random points must name the same nodes and every node's view
+// must equal the reference's, key for key and byte for byte.
+// Randomized tests print their seed on failure; EDGEBED_SEED=N replays one.
 #include "core/cluster/policy_view.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -25,6 +34,7 @@
 #include "core/model/emit.h"
 #include "core/model/loader.h"
 #include "core/policy/reference.h"
+#include "tests/cluster/policy_view_reference.h"
 #include "tests/policy/random_world.h"
 
 namespace edgebed::cluster {
@@ -652,6 +662,334 @@ TEST(PolicyView, ComputeNamesExactlyTheNodesAChangeReaches) {
   EXPECT_EQ(site.views.Compute(), (Nodes{"node-a", "node-c"}));
   EXPECT_EQ(changed_since(before), (Nodes{"node-a", "node-c"}));
   EXPECT_FALSE(site.views.ViewOf("node-a").count("ns/lab"));
+}
+
+
+// ---- The incremental views against the full recompute ----------------------------
+
+// The seeds a randomized test runs: 1..count, or only $EDGEBED_SEED.
+std::vector<uint64_t> Seeds(uint64_t count) {
+  if (const char* one = std::getenv("EDGEBED_SEED")) return {std::strtoull(one, nullptr, 10)};
+  std::vector<uint64_t> seeds;
+  for (uint64_t s = 1; s <= count; ++s) seeds.push_back(s);
+  return seeds;
+}
+
+constexpr int kChangeNamespaces = 4;
+constexpr int kChangeNodes = 5;
+
+std::string RandomNamespaceName(Random& r) { return "ns" + std::to_string(r.Uniform(kChangeNamespaces)); }
+std::string RandomNodeName(Random& r) { return "node-" + std::to_string(r.Uniform(kChangeNodes)); }
+
+// A pod of a small pool of names: its own address mostly, now and then one
+// another pod may hold too (the lesser key keeps it), or two addresses.
+Endpoint RandomChangeEndpoint(Random& r) {
+  static const char* const kAccounts[] = {"default", "sensor", "robot"};
+  const int n = static_cast<int>(r.Uniform(kChangeNamespaces)), i = static_cast<int>(1 + r.Uniform(6));
+  const auto any_address = [&] {
+    return rw::Address(10, 42, static_cast<int>(r.Uniform(kChangeNamespaces)), static_cast<int>(1 + r.Uniform(6)));
+  };
+  Endpoint e;
+  e.namespace_ = "ns" + std::to_string(n);
+  e.name = "pod" + std::to_string(i);
+  e.labels = rw::RandomLabels(r);
+  e.service_account = kAccounts[r.Uniform(3)];
+  e.ips = {r.Chance(0.85) ? rw::Address(10, 42, n, i) : any_address()};
+  if (r.Chance(0.1)) e.ips.push_back(any_address());
+  for (const char* name : rw::kPortNames)
+    if (r.Chance(0.4))
+      e.ports.push_back({name, r.Chance(0.8) ? policy::kTcp : policy::kUdp, static_cast<uint16_t>(78 + r.Uniform(6))});
+  return e;
+}
+
+policy::NetworkSet RandomChangeNetworkSet(Random& r) {
+  policy::NetworkSet n;
+  n.namespace_ = r.Chance(0.4) ? "" : RandomNamespaceName(r);
+  n.name = "net" + std::to_string(r.Uniform(4));
+  n.labels = rw::RandomLabels(r);
+  IpPrefix net;
+  std::string why;
+  EXPECT_TRUE(ParseCidr(rw::RandomNet(r), &net, &why)) << why;
+  n.nets.push_back(net);
+  return n;
+}
+
+model::Labels RandomAccountLabels(Random& r) {
+  switch (r.Uniform(4)) {
+    case 0: return {};
+    case 1: return {{"tier", "core"}};
+    default: return {{"tier", "edge"}};
+  }
+}
+
+// A tier of few names ("default" too), so that tiers come and go under
+// policies that name them.
+model::Tier RandomTier(Random& r) {
+  model::Tier tier;
+  tier.meta.name = r.Chance(0.15) ? "default" : "tier" + std::to_string(r.Uniform(2));
+  if (r.Chance(0.8)) tier.order = static_cast<double>(r.Uniform(3) * 500);
+  tier.default_action = r.Chance(0.5) ? "Deny" : "Pass";
+  return tier;
+}
+
+// A Kubernetes NetworkPolicy, a Calico NetworkPolicy or a
+// GlobalNetworkPolicy of few names, over random_world's vocabulary: pod,
+// namespace and service-account selectors, notSelectors, global(), named
+// ports, ipBlocks. Now and then one that must be refused: a bad selector, a
+// tier nothing defines.
+model::Object RandomChangePolicy(Random& r) {
+  const std::string name = "p" + std::to_string(r.Uniform(4));
+  if (r.Chance(0.35)) {
+    model::NetworkPolicy np;
+    np.meta.name = name;
+    np.meta.namespace_ = RandomNamespaceName(r);
+    np.pod_selector = rw::RandomLabelSelector(r);
+    for (const char* type : {"Ingress", "Egress"})
+      if (r.Chance(0.6)) np.policy_types.push_back(type);
+    if (np.policy_types.empty()) np.policy_types.push_back("Ingress");
+    for (auto* rules : {&np.ingress, &np.egress}) {
+      for (int k = 0, n = static_cast<int>(r.Uniform(3)); k < n; ++k) {
+        model::NetworkPolicyRule rule;
+        for (int j = 0, peers = static_cast<int>(r.Uniform(3)); j < peers; ++j) {
+          model::NetworkPolicyPeer peer;
+          if (r.Chance(0.2)) {
+            peer.ip_block = model::IpBlock{"10.42.0.0/16", {}};
+          } else {
+            if (r.Chance(0.7)) peer.pod_selector = rw::RandomLabelSelector(r);
+            if (r.Chance(0.5) || !peer.pod_selector) peer.namespace_selector = rw::RandomLabelSelector(r);
+          }
+          rule.peers.push_back(peer);
+        }
+        for (int j = 0, ports = static_cast<int>(r.Uniform(3)); j < ports; ++j) {
+          model::NetworkPolicyPort port;
+          port.protocol = r.Chance(0.8) ? "TCP" : "UDP";
+          if (r.Chance(0.4))
+            port.port = model::IntOrString{false, 0, rw::Pick(r, rw::kPortNames, 3)};
+          else if (r.Chance(0.8))
+            port.port = model::IntOrString{true, static_cast<int64_t>(78 + r.Uniform(6)), ""};
+          rule.ports.push_back(port);
+        }
+        rules->push_back(rule);
+      }
+    }
+    return np;
+  }
+  model::CalicoPolicy cp;
+  cp.global = r.Chance(0.5);
+  cp.meta.name = name;
+  cp.meta.namespace_ = cp.global ? "" : RandomNamespaceName(r);
+  cp.tier = r.Chance(0.6) ? "default" : r.Chance(0.93) ? "tier" + std::to_string(r.Uniform(2)) : "tier9";
+  if (r.Chance(0.8)) cp.order = static_cast<double>(r.Uniform(4) * 100);
+  if (r.Chance(0.7)) cp.selector.expression = r.Chance(0.03) ? "app ==" : rw::RandomSelector(r);
+  if (cp.global && r.Chance(0.3)) cp.namespace_selector.expression = r.Chance(0.5) ? "has(app)" : rw::RandomSelector(r);
+  if (r.Chance(0.15)) cp.service_account_selector.expression = "tier == 'edge'";
+  for (auto* rules : {&cp.ingress, &cp.egress})
+    for (int k = 0, n = static_cast<int>(r.Uniform(4)); k < n; ++k) rules->push_back(rw::RandomCalicoRule(r));
+  if (!cp.ingress.empty() || cp.egress.empty() || r.Chance(0.3)) cp.types.push_back("Ingress");
+  if (!cp.egress.empty() || r.Chance(0.3)) cp.types.push_back("Egress");
+  return cp;
+}
+
+// How two views differ, key by key.
+std::string ViewDiff(const PolicyViews::View& got, const PolicyViews::View& want) {
+  std::string out;
+  for (const auto& [key, value] : got) {
+    auto it = want.find(key);
+    if (it == want.end()) out += "\n    extra   " + key;
+    else if (it->second != value) out += "\n    differs " + key;
+  }
+  for (const auto& [key, value] : want)
+    if (!got.count(key)) out += "\n    missing " + key;
+  return out;
+}
+
+// The incremental PolicyViews and the full recompute, fed the same changes.
+class Differential {
+ public:
+  Differential(uint64_t seed, Random& r) : seed_(seed), r_(r) {}
+
+  // One random change, to both.
+  void Step() { log_.push_back(RandomChange()); }
+
+  // Both compute: they must name the same nodes.
+  void Compute() {
+    const std::vector<std::string> got = views_.Compute(), want = reference_.Compute();
+    ASSERT_EQ(Join({got.begin(), got.end()}), Join({want.begin(), want.end()})) << Context("Compute()");
+    ASSERT_TRUE(std::is_sorted(got.begin(), got.end()));
+    ++computes;
+    computes_changing_some += !want.empty() && want.size() < kChangeNodes;
+    computes_changing_none += want.empty();
+  }
+
+  // Every node's view must be the reference's, at every step (views change
+  // only on Compute()).
+  void CheckViews() {
+    for (int n = 0; n < kChangeNodes; ++n) {
+      const std::string node = "node-" + std::to_string(n);
+      const PolicyViews::View &got = views_.ViewOf(node), &want = reference_.ViewOf(node);
+      ASSERT_TRUE(got == want) << Context("the view of " + node) << ViewDiff(got, want);
+      views_with_policy += !KeysWithPrefix(want, "policy/").empty();
+    }
+  }
+
+  size_t computes = 0, computes_changing_some = 0, computes_changing_none = 0, views_with_policy = 0;
+  size_t refused_upserts = 0, refused_removals = 0;
+
+ private:
+  // Returns what it did.
+  std::string RandomChange() {
+    const double what = r_.UnitReal();
+    if (what < 0.20) {
+      const Endpoint e = RandomChangeEndpoint(r_);
+      return PutEndpoint(e, RandomNodeName(r_), "endpoint");
+    }
+    if (what < 0.36 && !endpoints_.empty()) {
+      auto [e, node] = endpoints_.at(AnyKeyOf(endpoints_));
+      switch (r_.Uniform(4)) {
+        case 0: e.labels = rw::RandomLabels(r_); return PutEndpoint(e, node, "relabelled");
+        case 1: return PutEndpoint(e, RandomNodeName(r_), "moved");
+        case 2: return PutEndpoint(e, node, "again");
+        default: e.service_account = r_.Chance(0.5) ? "default" : "sensor"; return PutEndpoint(e, node, "new account");
+      }
+    }
+    if (what < 0.42 && !endpoints_.empty()) {
+      const std::string key = AnyKeyOf(endpoints_);
+      views_.RemoveEndpoint(key);
+      reference_.RemoveEndpoint(key);
+      endpoints_.erase(key);
+      return "removed endpoint " + key;
+    }
+    if (what < 0.58) {
+      const model::Object o = RandomChangePolicy(r_);
+      // Now and then under another key than its own: two keys holding one
+      // policy, or one key passing from a policy to another.
+      return PutPolicy(r_.Chance(0.05) ? "o/alias/" + std::to_string(r_.Uniform(3)) : KeyOf(o), o);
+    }
+    if (what < 0.62 && !policies_.empty()) {
+      const std::string key = AnyKeyOf(policies_);
+      return PutPolicy(key, policies_.at(key));
+    }
+    if (what < 0.66) {
+      const model::Object o = RandomTier(r_);
+      return PutPolicy(r_.Chance(0.05) ? "o/alias/" + std::to_string(r_.Uniform(3)) : KeyOf(o), o);
+    }
+    if (what < 0.73 && !policies_.empty()) {
+      const std::string key = AnyKeyOf(policies_);
+      const Status got = views_.CheckRemove(key), want = reference_.CheckRemove(key);
+      EXPECT_EQ(got.ToString(), want.ToString()) << Context("check remove " + key);
+      if (!want.ok()) {
+        ++refused_removals;
+        return "refused to remove " + key;
+      }
+      views_.RemovePolicy(key);
+      reference_.RemovePolicy(key);
+      policies_.erase(key);
+      return "removed " + key;
+    }
+    if (what < 0.81) {
+      const std::string ns = RandomNamespaceName(r_);
+      const model::Labels labels = rw::RandomLabels(r_);
+      views_.UpsertNamespace(ns, labels);
+      reference_.UpsertNamespace(ns, labels);
+      return "namespace " + ns + " relabelled";
+    }
+    if (what < 0.87) {
+      const std::string ns = RandomNamespaceName(r_), name = r_.Chance(0.5) ? "default" : "sensor";
+      const model::Labels labels = RandomAccountLabels(r_);
+      views_.UpsertServiceAccount(ns, name, labels);
+      reference_.UpsertServiceAccount(ns, name, labels);
+      return "service account " + ns + "/" + name + " relabelled";
+    }
+    if (what < 0.95) {
+      const policy::NetworkSet n = RandomChangeNetworkSet(r_);
+      views_.UpsertNetworkSet(n);
+      reference_.UpsertNetworkSet(n);
+      return "network set " + n.namespace_ + "/" + n.name;
+    }
+    const policy::NetworkSet n = RandomChangeNetworkSet(r_);
+    views_.RemoveNetworkSet(n.namespace_, n.name);
+    reference_.RemoveNetworkSet(n.namespace_, n.name);
+    return "removed network set " + n.namespace_ + "/" + n.name;
+  }
+
+  template <typename Map>
+  std::string AnyKeyOf(const Map& m) {
+    auto it = m.begin();
+    std::advance(it, static_cast<long>(r_.Uniform(m.size())));
+    return it->first;
+  }
+
+  std::string PutEndpoint(const Endpoint& e, const std::string& node, const std::string& what) {
+    views_.UpsertEndpoint(e, node);
+    reference_.UpsertEndpoint(e, node);
+    endpoints_[e.Key()] = {e, node};
+    return what + " " + e.Key() + " on " + node;
+  }
+
+  std::string PutPolicy(const std::string& key, const model::Object& o) {
+    const std::string manifest = model::ToYaml(o);
+    const Status got = views_.UpsertPolicy(key, o, manifest), want = reference_.UpsertPolicy(key, o, manifest);
+    EXPECT_EQ(got.ToString(), want.ToString()) << Context("upsert " + key);
+    if (!want.ok()) {
+      ++refused_upserts;
+      return "refused " + key;
+    }
+    policies_[key] = o;
+    return "upserted " + key;
+  }
+
+  // The seed and the last changes, for a failure message.
+  std::string Context(const std::string& at) const {
+    std::string out = "seed " + std::to_string(seed_) + " (replay: EDGEBED_SEED=" + std::to_string(seed_) +
+                      "), at " + at + "; the last changes:";
+    for (size_t i = log_.size() > 8 ? log_.size() - 8 : 0; i < log_.size(); ++i) out += "\n    " + log_[i];
+    return out;
+  }
+
+  uint64_t seed_;
+  Random& r_;
+  PolicyViews views_;
+  testing::ReferencePolicyViews reference_;
+  std::map<std::string, std::pair<Endpoint, std::string>> endpoints_;  // by key: the endpoint and its node
+  std::map<std::string, model::Object> policies_;                      // the keys both hold
+  std::vector<std::string> log_;
+};
+
+TEST(PolicyView, IncrementalViewsEqualTheFullRecompute) {
+  size_t computes = 0, changing_some = 0, changing_none = 0, views_with_policy = 0, refused_upserts = 0,
+         refused_removals = 0;
+  for (uint64_t seed : Seeds(400)) {
+    Random r(seed * 7919 + 11);
+    Differential d(seed, r);
+    const int steps = static_cast<int>(60 + r.Uniform(120));
+    for (int step = 0; step < steps; ++step) {
+      d.Step();
+      if (HasFailure()) return;
+      if (r.Chance(0.2) || step == steps - 1) {
+        d.Compute();
+        if (HasFatalFailure()) return;
+      }
+      d.CheckViews();
+      if (HasFatalFailure()) return;
+    }
+    computes += d.computes;
+    changing_some += d.computes_changing_some;
+    changing_none += d.computes_changing_none;
+    views_with_policy += d.views_with_policy;
+    refused_upserts += d.refused_upserts;
+    refused_removals += d.refused_removals;
+  }
+  if (std::getenv("EDGEBED_SEED")) return;
+  // What the sequences must exercise for the comparison to say much: changes
+  // that reach some nodes but not all, Computes with nothing to report,
+  // views that hold policies, and refusals of both kinds.
+  EXPECT_GT(changing_some, computes / 4);
+  EXPECT_GT(changing_none, computes / 50);
+  EXPECT_GT(refused_upserts, 100u);
+  EXPECT_GT(refused_removals, 20u);
+  std::cout << computes << " Computes (" << changing_some << " changing some nodes' views but not all, "
+            << changing_none << " none); " << views_with_policy << " views checked holding a policy; "
+            << refused_upserts << " upserts and " << refused_removals << " removals refused alike\n";
 }
 
 }  // namespace
