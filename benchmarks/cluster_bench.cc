@@ -5,11 +5,15 @@
 // 1. PolicyViews on a building: F floors (namespaces) of 10 nodes each, 3
 //    pods per node, every floor isolated by a same-floor NetworkPolicy, plus
 //    a security Tier, two GlobalNetworkSets and two GlobalNetworkPolicies.
-//    Timed: a full Compute() after one pod is relabelled (what the server
-//    runs on every change today). Baseline: the naive design that sends every
-//    node the whole policy world (every policy, endpoint, namespace and
-//    network set): its bytes per node, and what an agent pays to compile it
-//    (CompileView of the whole world against CompileView of one node's view).
+//    Timed: Compute() after one pod is relabelled, and a bring-up that adds
+//    the pods one at a time with a Compute() after each (as the server does
+//    when pods report their addresses one by one). Baselines: the full
+//    recompute PolicyViews replaced (tests/cluster/policy_view_reference.h,
+//    the specification it is tested against) on the same changes; and the
+//    naive design that sends every node the whole policy world (every policy,
+//    endpoint, namespace and network set): its bytes per node, and what an
+//    agent pays to compile it (CompileView of the whole world against
+//    CompileView of one node's view).
 // 2. Bring-up: a server and N agents on the TestLoop (as
 //    tests/cluster/harness.h drives them, without the fault wrapper) join, the
 //    building's manifests (two Deployments per floor, 3 pods per node, and
@@ -43,6 +47,7 @@
 #include "core/sched/config.h"
 #include "core/sched/scheduler.h"
 #include "tests/cluster/harness.h"
+#include "tests/cluster/policy_view_reference.h"
 
 namespace edgebed::cluster {
 namespace {
@@ -179,70 +184,118 @@ size_t BytesOf(const PolicyViews::View& view) {
 
 // ---- 1. PolicyViews -----------------------------------------------------------
 
+// The building's policy world (its namespaces, network sets, policies and
+// tier), parsed once per size, with each policy's key and manifest as the
+// server stores them.
+struct PolicyObjects {
+  std::vector<model::Object> objects;
+  std::map<size_t, std::pair<std::string, std::string>> policies;  // object index -> key, manifest
+};
+
+const PolicyObjects& PolicyObjectsFor(int floors) {
+  static std::map<int, std::unique_ptr<PolicyObjects>> parsed;
+  auto& p = parsed[floors];
+  if (p) return *p;
+  p = std::make_unique<PolicyObjects>();
+  p->objects = Load(PolicyManifests(floors), "policy.yaml").objects;
+  for (size_t i = 0; i < p->objects.size(); ++i)
+    if (IsPolicy(p->objects[i])) p->policies[i] = {ObjectKey(p->objects[i]), model::ToYaml(p->objects[i])};
+  return *p;
+}
+
+// Feeds the policy world to `views`, as the server feeds it. When `whole` is
+// given, it gets the world as one view (the naive alternative: what every
+// node would get).
+template <typename Views>
+void FeedPolicyWorld(const PolicyObjects& world, Views& views, PolicyViews::View* whole = nullptr) {
+  PolicyViews::View ignored;
+  if (!whole) whole = &ignored;
+  for (size_t i = 0; i < world.objects.size(); ++i) {
+    const model::Object& o = world.objects[i];
+    if (auto* ns = std::get_if<model::Namespace>(&o)) {
+      views.UpsertNamespace(ns->meta.name, ns->meta.labels);
+      (*whole)["ns/" + ns->meta.name] = EncodeLabels(ns->meta.labels);
+    } else if (auto* set = std::get_if<model::NetworkSet>(&o)) {
+      const policy::NetworkSet n = policy::NetworkSetFromObject(*set);
+      views.UpsertNetworkSet(n);
+      (*whole)["netset/" + n.namespace_ + "/" + n.name] = Encode(n);
+    } else if (IsPolicy(o)) {
+      const auto& [key, manifest] = world.policies.at(i);
+      if (Status s = views.UpsertPolicy(key, o, manifest); !s.ok()) {
+        std::fprintf(stderr, "%s: %s\n", key.c_str(), s.ToString().c_str());
+        std::abort();
+      }
+      (*whole)["policy/" + key] = Bytes(manifest.begin(), manifest.end());
+    }
+  }
+}
+
+// Pods as the server makes endpoints of them: 3 per node, addresses from the
+// node's /24 of 10.0.0.0/8, the gateway with its named port; `node_of` gets
+// each one's node.
+std::vector<policy::Endpoint> BuildingEndpoints(int nodes, std::vector<std::string>* node_of) {
+  std::vector<policy::Endpoint> endpoints;
+  for (int i = 1; i <= nodes; ++i) {
+    const uint32_t base = *ParseIpv4("10.0.0.0") + static_cast<uint32_t>(i - 1) * 256 + 2;
+    for (int j = 0; j < kPodsPerNode; ++j) {
+      policy::Endpoint e;
+      e.namespace_ = FloorName(FloorOf(i));
+      e.name = (j == 0 ? "gateway-" : "inference-") + std::to_string(i) + "-" + std::to_string(j);
+      e.labels = {{"app", j == 0 ? "gateway" : "inference"}, {"rev", "a"}};
+      e.ips = {base + static_cast<uint32_t>(j)};
+      if (j == 0) e.ports.push_back({"mqtt", policy::kTcp, 1883});
+      endpoints.push_back(std::move(e));
+      node_of->push_back(NodeName(i));
+    }
+  }
+  return endpoints;
+}
+
+using ReferenceViews = testing::ReferencePolicyViews;
+
+// The building with every pod, its views computed once; `Views` is
+// PolicyViews or the reference full recompute.
+template <typename Views>
 struct PolicyWorld {
   int nodes = 0, floors = 0;
-  PolicyViews views;
+  Views views;
   std::vector<policy::Endpoint> endpoints;
   std::vector<std::string> node_of;  // per endpoint
   // The naive alternative: the whole policy world, as one view every node gets.
   PolicyViews::View whole;
-  double setup_s = 0, first_compute_s = 0;
+  // Wall time to feed the policy world (parsed beforehand: the YAML loader
+  // is not what is measured), to feed the pods, and to compute every view
+  // the first time.
+  double policies_s = 0, pods_s = 0, first_compute_s = 0;
 
   explicit PolicyWorld(int n) : nodes(n), floors(FloorsFor(n)) {
+    const PolicyObjects& world = PolicyObjectsFor(floors);
     const auto t0 = Clock::now();
-    const model::LoadResult loaded = Load(PolicyManifests(floors), "policy.yaml");
-    for (const model::Object& o : loaded.objects) {
-      if (auto* ns = std::get_if<model::Namespace>(&o)) {
-        views.UpsertNamespace(ns->meta.name, ns->meta.labels);
-        whole["ns/" + ns->meta.name] = EncodeLabels(ns->meta.labels);
-      } else if (auto* set = std::get_if<model::NetworkSet>(&o)) {
-        const policy::NetworkSet n = policy::NetworkSetFromObject(*set);
-        views.UpsertNetworkSet(n);
-        whole["netset/" + n.namespace_ + "/" + n.name] = Encode(n);
-      } else if (IsPolicy(o)) {
-        const std::string key = ObjectKey(o), manifest = model::ToYaml(o);
-        if (Status s = views.UpsertPolicy(key, o, manifest); !s.ok()) {
-          std::fprintf(stderr, "%s: %s\n", key.c_str(), s.ToString().c_str());
-          std::abort();
-        }
-        whole["policy/" + key] = Bytes(manifest.begin(), manifest.end());
-      }
-    }
-    // Pods as the server makes endpoints of them: 3 per node, addresses from
-    // the node's /24 of 10.0.0.0/8, the gateway with its named port.
-    for (int i = 1; i <= nodes; ++i) {
-      const uint32_t base = *ParseIpv4("10.0.0.0") + static_cast<uint32_t>(i - 1) * 256 + 2;
-      for (int j = 0; j < kPodsPerNode; ++j) {
-        policy::Endpoint e;
-        e.namespace_ = FloorName(FloorOf(i));
-        e.name = (j == 0 ? "gateway-" : "inference-") + std::to_string(i) + "-" + std::to_string(j);
-        e.labels = {{"app", j == 0 ? "gateway" : "inference"}, {"rev", "a"}};
-        e.ips = {base + static_cast<uint32_t>(j)};
-        if (j == 0) e.ports.push_back({"mqtt", policy::kTcp, 1883});
-        views.UpsertEndpoint(e, NodeName(i));
-        whole["ep/" + e.Key()] = Encode(e);
-        endpoints.push_back(std::move(e));
-        node_of.push_back(NodeName(i));
-      }
-    }
-    setup_s = SecondsSince(t0);
+    FeedPolicyWorld(world, views, &whole);
+    policies_s = SecondsSince(t0);
+    endpoints = BuildingEndpoints(nodes, &node_of);
+    for (const policy::Endpoint& e : endpoints) whole["ep/" + e.Key()] = Encode(e);
     const auto t1 = Clock::now();
+    for (size_t i = 0; i < endpoints.size(); ++i) views.UpsertEndpoint(endpoints[i], node_of[i]);
+    pods_s = SecondsSince(t1);
+    const auto t2 = Clock::now();
     views.Compute();
-    first_compute_s = SecondsSince(t1);
+    first_compute_s = SecondsSince(t2);
   }
 };
 
-PolicyWorld& World(int nodes) {
-  static std::map<int, std::unique_ptr<PolicyWorld>> worlds;
+template <typename Views>
+PolicyWorld<Views>& World(int nodes) {
+  static std::map<int, std::unique_ptr<PolicyWorld<Views>>> worlds;
   auto& w = worlds[nodes];
-  if (!w) w = std::make_unique<PolicyWorld>(nodes);
+  if (!w) w = std::make_unique<PolicyWorld<Views>>(nodes);
   return *w;
 }
 
-// A full Compute after one pod's labels change (a label no selector reads,
-// so only the views holding that endpoint change: its floor's).
-void BM_PolicyViews_ComputeAfterRelabel(benchmark::State& state) {
-  PolicyWorld& w = World(static_cast<int>(state.range(0)));
+// Compute after one pod's labels change (a label no selector reads, so only
+// the views holding that endpoint change: its floor's).
+template <typename Views>
+void ComputeAfterRelabel(benchmark::State& state, PolicyWorld<Views>& w) {
   policy::Endpoint& e = w.endpoints.front();  // the world's, so that every relabel is a change
   size_t changed = 0;
   for (auto _ : state) {
@@ -250,6 +303,17 @@ void BM_PolicyViews_ComputeAfterRelabel(benchmark::State& state) {
     w.views.UpsertEndpoint(e, w.node_of.front());
     changed += w.views.Compute().size();
   }
+  state.counters["pods"] = static_cast<double>(w.endpoints.size());
+  state.counters["policies"] = static_cast<double>(w.floors + 3);
+  state.counters["nodes_changed"] = static_cast<double>(changed) / static_cast<double>(state.iterations());
+  state.counters["policies_s"] = w.policies_s;
+  state.counters["pods_s"] = w.pods_s;
+  state.counters["first_compute_s"] = w.first_compute_s;
+}
+
+void BM_PolicyViews_ComputeAfterRelabel(benchmark::State& state) {
+  PolicyWorld<PolicyViews>& w = World<PolicyViews>(static_cast<int>(state.range(0)));
+  ComputeAfterRelabel(state, w);
   size_t total = 0, largest = 0, with_view = 0;
   for (int i = 1; i <= w.nodes; ++i) {
     const size_t bytes = BytesOf(w.views.ViewOf(NodeName(i)));
@@ -259,9 +323,6 @@ void BM_PolicyViews_ComputeAfterRelabel(benchmark::State& state) {
   }
   const double whole = static_cast<double>(BytesOf(w.whole));
   const double mean = static_cast<double>(total) / static_cast<double>(with_view);
-  state.counters["pods"] = static_cast<double>(w.endpoints.size());
-  state.counters["policies"] = static_cast<double>(w.floors + 3);
-  state.counters["nodes_changed"] = static_cast<double>(changed) / static_cast<double>(state.iterations());
   state.counters["view_bytes_total"] = static_cast<double>(total);
   state.counters["view_bytes_per_node"] = mean;
   state.counters["view_bytes_max"] = static_cast<double>(largest);
@@ -269,17 +330,58 @@ void BM_PolicyViews_ComputeAfterRelabel(benchmark::State& state) {
   state.counters["world_bytes_per_node"] = whole;
   state.counters["world_bytes_total"] = whole * w.nodes;
   state.counters["world_over_view"] = whole / mean;
-  state.counters["setup_s"] = w.setup_s;
-  state.counters["first_compute_s"] = w.first_compute_s;
 }
-BENCHMARK(BM_PolicyViews_ComputeAfterRelabel)->Arg(100)->Arg(1000)->Arg(5000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PolicyViews_ComputeAfterRelabel)
+    ->Arg(100)->Arg(1000)->Arg(5000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
+// The baseline: the full recompute, on the same change.
+void BM_PolicyViews_Reference_ComputeAfterRelabel(benchmark::State& state) {
+  ComputeAfterRelabel(state, World<ReferenceViews>(static_cast<int>(state.range(0))));
+}
+BENCHMARK(BM_PolicyViews_Reference_ComputeAfterRelabel)
+    ->Arg(100)->Arg(1000)->Arg(5000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+// The building's policy world, then its pods one at a time, each followed by
+// a Compute: what the server does as pods report their addresses.
+template <typename Views>
+void BringUpPodByPod(benchmark::State& state) {
+  const int nodes = static_cast<int>(state.range(0));
+  std::vector<std::string> node_of;
+  const std::vector<policy::Endpoint> endpoints = BuildingEndpoints(nodes, &node_of);
+  const PolicyObjects& world = PolicyObjectsFor(FloorsFor(nodes));
+  size_t changed = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto views = std::make_unique<Views>();
+    FeedPolicyWorld(world, *views);
+    views->Compute();
+    state.ResumeTiming();
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      views->UpsertEndpoint(endpoints[i], node_of[i]);
+      changed += views->Compute().size();
+    }
+    state.PauseTiming();
+    views.reset();
+    state.ResumeTiming();
+  }
+  const double pods = static_cast<double>(endpoints.size()) * static_cast<double>(state.iterations());
+  state.counters["pods"] = static_cast<double>(endpoints.size());
+  state.counters["nodes_changed_per_pod"] = static_cast<double>(changed) / pods;
+  state.counters["per_pod"] = benchmark::Counter(pods, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+void BM_PolicyViews_BringUpPodByPod(benchmark::State& state) { BringUpPodByPod<PolicyViews>(state); }
+void BM_PolicyViews_Reference_BringUpPodByPod(benchmark::State& state) { BringUpPodByPod<ReferenceViews>(state); }
+BENCHMARK(BM_PolicyViews_BringUpPodByPod)
+    ->Arg(100)->Arg(1000)->Arg(5000)->Arg(10000)->Iterations(1)->Unit(benchmark::kMillisecond);
+// 3,000 full recomputes of 52 ms each would take minutes at 1,000 nodes.
+BENCHMARK(BM_PolicyViews_Reference_BringUpPodByPod)->Arg(100)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // What an agent pays to compile what it receives: one node's view, or (the
 // baseline) the whole world. From scratch (as after a join), or with the
 // policy manifests already parsed in the agent's ManifestCache (as on a
 // change that leaves them alone, like a pod relabelled).
 void CompileBench(benchmark::State& state, bool whole_world, bool cached) {
-  PolicyWorld& w = World(static_cast<int>(state.range(0)));
+  PolicyWorld<PolicyViews>& w = World<PolicyViews>(static_cast<int>(state.range(0)));
   const PolicyViews::View& view = whole_world ? w.whole : w.views.ViewOf(w.node_of.front());
   ManifestCache cache;
   size_t endpoints = 0, programs = 0;
