@@ -28,7 +28,7 @@ void BuildCampus(benchmark::State& state, Routing routing) {
   state.counters["edge_nodes"] = nodes;
 }
 
-void BM_HierarchicalRoutes(benchmark::State& state) { BuildCampus(state, Routing::kHierarchical); }
+void BM_HierarchicalRoutes(benchmark::State& state) { BuildCampus(state, Routing::kTree); }
 void BM_Ns3GlobalRouting(benchmark::State& state) { BuildCampus(state, Routing::kGlobal); }
 
 BENCHMARK(BM_HierarchicalRoutes)->Arg(200)->Arg(1000)->Arg(2000)->Arg(10000)

@@ -100,7 +100,7 @@ StatusOr<std::unique_ptr<EdgeTopology>> EdgeTopology::Build(const EdgeTopologySp
   ns3::NodeContainer edge;
   edge.Create(spec.edge_node_count());
 
-  const bool hierarchical = spec.routing == Routing::kHierarchical;
+  const bool hierarchical = spec.routing == Routing::kTree;
   ns3::InternetStackHelper stack;
   if (hierarchical) stack.SetRoutingHelper(ns3::Ipv4StaticRoutingHelper());
   stack.SetIpv6StackInstall(false);

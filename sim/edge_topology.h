@@ -24,6 +24,7 @@
 
 #include "core/base/status.h"
 #include "core/env/env.h"
+#include "sim/topology.h"  // Routing
 
 namespace edgebed::sim {
 
@@ -33,9 +34,6 @@ struct LinkSpec {
   uint32_t queue_packets = 1000;
 };
 
-// How routes are installed. kGlobal is stock ns-3 global routing, kept as
-// the reference that tests compare paths against and benchmarks time.
-enum class Routing { kHierarchical, kGlobal };
 
 struct EdgeTopologySpec {
   int buildings = 2;
@@ -44,7 +42,7 @@ struct EdgeTopologySpec {
   LinkSpec node_link;                                           // edge node <-> floor router
   LinkSpec floor_link{"10Gbps", std::chrono::microseconds(200), 1000};     // floor <-> building
   LinkSpec building_link{"10Gbps", std::chrono::milliseconds(1), 1000};  // building <-> core
-  Routing routing = Routing::kHierarchical;
+  Routing routing = Routing::kTree;
 
   // OK if the numbers fit the address plan; otherwise names the field and the limit.
   Status Validate() const;

@@ -466,7 +466,7 @@ class Loader {
     }, required);
   }
 
-  void ReadTopology(Fields& f, Topology* t) {
+  void ReadTopology(Fields& f, TopologySpec* t) {
     f.List("sites", [&](Fields& site_fields, size_t) {
       Site site;
       site_fields.String("name", &site.name, true);
@@ -776,7 +776,8 @@ class Loader {
       }
       if (!problem.empty()) Error(Pos(node), path, "'" + f.target + "' " + problem);
       if (f.at >= s->duration)
-        Error(f.pos, "faults", "happens at " + std::to_string(ToSeconds(f.at)) + " s, not before the end of the run (duration)");
+        out_->warnings.push_back(Diagnostic{f.pos, "faults", f.Describe() + " at " + std::to_string(static_cast<int64_t>(ToSeconds(f.at))) +
+                                                                 " s is not before the end of the run: it does not happen"});
     }
   }
 

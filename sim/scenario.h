@@ -97,7 +97,7 @@ struct ServerPlacement {
   std::string at = "cloud";  // "cloud" or a building name ("b1")
 };
 
-struct Topology {
+struct TopologySpec {
   std::vector<Site> sites;
   std::vector<NodeGroup> cloud_nodes;  // cluster nodes in the cloud (may be none)
   LinkClasses links;
@@ -197,7 +197,7 @@ struct Scenario {
   uint64_t seed = 1;
   Duration duration = std::chrono::minutes(10);
   Duration metrics_interval = std::chrono::seconds(10);
-  Topology topology;
+  TopologySpec topology;
   std::map<std::string, LinkProfile> profiles;
   std::map<std::string, NodeClass> classes;
   std::vector<ManifestSource> manifest_sources;

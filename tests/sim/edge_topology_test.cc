@@ -67,7 +67,7 @@ TEST(EdgeTopology, HierarchicalRoutesMatchGlobalRouting) {
     NodeId a = NodeId(r.Uniform(60)), b = NodeId(r.Uniform(60));
     if (a != b) pairs.push_back({a, b});
   }
-  const auto ours = DeliveryTimes(Routing::kHierarchical, pairs);
+  const auto ours = DeliveryTimes(Routing::kTree, pairs);
   const auto stock = DeliveryTimes(Routing::kGlobal, pairs);
   for (size_t k = 0; k < pairs.size(); ++k) {
     ASSERT_GT(ours[k], 0) << pairs[k].first << " -> " << pairs[k].second << " never arrived";

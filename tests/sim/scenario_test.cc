@@ -166,7 +166,6 @@ TEST(Scenario, BadScenariosGetPositionedErrors) {
       {"pools: \"ssd=100Gi/high\"", "pools: \"ssd=lots\"", "pools", 12},
       {"target: b2-f1,", "target: b9-f1,", "'b9-f1' names no site", 28},
       {"target: b1-f2-n3}", "target: b1-f2-n9}", "names no node", 29},
-      {"at: 90s", "at: 3m", "not before the end of the run", 28},
       {"kind: server-loss,", "kind: server-loss, target: b1,", "takes no target", 31},
       {"extra_delay: 200ms, ", "", "extra_delay", 30},
       {"kind: node-crash", "kind: node-explode", "node-explode", 29},
