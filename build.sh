@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # edgebed's one entry point: installs what is missing, builds, and runs.
 #
-#   ./build.sh run     set up, build, run the main job (the smart-building demo)
+#   ./build.sh run     set up, build, run the main job (the smart-building scenario)
 #   ./build.sh test    set up, build, run every test with ctest
 #   ./build.sh asan    the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   ./build.sh fuzz [SECONDS]  build the libFuzzer targets with clang, run each SECONDS
@@ -64,8 +64,7 @@ case "$cmd" in
     shift
     install_missing "${PACKAGES[@]}"
     build build
-    mkdir -p results
-    ./build/tools/edgebed-sim run --out results/demo.db "$@"
+    ./build/tools/edgebed-sim run scenarios/smart-building.yaml "$@"
     ;;
   test)
     install_missing "${PACKAGES[@]}"

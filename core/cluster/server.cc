@@ -374,6 +374,7 @@ class Server::Impl {
     PodInfo info;
     info.namespace_ = p.pod.meta.namespace_;
     info.name = p.pod.meta.name;
+    info.labels = p.pod.meta.labels;
     info.node = p.pod.spec.node_name;
     info.ip = p.pod.pod_ips.empty() ? "" : p.pod.pod_ips.front();
     info.owner = p.owner;

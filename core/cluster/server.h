@@ -106,6 +106,7 @@ struct WatchEvent {
 // The observed state of a pod, as the API shows it.
 struct PodInfo {
   std::string namespace_, name, node, ip, phase, reason, owner;
+  model::Labels labels;
   Revision resource_version = 0;
 };
 struct NodeInfo {

@@ -402,6 +402,9 @@ class VolumeController::Impl {
     uint64_t claimed_gen = 0;  // the generation the current primary's claim was granted at
     Time last_renew{};
     uint64_t renewed_gen = 0;  // the generation the primary last renewed under
+    // A failover under way: when the old primary was last heard from, so that
+    // the new one's first renewal measures the outage.
+    std::optional<Time> failing_since;
   };
 
   // Bumps the generation, persists every record, then tells the replicas.
@@ -455,8 +458,13 @@ class VolumeController::Impl {
     }
     if (candidates.empty()) return false;
     e.rec.in_sync.erase(e.rec.primary);
+    const NodeId old_primary = e.rec.primary;
     // Deterministic, and away from the last one tried when several fail.
     e.rec.primary = candidates[e.rec.generation % candidates.size()];
+    if (!e.failing_since) e.failing_since = e.last_renew;
+    env_.RecordEvent("storage.failover", "volume=" + name + " from=" + std::to_string(old_primary) +
+                                             " to=" + std::to_string(e.rec.primary) +
+                                             " silent_s=" + std::to_string(ToSeconds(env_.now() - e.last_renew)));
     e.last_renew = env_.now();  // the new primary's time to claim and take over
     ++stats_.failovers;
     Commit(name, 0);
@@ -510,6 +518,11 @@ class VolumeController::Impl {
       case kRenew:
         e.last_renew = env_.now();
         e.renewed_gen = gen;
+        if (e.failing_since && gen == e.rec.generation && from == e.rec.primary) {
+          // The new primary serves: from the old one's last word to now.
+          env_.RecordMetric("storage.failover_s", ToSeconds(env_.now() - *e.failing_since), "volume=" + volume);
+          e.failing_since.reset();
+        }
         env_.Send(from, kReplicaPort, EncodeAssign({e.rec, e.grant, static_cast<int64_t>(arg)}));
         break;
       case kRemove:

@@ -157,18 +157,22 @@ TEST(Heartbeat, BadUsageExitsTwo) {
   EXPECT_EQ(Shell(kEdgebed + " heartbeat --id 1 --listen 127.0.0.1:99999").exit_code, 2);
 }
 
-// The main job, small: runs, says where its results went, and the same seed
-// gives the same database but for its wall-clock table.
-TEST(EdgebedSim, RunsTheDemoAndReplaysItFromTheSeed) {
+// The main job, shortened: runs the smart building with both of its faults,
+// says where its results went, and the same seed gives the same database but
+// for its wall-clock table.
+TEST(EdgebedSim, RunsTheSmartBuildingAndReplaysItFromTheSeed) {
   TempDir dir;
-  const std::string flags = " run --buildings 2 --floors 2 --nodes-per-floor 5 --duration 20s --seed 3";
+  const std::string flags = " run " + kSource + "/scenarios/smart-building.yaml --seed 3 --set duration=3m"
+                            " --set faults[0].at=40s --set faults[0].for=40s --set faults[1].at=2m --set faults[1].for=20s";
   const std::string a = (dir.path / "a.db").string(), b = (dir.path / "b.db").string();
-  Outcome first = Shell(kSim + flags + " --out " + a);
+  Outcome first = Shell(kSim + flags + " --db " + a);
   ASSERT_EQ(first.exit_code, 0) << first.out;
-  EXPECT_NE(first.out.find("20 edge nodes and 7 routers"), std::string::npos) << first.out;
-  EXPECT_NE(first.out.find("partition building 1"), std::string::npos);
-  EXPECT_NE(first.out.find("results: " + a), std::string::npos);
-  ASSERT_EQ(Shell(kSim + flags + " --out " + b).exit_code, 0);
+  EXPECT_NE(first.out.find("16 nodes and 8 routers"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("node-crash b1-f2-n1 for 40s"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("partition b1-f3 for 20s"), std::string::npos) << first.out;
+  EXPECT_EQ(first.out.find("not within the run"), std::string::npos) << "both faults recover: " << first.out;
+  EXPECT_NE(first.out.find("results: " + a), std::string::npos) << first.out;
+  ASSERT_EQ(Shell(kSim + flags + " --db " + b).exit_code, 0);
 
   auto dump = [](const std::string& path) {
     auto db = results::ResultsDb::Open(path);
@@ -185,7 +189,7 @@ TEST(EdgebedSim, RunsTheDemoAndReplaysItFromTheSeed) {
       for (const auto& name : *names) {
         const auto samples = (*db)->Samples(r.run_id, name);
         for (const auto& p : *samples) {
-          s << name << " " << ToNanos(p.time) << " " << p.node << " " << p.value << "\n";
+          s << name << " " << ToNanos(p.time) << " " << p.node << " " << p.value << " " << p.labels << "\n";
         }
       }
       const auto events = (*db)->Events(r.run_id);
@@ -198,14 +202,23 @@ TEST(EdgebedSim, RunsTheDemoAndReplaysItFromTheSeed) {
   const std::string da = dump(a), db = dump(b);
   EXPECT_GT(da.size(), 10000u);
   EXPECT_EQ(da, db);
-  EXPECT_NE(da.find("fault.outcome fault=\"partition building 1\""), std::string::npos);
+  EXPECT_NE(da.find("sim.fault_recovery_s"), std::string::npos);
+  EXPECT_NE(da.find("policy.denied from=b1-f1/sensor-gateway to=b1-f2/sensor-gateway port=1883 at=egress"),
+            std::string::npos);
 }
 
-TEST(EdgebedSim, BadFlagsExitTwoAndNameTheFlag) {
-  Outcome o = Shell(kSim + " run --nodes-per-floor 65");
+TEST(EdgebedSim, BadInputExitsNonZeroAndSaysWhere) {
+  Outcome o = Shell(kSim + " run");
   EXPECT_EQ(o.exit_code, 2);
-  EXPECT_NE(o.out.find("--nodes-per-floor: must be 1..64"), std::string::npos) << o.out;
-  EXPECT_EQ(Shell(kSim + " run --drop-rate 0.9").exit_code, 2);
+  EXPECT_NE(o.out.find("name one scenario file"), std::string::npos) << o.out;
+  o = Shell(kSim + " run " + kSource + "/scenarios/smart-building.yaml --set duration=soon --db /dev/null/x.db");
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.out.find("error: --set duration=soon: duration: \"soon\" is not a duration"), std::string::npos) << o.out;
+  TempDir dir;
+  const std::string bad = dir.File("bad.yaml", "name: x\nduration: 1m\nprofiles: {}\nnode_classes: {}\ntopology: {sites: []}\n");
+  o = Shell(kSim + " run " + bad);
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.out.find("bad.yaml:"), std::string::npos) << o.out;
   EXPECT_EQ(Shell(kSim + " walk").exit_code, 2);
   EXPECT_EQ(Shell(kSim + " run --help").exit_code, 0);
 }

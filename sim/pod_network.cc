@@ -1,0 +1,244 @@
+#include "sim/pod_network.h"
+
+#include "core/wire/codec.h"
+
+namespace edgebed::sim {
+namespace {
+
+constexpr uint16_t kMagic = 0xEB90;
+constexpr uint8_t kVersion = 1;
+constexpr int kSynAttempts = 4;  // the first and three retries: 1 s, 2 s, 4 s
+constexpr size_t kMaxWaiting = 1024;  // messages queued on a connection being opened
+
+uint32_t BindingKey(uint16_t port, uint8_t protocol) { return uint32_t{port} << 8 | protocol; }
+
+}  // namespace
+
+PodNetwork::PodNetwork(Env& env, PodRouter& router, std::function<policy::Dataplane*()> dataplane)
+    : env_(env), router_(router), dataplane_(std::move(dataplane)) {
+  (void)env_.Listen(kPodTrafficPort, [this](NodeId from, ByteView frame) { OnFrame(from, frame); });
+}
+
+PodNetwork::~PodNetwork() {
+  env_.Unlisten(kPodTrafficPort);
+  for (auto& [key, c] : connections_) env_.Cancel(c.retry);
+  env_.Cancel(ids_timer_);
+}
+
+void PodNetwork::Bind(uint32_t ip, uint16_t port, uint8_t protocol, Handler handler) {
+  bindings_[{ip, BindingKey(port, protocol)}] = std::move(handler);
+}
+
+void PodNetwork::Unbind(uint32_t ip) {
+  bindings_.erase(bindings_.lower_bound({ip, 0}), bindings_.lower_bound({ip + 1, 0}));
+  failure_handlers_.erase(failure_handlers_.lower_bound({ip, 0}), failure_handlers_.lower_bound({ip + 1, 0}));
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    if (it->first.src_ip == ip) {
+      env_.Cancel(it->second.retry);
+      it = connections_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void PodNetwork::OnFailure(uint32_t ip, uint16_t port, FailureHandler handler) {
+  failure_handlers_[{ip, port}] = std::move(handler);
+}
+
+void PodNetwork::EnableIds(policy::IdsOptions options) {
+  ids_tick_ = options.profile_window;
+  ids_ = std::make_unique<policy::IntrusionDetector>(options, &env_.metrics());
+  ids_timer_ = env_.Schedule(ids_tick_, [this] { TickIds(); });
+}
+
+void PodNetwork::TickIds() {
+  ids_->Tick(env_.now());
+  ids_timer_ = env_.Schedule(ids_tick_, [this] { TickIds(); });
+}
+
+bool PodNetwork::Pass(const policy::Packet& packet, bool at_egress, uint64_t bytes) {
+  policy::Dataplane* dp = dataplane_ ? dataplane_() : nullptr;
+  if (!dp) return true;
+  const policy::Dataplane::Result r = dp->Process(packet, env_.now());
+  const bool new_flow = r.path == policy::Dataplane::Path::kNew;
+  if (new_flow) {
+    ++(r.allowed ? stats_.flows_allowed : stats_.flows_denied);
+    if (ids_) {
+      policy::FlowRecord flow;
+      flow.time = env_.now();
+      flow.src = packet.src;
+      flow.dst = packet.dst;
+      flow.protocol = packet.protocol;
+      flow.dst_port = packet.dst_port;
+      flow.bytes = bytes;
+      flow.allowed = r.allowed;
+      ids_->Observe(flow);
+    }
+  }
+  if (!r.allowed) {
+    ++stats_.denied_packets;
+    if (new_flow && deny_observer_) deny_observer_(packet, at_egress, r.verdict);
+  }
+  return r.allowed;
+}
+
+void PodNetwork::Send(uint32_t src_ip, uint16_t src_port, uint32_t dst_ip, uint16_t dst_port, uint8_t protocol,
+                      Bytes payload) {
+  const FlowKey key{src_ip, dst_ip, src_port, dst_port};
+  if (protocol != policy::kTcp) {
+    Transmit(FrameType::kDatagram, key, protocol, ByteView(payload));
+    return;
+  }
+  auto [it, inserted] = connections_.try_emplace(key);
+  Connection& c = it->second;
+  if (c.established) {
+    Transmit(FrameType::kData, key, protocol, ByteView(payload));
+    return;
+  }
+  if (c.waiting.size() < kMaxWaiting) c.waiting.push_back(std::move(payload));
+  if (inserted) SendSyn(key);
+}
+
+void PodNetwork::Reply(const Message& to, Bytes payload) {
+  const FlowKey back{to.dst_ip, to.src_ip, to.dst_port, to.src_port};
+  Transmit(to.protocol == policy::kTcp ? FrameType::kData : FrameType::kDatagram, back, to.protocol,
+           ByteView(payload));
+}
+
+void PodNetwork::SendSyn(const FlowKey& key) {
+  Connection& c = connections_.at(key);
+  ++c.attempts;
+  Transmit(FrameType::kSyn, key, policy::kTcp, {});
+  const Duration wait = std::chrono::seconds(1) * (1 << (c.attempts - 1));
+  c.retry = env_.Schedule(wait, [this, key] {
+    auto it = connections_.find(key);
+    if (it == connections_.end() || it->second.established) return;
+    it->second.retry = kNoTimer;
+    if (it->second.attempts >= kSynAttempts) {
+      Fail(key, /*reset=*/false);
+    } else {
+      SendSyn(key);
+    }
+  });
+}
+
+void PodNetwork::Fail(const FlowKey& key, bool reset) {
+  auto it = connections_.find(key);
+  if (it == connections_.end()) return;
+  env_.Cancel(it->second.retry);
+  connections_.erase(it);
+  ++(reset ? stats_.resets : stats_.connect_failures);
+  auto handler = failure_handlers_.find({key.src_ip, key.src_port});
+  if (handler != failure_handlers_.end()) {
+    FailureHandler fn = handler->second;  // it may unbind
+    fn(key.dst_ip, key.dst_port);
+  }
+}
+
+// Egress: through this node's dataplane, then to the node holding the
+// destination (itself included, without a second pass: one dataplane judged
+// both ends).
+void PodNetwork::Transmit(FrameType type, const FlowKey& key, uint8_t protocol, ByteView payload) {
+  policy::Packet packet;
+  packet.src = key.src_ip;
+  packet.dst = key.dst_ip;
+  packet.src_port = key.src_port;
+  packet.dst_port = key.dst_port;
+  packet.protocol = protocol;
+  packet.tcp_flags = type == FrameType::kSyn      ? policy::kSyn
+                     : type == FrameType::kSynAck ? (policy::kSyn | policy::kAck)
+                     : type == FrameType::kRst    ? (policy::kRst | policy::kAck)
+                                                  : policy::kAck;
+  ++stats_.sent;
+  if (!Pass(packet, /*at_egress=*/true, payload.size())) return;
+  const NodeId to = router_.NodeOf(key.dst_ip);
+  if (to == kNoNode) {
+    ++stats_.no_route;
+    return;
+  }
+  if (to == env_.self()) {
+    Arrive(type, key, protocol, payload);
+    return;
+  }
+  wire::Writer w;
+  wire::WriteHeader(w, {kMagic, kVersion, static_cast<uint8_t>(type)});
+  w.PutU32(key.src_ip);
+  w.PutU32(key.dst_ip);
+  w.PutU16(key.src_port);
+  w.PutU16(key.dst_port);
+  w.PutU8(protocol);
+  w.PutRaw(payload);
+  env_.Send(to, kPodTrafficPort, std::move(w).Finish());
+}
+
+void PodNetwork::OnFrame(NodeId, ByteView frame) {
+  wire::Reader r(frame);
+  wire::Header h;
+  FlowKey key{};
+  uint8_t protocol = 0;
+  if (!wire::ReadHeader(r, kMagic, kVersion, &h).ok() || h.type < 1 || h.type > 5 || !r.GetU32(&key.src_ip).ok() ||
+      !r.GetU32(&key.dst_ip).ok() || !r.GetU16(&key.src_port).ok() || !r.GetU16(&key.dst_port).ok() ||
+      !r.GetU8(&protocol).ok()) {
+    ++stats_.bad_frames;
+    return;
+  }
+  ByteView payload;
+  (void)r.GetRaw(r.remaining(), &payload);
+  const auto type = static_cast<FrameType>(h.type);
+  policy::Packet packet;
+  packet.src = key.src_ip;
+  packet.dst = key.dst_ip;
+  packet.src_port = key.src_port;
+  packet.dst_port = key.dst_port;
+  packet.protocol = protocol;
+  packet.tcp_flags = type == FrameType::kSyn      ? policy::kSyn
+                     : type == FrameType::kSynAck ? (policy::kSyn | policy::kAck)
+                     : type == FrameType::kRst    ? (policy::kRst | policy::kAck)
+                                                  : policy::kAck;
+  if (!Pass(packet, /*at_egress=*/false, payload.size())) return;
+  Arrive(type, key, protocol, payload);
+}
+
+// A frame that both dataplanes let through reaches the local stack.
+void PodNetwork::Arrive(FrameType type, const FlowKey& key, uint8_t protocol, ByteView payload) {
+  const FlowKey back{key.dst_ip, key.src_ip, key.dst_port, key.src_port};
+  switch (type) {
+    case FrameType::kSyn: {
+      const bool listening = bindings_.count({key.dst_ip, BindingKey(key.dst_port, protocol)}) > 0;
+      Transmit(listening ? FrameType::kSynAck : FrameType::kRst, back, protocol, {});
+      if (!listening) ++stats_.unbound;
+      return;
+    }
+    case FrameType::kSynAck: {
+      auto it = connections_.find(back);
+      if (it == connections_.end() || it->second.established) return;
+      Connection& c = it->second;
+      env_.Cancel(c.retry);
+      c.retry = kNoTimer;
+      c.established = true;
+      std::vector<Bytes> waiting = std::move(c.waiting);
+      for (Bytes& m : waiting) Transmit(FrameType::kData, back, protocol, ByteView(m));
+      return;
+    }
+    case FrameType::kRst:
+      Fail(back, /*reset=*/true);
+      return;
+    case FrameType::kData:
+    case FrameType::kDatagram: {
+      auto it = bindings_.find({key.dst_ip, BindingKey(key.dst_port, protocol)});
+      if (it == bindings_.end()) {
+        ++stats_.unbound;
+        // A segment for a connection nobody holds any more: reset it.
+        if (type == FrameType::kData) Transmit(FrameType::kRst, back, protocol, {});
+        return;
+      }
+      ++stats_.delivered;
+      Handler handler = it->second;  // it may unbind
+      handler(Message{key.src_ip, key.dst_ip, key.src_port, key.dst_port, protocol, payload});
+      return;
+    }
+  }
+}
+
+}  // namespace edgebed::sim
