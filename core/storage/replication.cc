@@ -70,6 +70,7 @@ void PutRecord(wire::Writer& w, const VolumeRecord& r) {
   }
   w.PutString(r.clone_from.volume);
   w.PutString(r.clone_from.snapshot);
+  w.PutU8(r.pristine ? 1 : 0);
 }
 
 // A count, then that many node ids.
@@ -109,6 +110,9 @@ Status GetRecord(wire::Reader& r, VolumeRecord* out) {
   }
   (void)r.GetString(kMaxName, &out->clone_from.volume);
   (void)r.GetString(kMaxSnapshotName, &out->clone_from.snapshot);
+  uint8_t pristine = 0;
+  (void)r.GetU8(&pristine);
+  out->pristine = pristine != 0;
   out->layout.block_size = static_cast<uint32_t>(bs);
   out->layout.blocks = static_cast<uint32_t>(blocks);
   out->primary = static_cast<NodeId>(primary);
@@ -285,6 +289,7 @@ class VolumeController::Impl {
     e.rec.primary = replicas[0];
     e.rec.in_sync = distinct;
     e.rec.clone_from = source;
+    e.rec.pristine = source.volume.empty();
     e.last_renew = env_.now();
     Commit(layout.name, 0);
     return Status::Ok();
@@ -408,7 +413,10 @@ class VolumeController::Impl {
   };
 
   // Bumps the generation, persists every record, then tells the replicas.
-  void Commit(const std::string& volume, uint64_t grant) {
+  // `pristine`: what the replicas are told of it, when not what is persisted
+  // (a first claim persists that the volume is served from now on, and tells
+  // its claimant that nobody had served it).
+  void Commit(const std::string& volume, uint64_t grant, std::optional<bool> pristine = std::nullopt) {
     Entry& e = records_.at(volume);
     ++e.rec.generation;
     e.grant = grant;
@@ -423,6 +431,7 @@ class VolumeController::Impl {
     w.PutU64(Hash64(payload.data(), payload.size()));
     w.PutRaw(payload);
     AssignMsg m{e.rec, grant, -1};
+    if (pristine) m.rec.pristine = *pristine;
     env_.disk().Write(kControllerFile, 0, std::move(w).Finish(), [this, m](Status s) {
       if (!s.ok()) return;  // the tick resends what the disk holds at the next change
       env_.disk().Sync(kControllerFile, [this, m](Status s2) {
@@ -510,11 +519,14 @@ class VolumeController::Impl {
     const NodeId node = static_cast<NodeId>(arg);
     const bool member = std::find(e.rec.replicas.begin(), e.rec.replicas.end(), node) != e.rec.replicas.end();
     switch (h.type) {
-      case kClaim:
+      case kClaim: {
         e.last_renew = env_.now();
-        Commit(volume, arg);
+        const bool pristine = e.rec.pristine;
+        e.rec.pristine = false;  // durable before the claimant may serve
+        Commit(volume, arg, pristine);
         e.claimed_gen = e.rec.generation;
         break;
+      }
       case kRenew:
         e.last_renew = env_.now();
         e.renewed_gen = gen;
@@ -1398,6 +1410,14 @@ class StorageNode::Impl {
       if (!rec.in_sync.count(n)) p.lagging[n];  // what it lacks is unknown here: copy everything
     }
     ++stats_.takeovers;
+    if (rec.pristine && rec.clone_from.volume.empty() && p.lagging.empty()) {
+      // Nobody has served the volume: every replica holds only zeros, as
+      // this one does, and there is nothing to rewrite.
+      p.takeover_left = 0;
+      p.phase = Primary::kServing;
+      Renew(name, p);
+      return;
+    }
     p.takeover_left = rec.layout.blocks;
     for (uint32_t b = 0; b < rec.layout.blocks; ++b) {
       // The entry, not the generation, identifies the takeover: the

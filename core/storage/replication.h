@@ -109,6 +109,9 @@ struct VolumeRecord {
   std::set<NodeId> in_sync;      // always includes the primary
   std::vector<SnapshotRecord> snapshots;  // in the order they were asked for
   CloneSource clone_from;        // until the clone has been seeded; empty otherwise
+  // No primary has served it yet: every replica holds only zeros, so the
+  // first primary's takeover has nothing to rewrite.
+  bool pristine = false;
 
   const SnapshotRecord* FindSnapshot(const std::string& name) const;
 };
