@@ -263,6 +263,20 @@ bool ReadPodMatch(Fields& f, PodMatch* out) {
 
 bool ReadTarget(Fields& f, Target* out) {
   bool good = ReadPodMatch(f, &out->pods);
+  for (const char* key : {"namespace", "selector"}) {
+    const std::string text = key[0] == 'n' ? out->pods.namespace_glob : out->pods.selector;
+    for (size_t open = text.find("${"); open != std::string::npos; open = text.find("${", open + 2)) {
+      const size_t close = text.find('}', open);
+      const std::string name = close == std::string::npos ? text.substr(open) : text.substr(open + 2, close - open - 2);
+      static const std::set<std::string> kPlace = {"site", "building", "building_number", "floor", "floor_number", "node"};
+      if (!kPlace.count(name)) {
+        f.ctx().Error(f.Take(key), JoinPath(f.path(), key),
+                      "unknown variable ${" + name + "}: a target may use ${site}, ${building}, ${building_number}, "
+                      "${floor}, ${floor_number} and ${node} of the sending pod's node");
+        good = false;
+      }
+    }
+  }
   int64_t port = 0;
   good &= f.Int("port", &port, 1, 65535, true);
   out->port = static_cast<uint16_t>(port);
@@ -887,6 +901,39 @@ class Loader {
 };
 
 }  // namespace
+
+std::map<std::string, std::string> PlaceOf(const Scenario& s, const GeneratedNode& n) {
+  std::map<std::string, std::string> vars;
+  vars["node"] = n.node.meta.name;
+  vars["site"] = n.site >= 0 ? s.sites[static_cast<size_t>(n.site)].name : "cloud";
+  if (n.building >= 0) {
+    vars["building"] = s.buildings[static_cast<size_t>(n.building)].name;
+    vars["building_number"] = vars["building"].substr(1);
+  }
+  if (n.floor >= 0) {
+    vars["floor"] = s.floors[static_cast<size_t>(n.floor)].name;
+    vars["floor_number"] = vars["floor"].substr(vars["floor"].rfind("-f") + 2);
+  }
+  return vars;
+}
+
+std::string Expand(const std::string& text, const std::map<std::string, std::string>& vars) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t open = text.find("${", i);
+    const size_t close = open == std::string::npos ? std::string::npos : text.find('}', open);
+    if (close == std::string::npos) {
+      out.append(text, i, std::string::npos);
+      break;
+    }
+    out.append(text, i, open - i);
+    auto it = vars.find(text.substr(open + 2, close - open - 2));
+    out += it == vars.end() ? text.substr(open, close - open + 1) : it->second;
+    i = close + 1;
+  }
+  return out;
+}
 
 bool PodMatch::Matches(const std::string& ns, const model::Labels& labels) const {
   if (!GlobMatch(namespace_glob.c_str(), ns.c_str())) return false;

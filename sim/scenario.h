@@ -122,7 +122,10 @@ struct PodMatch {
   bool Matches(const std::string& ns, const model::Labels& labels) const;
 };
 
-// Where a workload sends: the pods of a match, on a port.
+// Where a workload sends: the pods of a match, on a port. The match may use
+// the sending pod's place: ${site}, ${building}, ${building_number},
+// ${floor}, ${floor_number}, ${node} (a sensor publishing to the broker of
+// its own building: namespace: "${building}-services").
 struct Target {
   PodMatch pods;
   uint16_t port = 0;
@@ -219,6 +222,12 @@ struct ScenarioLoad {
   std::vector<model::Diagnostic> errors, warnings;
   bool ok() const { return errors.empty() && scenario.has_value(); }
 };
+
+// The variables of a node's place (site, building, building_number, floor,
+// floor_number, node); a cloud node has site "cloud" and no building or floor.
+std::map<std::string, std::string> PlaceOf(const Scenario& scenario, const GeneratedNode& node);
+// `text` with each ${name} of `vars` replaced; other text is left as it is.
+std::string Expand(const std::string& text, const std::map<std::string, std::string>& vars);
 
 // Reads a scenario file and what it names (no ns-3, only the file system).
 ScenarioLoad LoadScenarioFile(const std::string& path, const std::vector<std::string>& overrides = {});

@@ -150,7 +150,7 @@ class Simulation::Impl final : public PodRouter {
     n.net->set_deny_observer([this, id](const policy::Packet& p, bool at_egress, const policy::Verdict&) {
       OnDenied(id, p, at_egress);
     });
-    n.runtime = std::make_unique<SimRuntime>(*n.env, s_, *n.net, *n.resources, directory_, stats_);
+    n.runtime = std::make_unique<SimRuntime>(*n.env, s_, PlaceOf(s_, g), *n.net, *n.resources, directory_, stats_);
     cluster::AgentOptions o;
     o.token = kToken;
     o.server = server_id_;

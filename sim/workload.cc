@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "core/base/ip.h"
 #include "core/wire/codec.h"
@@ -114,11 +115,14 @@ class WorkloadModel {
     const cluster::PodRun& run;
     uint32_t ip;
     uint16_t client_port;  // the first of the ports this model opens connections from
+    const std::map<std::string, std::string>& place;
   };
   explicit WorkloadModel(const Context& c)
       : env_(c.env), net_(c.net), resources_(c.resources), directory_(c.directory), counters_(c.counters),
         spec_(c.spec), ip_(c.ip), client_port_(c.client_port), pod_key_(c.run.key()) {
     resources_.memory_bytes += spec_.memory_bytes;
+    if (spec_.publish_to) publish_to_ = Place(*spec_.publish_to, c.place);
+    for (const Target& t : spec_.forward_to) forward_to_.push_back(Place(t, c.place));
   }
   virtual ~WorkloadModel() {
     resources_.memory_bytes -= spec_.memory_bytes;
@@ -133,6 +137,12 @@ class WorkloadModel {
       timers_.erase(n);
       fn();
     });
+  }
+
+  static Target Place(Target t, const std::map<std::string, std::string>& place) {
+    t.pods.namespace_glob = Expand(t.pods.namespace_glob, place);
+    t.pods.selector = Expand(t.pods.selector, place);
+    return t;
   }
 
   // A pod of `target` for this pod to talk to: the same one as long as it
@@ -171,6 +181,9 @@ class WorkloadModel {
   const uint32_t ip_;
   const uint16_t client_port_;
   const std::string pod_key_;
+  // The spec's targets, with this pod's place substituted.
+  std::optional<Target> publish_to_;
+  std::vector<Target> forward_to_;
 
  private:
   std::map<uint64_t, TimerId> timers_;
@@ -199,15 +212,14 @@ class SensorModel final : public WorkloadModel {
   }
 
   void Publish() {
-    const Directory::Pod* target = Pick(*spec_.publish_to, salt_);
+    const Directory::Pod* target = Pick(*publish_to_, salt_);
     if (!target) {
       ++counters_.no_target;
       return;
     }
     const Reading r{next_id_++, ToNanos(env_.now())};
     ++counters_.messages_sent;
-    net_.Send(ip_, client_port_, target->ip, spec_.publish_to->port,
-              spec_.publish_to->protocol == "UDP" ? policy::kUdp : policy::kTcp,
+    net_.Send(ip_, client_port_, target->ip, publish_to_->port, publish_to_->protocol == "UDP" ? policy::kUdp : policy::kTcp,
               EncodeReading(r, spec_.payload_bytes));
   }
 
@@ -240,8 +252,8 @@ class BrokerModel final : public WorkloadModel {
       counters_.publish_ms.push_back(MillisSince(env_, r.born_ns));
       pending_bytes_ += size;
       if (spec_.forward_to.empty() || !env_.random().Chance(spec_.forward_fraction)) return;
-      for (size_t i = 0; i < spec_.forward_to.size(); ++i) {
-        const Target& t = spec_.forward_to[i];
+      for (size_t i = 0; i < forward_to_.size(); ++i) {
+        const Target& t = forward_to_[i];
         const Directory::Pod* to = Pick(t, salt_ + next_forward_++);
         if (!to) {
           ++counters_.no_target;
@@ -390,9 +402,10 @@ class InferenceModel final : public WorkloadModel {
 
 // ---- SimRuntime -------------------------------------------------------------------
 
-SimRuntime::SimRuntime(Env& env, const Scenario& scenario, PodNetwork& net, NodeResources& resources,
-                       const Directory& directory, WorkloadStats& stats)
-    : env_(env), scenario_(scenario), net_(net), resources_(resources), directory_(directory), stats_(stats) {}
+SimRuntime::SimRuntime(Env& env, const Scenario& scenario, std::map<std::string, std::string> place, PodNetwork& net,
+                       NodeResources& resources, const Directory& directory, WorkloadStats& stats)
+    : env_(env), scenario_(scenario), place_(std::move(place)), net_(net), resources_(resources),
+      directory_(directory), stats_(stats) {}
 
 SimRuntime::~SimRuntime() {
   for (auto& [key, pod] : pods_) {
@@ -422,7 +435,8 @@ void SimRuntime::Launch(const std::string& key) {
     if (!w.pods.Matches(run.pod.meta.namespace_, run.pod.meta.labels) || pod.ip == 0) continue;
     // Each model of the pod opens its connections from ports of its own.
     const auto client_port = static_cast<uint16_t>(40000 + 100 * pod.models.size());
-    WorkloadModel::Context c{env_, net_, resources_, directory_, stats_.by_workload[w.name], w, run, pod.ip, client_port};
+    WorkloadModel::Context c{env_,  net_, resources_, directory_, stats_.by_workload[w.name], w, run,
+                             pod.ip, client_port, place_};
     switch (w.kind) {
       case Workload::Kind::kSensor: pod.models.push_back(std::make_unique<SensorModel>(c)); break;
       case Workload::Kind::kBroker: pod.models.push_back(std::make_unique<BrokerModel>(c)); break;

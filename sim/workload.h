@@ -114,8 +114,9 @@ class WorkloadModel;
 class SimRuntime final : public cluster::WorkloadRuntime {
  public:
   // Everything given outlives the runtime.
-  SimRuntime(Env& env, const Scenario& scenario, PodNetwork& net, NodeResources& resources,
-             const Directory& directory, WorkloadStats& stats);
+  // `place`: the node's variables (PlaceOf), which workload targets may use.
+  SimRuntime(Env& env, const Scenario& scenario, std::map<std::string, std::string> place, PodNetwork& net,
+             NodeResources& resources, const Directory& directory, WorkloadStats& stats);
   ~SimRuntime() override;
   void SetReporter(Reporter reporter) override { reporter_ = std::move(reporter); }
   void Start(const cluster::PodRun& run) override;
@@ -133,6 +134,7 @@ class SimRuntime final : public cluster::WorkloadRuntime {
 
   Env& env_;
   const Scenario& scenario_;
+  const std::map<std::string, std::string> place_;
   PodNetwork& net_;
   NodeResources& resources_;
   const Directory& directory_;

@@ -95,7 +95,7 @@ TEST(Scenario, UnrollsTheTopology) {
 }
 
 TEST(Scenario, ShippedScenariosLoad) {
-  for (const char* name : {"smart-building.yaml"}) {
+  for (const char* name : {"smart-building.yaml", "campus.yaml", "stress-10k.yaml"}) {
     ScenarioLoad r = LoadScenarioFile(SourceDir() + "/scenarios/" + name);
     ASSERT_TRUE(r.ok()) << name << "\n" << Errors(r);
   }
