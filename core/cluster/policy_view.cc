@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "core/cluster/records.h"
@@ -151,6 +153,18 @@ struct AccountState {
 
 }  // namespace
 
+// The calculation graph. What it keeps true between calls:
+// - a policy's applies_to, a side's picks, a namespace's and a port name's
+//   endpoints hold only accepted endpoints, and every accepted endpoint is in
+//   each of them that its labels (and its namespace's and service account's)
+//   call for;
+// - nodes_ holds exactly the nodes with an accepted endpoint, each with the
+//   policies that apply to one of them (PolicyState::nodes counts how many);
+// - whatever changed a view since the last Compute either put its node in
+//   dirty_nodes_ or put a policy that applies there in touched_: a change to
+//   an entity dirties its node and touches the policies whose sides pick it
+//   or name a port it has, before and after; a change to a policy dirties
+//   the nodes it applied to and touches it.
 class PolicyViews::Graph {
  public:
   Graph() : evaluator_(no_tiers_, inventory_) {}
