@@ -1410,16 +1410,13 @@ class StorageNode::Impl {
       if (!rec.in_sync.count(n)) p.lagging[n];  // what it lacks is unknown here: copy everything
     }
     ++stats_.takeovers;
-    if (rec.pristine && rec.clone_from.volume.empty() && p.lagging.empty()) {
-      // Nobody has served the volume: every replica holds only zeros, as
-      // this one does, and there is nothing to rewrite.
-      p.takeover_left = 0;
-      p.phase = Primary::kServing;
-      Renew(name, p);
-      return;
-    }
-    p.takeover_left = rec.layout.blocks;
-    for (uint32_t b = 0; b < rec.layout.blocks; ++b) {
+    // Nobody has served a pristine volume: every replica holds only zeros, as
+    // this one does. One block rewritten is enough to fence every replica at
+    // this generation (what lets them confirm the primary's leases).
+    const bool pristine = rec.pristine && rec.clone_from.volume.empty() && p.lagging.empty();
+    const uint32_t rewrite = pristine ? 1 : rec.layout.blocks;
+    p.takeover_left = rewrite;
+    for (uint32_t b = 0; b < rewrite; ++b) {
       // The entry, not the generation, identifies the takeover: the
       // controller may change the volume again while it runs.
       auto rewrite = [this, name, entry = p.entry, b](StatusOr<Bytes> data, Version) {
