@@ -174,7 +174,7 @@ class Server::Impl {
                      [](const Recovered& a, const Recovered& b) { return a.rank < b.rank; });
     for (const Record& r : store.List("s/Node/")) {
       NodeStatus status;
-      if (Decode(r.value, &status).ok()) node_status_[r.key.substr(7)] = status;
+      if (Decode(r.value, &status).ok()) NoteStatus(r.key.substr(7), status);
     }
     for (const Record& r : store.List("s/Volume/")) {
       VolumePlacementRecord placement;
@@ -504,8 +504,10 @@ class Server::Impl {
     StatusOr<const storage::Volume*> v = provisioner_.UpsertClaim(pvc);
     if (v.ok() && *v) {
       RecordPlacement(**v);
-    } else if (!v.ok()) {
-      env_.RecordEvent("cluster.claim_pending", "claim=" + name + " reason=" + v.status().message());
+    } else {
+      // Waiting for its first consumer, or for room.
+      unplaced_claims_.insert(ObjectKey("PersistentVolumeClaim", pvc.meta.namespace_, pvc.meta.name));
+      if (!v.ok()) env_.RecordEvent("cluster.claim_pending", "claim=" + name + " reason=" + v.status().message());
     }
     volumes_dirty_ = true;
   }
@@ -985,14 +987,26 @@ class Server::Impl {
     return std::nullopt;
   }
 
+  // Node statuses go through here, so that the pod CIDRs in use are known
+  // without a scan of every node at each join.
+  void NoteStatus(const std::string& name, const NodeStatus& status) {
+    node_status_[name] = status;
+    IpPrefix cidr;
+    std::string why;
+    if (!status.pod_cidr.empty() && ParseCidr(status.pod_cidr, &cidr, &why)) cidrs_in_use_.insert(cidr.v4());
+  }
+
+  // The first free share of the cluster CIDR, looking on from the last one
+  // given (then from the start, for any freed before it).
   std::string AllocateNodeCidr() {
-    std::set<std::string> used;
-    for (const auto& [name, n] : nodes_) used.insert(n.status.pod_cidr);
     const uint32_t count = 1u << (o_.node_cidr_prefix - cluster_cidr_.prefix);
-    for (uint32_t i = 0; i < count; ++i) {
-      uint32_t base = cluster_cidr_.v4() + (i << (32 - o_.node_cidr_prefix));
-      std::string text = Ipv4Prefix(base, o_.node_cidr_prefix).ToString();
-      if (!used.count(text)) return text;
+    for (uint32_t k = 0; k < count; ++k) {
+      const uint32_t i = (next_cidr_ + k) % count;
+      const uint32_t base = cluster_cidr_.v4() + (i << (32 - o_.node_cidr_prefix));
+      if (cidrs_in_use_.count(base)) continue;
+      next_cidr_ = i + 1;
+      cidrs_in_use_.insert(base);
+      return Ipv4Prefix(base, o_.node_cidr_prefix).ToString();
     }
     return {};
   }
@@ -1028,15 +1042,22 @@ class Server::Impl {
       }
     }
     // Claims still waiting for room.
-    for (const auto& [key, object] : objects_)
-      if (auto* pvc = std::get_if<model::PersistentVolumeClaim>(&object))
-        if (!provisioner_.Find(pvc->meta.namespace_, pvc->meta.name)) {
-          StatusOr<const storage::Volume*> v = provisioner_.UpsertClaim(*pvc);
-          if (v.ok() && *v) {
-            RecordPlacement(**v);
-            volumes_dirty_ = true;
-          }
-        }
+    for (auto it = unplaced_claims_.begin(); it != unplaced_claims_.end();) {
+      auto object = objects_.find(*it);
+      const auto* pvc = object == objects_.end() ? nullptr : std::get_if<model::PersistentVolumeClaim>(&object->second);
+      if (!pvc || provisioner_.Find(pvc->meta.namespace_, pvc->meta.name)) {
+        it = unplaced_claims_.erase(it);
+        continue;
+      }
+      StatusOr<const storage::Volume*> v = provisioner_.UpsertClaim(*pvc);
+      if (v.ok() && *v) {
+        RecordPlacement(**v);
+        volumes_dirty_ = true;
+        it = unplaced_claims_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     scheduler_->VolumesChanged(env_.now());
     if (volumes_dirty_) Kick();
   }
@@ -1107,7 +1128,7 @@ class Server::Impl {
 
   void SetUnreachableTaint(const std::string& name, NodeEntry& n, bool on) {
     n.status.unreachable_taint = on;
-    node_status_[name] = n.status;
+    NoteStatus(name, n.status);
     Put("s/Node/" + name, ToString(Encode(n.status)));
     model::Node node = n.node;
     auto& taints = node.taints;
@@ -1277,7 +1298,7 @@ class Server::Impl {
     ++stats_.joins;
     env_.RecordEvent("cluster.node_joined", "node=" + m.node + " id=" + std::to_string(from) +
                                                " pod_cidr=" + n.status.pod_cidr);
-    node_status_[m.node] = n.status;
+    NoteStatus(m.node, n.status);
     Put("s/Node/" + m.node, ToString(Encode(n.status)));
     volumes_dirty_ = true;
     Flush();
@@ -1302,7 +1323,7 @@ class Server::Impl {
         SetUnreachableTaint(name, n, false);
         env_.RecordEvent("cluster.node_ready", "node=" + name);
       }
-      node_status_[name] = n.status;
+      NoteStatus(name, n.status);
       Put("s/Node/" + name, ToString(Encode(n.status)));
       // Pods waiting to be evicted from it stay.
       for (auto it = evict_at_.begin(); it != evict_at_.end();) {
@@ -1420,6 +1441,9 @@ class Server::Impl {
 
   std::vector<Mutation> batch_;
   std::set<std::string> touched_;  // nodes whose view changed since the last Flush
+  std::set<uint32_t> cidrs_in_use_;  // pod CIDR bases of every node status
+  uint32_t next_cidr_ = 0;           // where AllocateNodeCidr looks first
+  std::set<std::string> unplaced_claims_;  // object keys of claims without a volume yet
   bool volumes_dirty_ = false, snapshots_dirty_ = false;
   // Deployments: each one's pod template and its hash, its pods, and those
   // whose pods changed since they were last reconciled.

@@ -107,6 +107,7 @@ StatusOr<std::vector<Pool>> ParsePools(const std::string& text) {
 }
 
 Status Provisioner::UpsertNode(const model::Node& node) {
+  ++generation_;
   NodeInfo& info = nodes_[node.meta.name];
   info.labels = node.meta.labels;
   std::vector<Pool> pools;
@@ -140,7 +141,10 @@ Status Provisioner::UpsertNode(const model::Node& node) {
   return status;
 }
 
-void Provisioner::RemoveNode(const std::string& name) { nodes_.erase(name); }
+void Provisioner::RemoveNode(const std::string& name) {
+  ++generation_;
+  nodes_.erase(name);
+}
 
 void Provisioner::UpsertStorageClass(const model::StorageClass& sc) { classes_[sc.meta.name] = sc; }
 
@@ -314,6 +318,21 @@ StatusOr<std::vector<Replica>> Provisioner::Place(const Request& request, const 
   return chosen;
 }
 
+bool Provisioner::Placeable(const Request& request) const {
+  auto& [generation, answer] = placeable_[{request.priority, request.size, request.repl}];
+  if (generation == generation_ + 1) return answer;
+  int candidates = 0;
+  for (const auto& [name, info] : nodes_) {
+    const bool fits = std::any_of(info.pools.begin(), info.pools.end(), [&](const Pool& p) {
+      return p.priority == request.priority && p.free() >= request.size;
+    });
+    if (fits && ++candidates >= request.repl) break;
+  }
+  generation = generation_ + 1;  // 0 is never valid
+  answer = candidates >= request.repl;
+  return answer;
+}
+
 StatusOr<const Volume*> Provisioner::Create(const model::PersistentVolumeClaim& claim, const std::string& first) {
   const model::StorageClass* sc = nullptr;
   StatusOr<Request> request = RequestFor(claim, &sc);
@@ -335,6 +354,7 @@ const Volume* Provisioner::Record(const model::PersistentVolumeClaim& claim, con
   v.priority = request.priority;
   v.labels = claim.meta.labels;
   v.replicas = std::move(replicas);
+  ++generation_;
   for (const Replica& r : v.replicas)
     if (Pool* pool = FindPool(r)) pool->provisioned += v.size;
   auto [it, added] = volumes_.insert_or_assign(v.name, std::move(v));
@@ -369,6 +389,7 @@ Status Provisioner::DeleteClaim(const std::string& ns, const std::string& name) 
   for (const Replica& r : it->second.replicas) {
     if (Pool* p = FindPool(r)) p->provisioned -= std::min(p->provisioned, it->second.size);
   }
+  ++generation_;
   volumes_.erase(it);
   return Status::Ok();
 }
@@ -442,8 +463,9 @@ std::string Provisioner::CannotPlace(const model::Pod& pod, const model::Node& n
     StatusOr<Request> request = RequestFor(claim->second, &sc);
     if (!request.ok()) return "volume " + key + " cannot be provisioned: " + request.status().message();
     if (sc->volume_binding_mode != "WaitForFirstConsumer") return "pod has unbound immediate PersistentVolumeClaims";
-    // WaitForFirstConsumer: placeable with a replica here, or anywhere at all.
-    if (!Place(*request, node.meta.name).ok() && !Place(*request, "").ok()) {
+    // WaitForFirstConsumer: placeable with a replica here, or anywhere at
+    // all — either way, as long as enough nodes can each hold a replica.
+    if (!Placeable(*request)) {
       return "node(s) could not provision volume " + key;
     }
   }

@@ -37,6 +37,7 @@
 
 #include <cstdint>
 #include <map>
+#include <tuple>
 #include <optional>
 #include <set>
 #include <string>
@@ -160,8 +161,14 @@ class Provisioner final : public sched::VolumePlacement {
   const Volume* Record(const model::PersistentVolumeClaim& claim, const Request& request,
                        const model::StorageClass& sc, std::vector<Replica> replicas);
   Pool* FindPool(const Replica& r);
+  // Whether `repl` distinct nodes could each hold a replica now: what Place
+  // needs before it chooses. Remembered until the next change of nodes or
+  // volumes, since the scheduler asks once per pod and node.
+  bool Placeable(const Request& request) const;
 
   std::map<std::string, NodeInfo> nodes_;
+  uint64_t generation_ = 0;  // bumped by every change Placeable depends on
+  mutable std::map<std::tuple<IoPriority, uint64_t, int>, std::pair<uint64_t, bool>> placeable_;
   std::map<std::string, model::StorageClass> classes_;
   std::map<std::string, model::PersistentVolumeClaim> claims_;  // by namespace/name
   std::map<std::string, Volume> volumes_;                          // by namespace/name
