@@ -261,7 +261,13 @@ bool ReadPodMatch(Fields& f, PodMatch* out) {
   return good;
 }
 
-bool ReadTarget(Fields& f, Target* out) {
+bool ReadTarget(Fields& f, Target* out, bool forward = false) {
+  if (forward) {
+    if (!ReadProbability(f, "fraction", &out->fraction)) return false;
+  } else if (f.Has("fraction")) {
+    f.ctx().Error(f.Take("fraction"), JoinPath(f.path(), "fraction"), "applies to a broker's forward_to targets only");
+    return false;
+  }
   bool good = ReadPodMatch(f, &out->pods);
   for (const char* key : {"namespace", "selector"}) {
     const std::string text = key[0] == 'n' ? out->pods.namespace_glob : out->pods.selector;
@@ -577,15 +583,14 @@ class Loader {
       only({"cpu_per_message"}, "broker and stream");
     }
     if (w.kind == Workload::Kind::kBroker) {
-      f.List("forward_to", [&](Fields& t, size_t) { ReadTarget(t, &w.forward_to.emplace_back()); });
-      ReadProbability(f, "forward_fraction", &w.forward_fraction);
+      f.List("forward_to", [&](Fields& t, size_t) { ReadTarget(t, &w.forward_to.emplace_back(), /*forward=*/true); });
       f.Object("persist", [&](Fields& p) {
         p.String("volume", &w.persist_volume, true);
         ReadDuration(p, "every", &w.persist_every);
         if (w.persist_every <= Duration(0)) p.ctx().Error(p.Take("every"), JoinPath(p.path(), "every"), "must be above zero");
       });
     } else {
-      only({"forward_to", "forward_fraction", "persist"}, "broker");
+      only({"forward_to", "persist"}, "broker");
     }
     if (w.kind == Workload::Kind::kStream) {
       ReadDuration(f, "window", &w.window);

@@ -130,6 +130,7 @@ struct Target {
   PodMatch pods;
   uint16_t port = 0;
   std::string protocol = "TCP";
+  double fraction = 1.0;  // a broker's forward_to: the share of messages sent there
 };
 
 struct Workload {
@@ -144,8 +145,7 @@ struct Workload {
   std::optional<Target> publish_to;
   // broker and stream: what each message costs the node's cpu
   Duration cpu_per_message = std::chrono::microseconds(50);
-  std::vector<Target> forward_to;   // broker: every message to one pod of each target
-  double forward_fraction = 1.0;    // broker: share of messages forwarded
+  std::vector<Target> forward_to;   // broker: each message to one pod of a target, by its fraction
   std::string persist_volume;       // broker: the pod volume its messages are written to
   Duration persist_every = std::chrono::seconds(1);
   Duration window = std::chrono::seconds(10);  // stream: aggregation window

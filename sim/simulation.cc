@@ -162,6 +162,10 @@ class Simulation::Impl final : public PodRouter {
 
   void StopNode(NodeId id) {
     NodeSlot& n = nodes_[id];
+    if (n.agent) {
+      lost_writes_acked_ += n.agent->storage().stats().writes_acked;
+      lost_blocks_resynced_ += n.agent->storage().stats().blocks_resynced;
+    }
     if (n.net) {
       lost_.flows_allowed += n.net->stats().flows_allowed;
       lost_.flows_denied += n.net->stats().flows_denied;
@@ -420,6 +424,18 @@ class Simulation::Impl final : public PodRouter {
       Record("storage.replicas_in_sync", in_sync);
       Record("storage.replicas_out_of_sync", out_of_sync);
     }
+    // Replication: writes every in-sync replica acknowledged, and blocks
+    // copied to replicas catching up, over the window.
+    uint64_t acked = lost_writes_acked_, resynced = lost_blocks_resynced_;
+    for (const NodeSlot& n : nodes_) {
+      if (!n.agent) continue;
+      acked += n.agent->storage().stats().writes_acked;
+      resynced += n.agent->storage().stats().blocks_resynced;
+    }
+    Record("storage.replicated_writes_per_s", static_cast<double>(acked - std::min(acked, last_acked_)) / ToSeconds(window));
+    Record("storage.resync_blocks_per_s", static_cast<double>(resynced - std::min(resynced, last_resynced_)) / ToSeconds(window));
+    last_acked_ = std::max(last_acked_, acked);
+    last_resynced_ = std::max(last_resynced_, resynced);
     // Policy and nodes.
     PodNetworkStats net;
     double busy = 0, cores = 0, cpu_max = 0;
@@ -575,6 +591,7 @@ class Simulation::Impl final : public PodRouter {
   std::map<size_t, LinkCounters> last_links_;
   PodNetworkStats lost_;
   uint64_t last_allowed_ = 0, last_denied_ = 0, ids_alerts_ = 0, lost_alerts_ = 0;
+  uint64_t lost_writes_acked_ = 0, lost_blocks_resynced_ = 0, last_acked_ = 0, last_resynced_ = 0;
   std::vector<double> all_publish_, all_e2e_, all_write_;
 };
 

@@ -251,9 +251,9 @@ class BrokerModel final : public WorkloadModel {
       ++counters_.messages_received;
       counters_.publish_ms.push_back(MillisSince(env_, r.born_ns));
       pending_bytes_ += size;
-      if (spec_.forward_to.empty() || !env_.random().Chance(spec_.forward_fraction)) return;
       for (size_t i = 0; i < forward_to_.size(); ++i) {
         const Target& t = forward_to_[i];
+        if (!env_.random().Chance(t.fraction)) continue;
         const Directory::Pod* to = Pick(t, salt_ + next_forward_++);
         if (!to) {
           ++counters_.no_target;
