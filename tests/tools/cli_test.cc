@@ -62,7 +62,7 @@ TEST(Validate, LoadsTheSmartBuildingManifests) {
   // A scenario file stands for its topology's nodes and every manifest it applies.
   Outcome o = Shell(kEdgebed + " validate -f " + kSource + "/scenarios/smart-building.yaml");
   EXPECT_EQ(o.exit_code, 0) << o.out;
-  EXPECT_NE(o.out.find("46 objects loaded from 1 file, 2 warnings, 0 errors"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("47 objects loaded from 1 file, 2 warnings, 0 errors"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("Node b1-f3-n4"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("Deployment building-services/inference: 2 replicas"), std::string::npos);
 }
@@ -228,11 +228,12 @@ TEST(Policy, MatrixOfTheSmartBuilding) {
   ASSERT_EQ(o.exit_code, 0) << o.out;
   // The floors' gateways reach the broker on MQTT and no other floor.
   EXPECT_NE(o.out.find("-\tb1-f1/sensor-gateway\tb1-f2/sensor-gateway\tb1-f3/sensor-gateway\t"
-                       "b1-f4/sensor-gateway\tbuilding-services/inference-0\tbuilding-services/inference-1\t"
+                       "b1-f4/sensor-gateway\tbuilding-services/analytics-0\tbuilding-services/inference-0\t"
+                       "building-services/inference-1\t"
                        "building-services/mqtt-broker-0\n"),
             std::string::npos)
       << o.out;
-  EXPECT_NE(o.out.find("b1-f1/sensor-gateway\t.\tX\tX\tX\tX\tX\t.\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("b1-f1/sensor-gateway\t.\tX\tX\tX\tX\tX\tX\t.\n"), std::string::npos) << o.out;
 }
 
 TEST(Policy, ExplainNamesTheTierPolicyAndRule) {
