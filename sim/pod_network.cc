@@ -32,6 +32,7 @@ void PodNetwork::Bind(uint32_t ip, uint16_t port, uint8_t protocol, Handler hand
 void PodNetwork::Unbind(uint32_t ip) {
   bindings_.erase(bindings_.lower_bound({ip, 0}), bindings_.lower_bound({ip + 1, 0}));
   failure_handlers_.erase(failure_handlers_.lower_bound({ip, 0}), failure_handlers_.lower_bound({ip + 1, 0}));
+  workloads_.erase(ip);
   for (auto it = connections_.begin(); it != connections_.end();) {
     if (it->first.src_ip == ip) {
       env_.Cancel(it->second.retry);
@@ -73,6 +74,8 @@ bool PodNetwork::Pass(const policy::Packet& packet, bool at_egress, uint64_t byt
       flow.dst_port = packet.dst_port;
       flow.bytes = bytes;
       flow.allowed = r.allowed;
+      auto local = workloads_.find(at_egress ? packet.src : packet.dst);
+      if (local != workloads_.end()) flow.workload = local->second;
       ids_->Observe(flow);
     }
   }

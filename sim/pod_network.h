@@ -77,8 +77,10 @@ class PodNetwork {
 
   // A local pod listens on (ip, port, protocol). Replaces an earlier handler.
   void Bind(uint32_t ip, uint16_t port, uint8_t protocol, Handler handler);
-  // Forgets every binding, connection and failure handler of a local pod.
+  // Forgets every binding, connection, failure handler and name of a local pod.
   void Unbind(uint32_t ip);
+  // Names a local pod's workload ("namespace/app") for the IDS's profiles.
+  void SetWorkload(uint32_t ip, std::string workload) { workloads_[ip] = std::move(workload); }
   // Hears of the failures of connections a local pod opens from `port`.
   void OnFailure(uint32_t ip, uint16_t port, FailureHandler handler);
 
@@ -129,6 +131,7 @@ class PodNetwork {
   std::map<std::pair<uint32_t, uint32_t>, Handler> bindings_;  // (ip, port << 8 | protocol)
   std::map<std::pair<uint32_t, uint16_t>, FailureHandler> failure_handlers_;
   std::map<FlowKey, Connection> connections_;  // opened here
+  std::map<uint32_t, std::string> workloads_;   // local pod address -> workload
   DenyObserver deny_observer_;
   std::unique_ptr<policy::IntrusionDetector> ids_;
   TimerId ids_timer_ = kNoTimer;

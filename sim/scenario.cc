@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -551,8 +552,9 @@ class Loader {
     w.pos = f.ctx().Pos(f.node());
     f.String("name", &w.name, true);
     std::string kind;
-    f.Enum("kind", &kind, {"sensor", "broker", "stream", "inference"}, true);
-    w.kind = kind == "broker" ? Workload::Kind::kBroker
+    f.Enum("kind", &kind, {"sensor", "broker", "stream", "inference", "scanner"}, true);
+    w.kind = kind == "scanner" ? Workload::Kind::kScanner
+             : kind == "broker" ? Workload::Kind::kBroker
              : kind == "stream" ? Workload::Kind::kStream
              : kind == "inference" ? Workload::Kind::kInference
                                    : Workload::Kind::kSensor;
@@ -564,18 +566,40 @@ class Loader {
       for (const char* key : keys)
         if (f.Has(key)) f.ctx().Error(f.Take(key), JoinPath(f.path(), key), std::string("applies to ") + kinds + " workloads only");
     };
+    if (w.kind == Workload::Kind::kSensor || w.kind == Workload::Kind::kScanner) {
+      ReadDuration(f, "interval", &w.interval);
+      if (w.interval <= Duration(0)) f.ctx().Error(f.Take("interval"), JoinPath(f.path(), "interval"), "must be above zero");
+    } else {
+      only({"interval"}, "sensor and scanner");
+    }
+    if (w.kind == Workload::Kind::kScanner) {
+      f.Object("targets", [&](Fields& t) { ReadPodMatch(t, &w.scan.emplace()); }, true);
+      std::string ports = "1-1024";
+      if (f.String("ports", &ports)) {
+        unsigned from = 0, to = 0;
+        char dash = 0, extra = 0;
+        const int n = std::sscanf(ports.c_str(), "%u%c%u%c", &from, &dash, &to, &extra);
+        if (n != 3 || dash != '-' || from < 1 || to > 65535 || from > to) {
+          f.ctx().Error(f.Take("ports"), JoinPath(f.path(), "ports"), "\"" + ports + "\" is not a port range: write e.g. \"1-1024\"");
+        } else {
+          w.port_from = static_cast<uint16_t>(from);
+          w.port_to = static_cast<uint16_t>(to);
+        }
+      }
+      ReadDuration(f, "start_after", &w.start_after);
+    } else {
+      only({"targets", "ports", "start_after"}, "scanner");
+    }
     if (w.kind == Workload::Kind::kSensor) {
       int64_t sensors = 1;
       f.Int("sensors", &sensors, 1, 100'000);
       w.sensors = static_cast<int>(sensors);
-      ReadDuration(f, "interval", &w.interval);
       int64_t payload = w.payload_bytes;
       ReadBytes(f, "payload", &payload, 60'000);
       w.payload_bytes = static_cast<uint32_t>(payload);
       f.Object("publish_to", [&](Fields& t) { ReadTarget(t, &w.publish_to.emplace()); }, true);
-      if (w.interval <= Duration(0)) f.ctx().Error(f.Take("interval"), JoinPath(f.path(), "interval"), "must be above zero");
     } else {
-      only({"sensors", "interval", "payload", "publish_to"}, "sensor");
+      only({"sensors", "payload", "publish_to"}, "sensor");
     }
     if (w.kind == Workload::Kind::kBroker || w.kind == Workload::Kind::kStream) {
       ReadDuration(f, "cpu_per_message", &w.cpu_per_message);

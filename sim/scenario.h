@@ -134,7 +134,7 @@ struct Target {
 };
 
 struct Workload {
-  enum class Kind { kSensor, kBroker, kStream, kInference };
+  enum class Kind { kSensor, kBroker, kStream, kInference, kScanner };
   std::string name;
   Kind kind = Kind::kSensor;
   PodMatch pods;
@@ -153,6 +153,11 @@ struct Workload {
   std::string model_volume;         // the pod volume the model is read from
   uint32_t model_blocks = 16;       // read whole at start, one block per request after
   DelayDistribution service_time = DelayDistribution::Constant(std::chrono::milliseconds(10));
+  // scanner: a compromised device probing ports of other pods, one
+  // connection attempt every `interval` once `start_after` has passed
+  std::optional<PodMatch> scan;
+  uint16_t port_from = 1, port_to = 1024;
+  Duration start_after{0};
   // Every kind: memory the workload holds while it runs.
   int64_t memory_bytes = 0;
   model::SourcePos pos;

@@ -398,6 +398,35 @@ class InferenceModel final : public WorkloadModel {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
+// Probes every port of the range on each pod of its targets in turn (a
+// vertical scan per host), one connection attempt each `interval`.
+class ScannerModel final : public WorkloadModel {
+ public:
+  explicit ScannerModel(const Context& c) : WorkloadModel(c) {
+    net_.OnFailure(ip_, client_port_, [this](uint32_t, uint16_t) { ++counters_.connect_failures; });
+    After(spec_.start_after, [this] { Probe(); });
+  }
+
+ private:
+  void Probe() {
+    After(spec_.interval, [this] { Probe(); });
+    const std::vector<const Directory::Pod*>& pods = directory_.Find(*spec_.scan);
+    if (pods.empty()) {
+      ++counters_.no_target;
+      return;
+    }
+    const uint32_t ports = uint32_t{spec_.port_to} - spec_.port_from + 1;
+    const Directory::Pod* pod = pods[(next_ / ports) % pods.size()];
+    const auto port = static_cast<uint16_t>(spec_.port_from + next_ % ports);
+    ++next_;
+    if (pod->ip == ip_) return;
+    ++counters_.messages_sent;
+    net_.Send(ip_, client_port_, pod->ip, port, policy::kTcp, Bytes(1, 0));
+  }
+
+  uint64_t next_ = 0;
+};
+
 }  // namespace
 
 // ---- SimRuntime -------------------------------------------------------------------
@@ -431,6 +460,11 @@ void SimRuntime::Launch(const std::string& key) {
   Pod& pod = it->second;
   const cluster::PodRun& run = pod.run;
   pod.start = kNoTimer;
+  if (pod.ip) {
+    auto app = run.pod.meta.labels.find("app");
+    net_.SetWorkload(pod.ip, run.pod.meta.namespace_ + "/" +
+                                 (app != run.pod.meta.labels.end() ? app->second : run.pod.meta.name));
+  }
   for (const Workload& w : scenario_.workloads) {
     if (!w.pods.Matches(run.pod.meta.namespace_, run.pod.meta.labels) || pod.ip == 0) continue;
     // Each model of the pod opens its connections from ports of its own.
@@ -442,6 +476,7 @@ void SimRuntime::Launch(const std::string& key) {
       case Workload::Kind::kBroker: pod.models.push_back(std::make_unique<BrokerModel>(c)); break;
       case Workload::Kind::kStream: pod.models.push_back(std::make_unique<StreamModel>(c)); break;
       case Workload::Kind::kInference: pod.models.push_back(std::make_unique<InferenceModel>(c)); break;
+      case Workload::Kind::kScanner: pod.models.push_back(std::make_unique<ScannerModel>(c)); break;
     }
   }
   if (reporter_) reporter_(key, cluster::PodReport{cluster::PodPhase::kRunning, "Started", 0});
