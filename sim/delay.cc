@@ -54,9 +54,11 @@ DelayDistribution DelayDistribution::Pareto(Duration scale, double shape) {
 
 DelayDistribution DelayDistribution::Empirical(std::vector<Duration> values) {
   DelayDistribution d(Kind::kEmpirical);
-  for (Duration v : values) d.table_.push_back(v.count());
-  std::sort(d.table_.begin(), d.table_.end());
-  if (!d.table_.empty()) d.a_ = Duration(d.table_[d.table_.size() / 2]);
+  std::vector<int64_t> table;
+  for (Duration v : values) table.push_back(v.count());
+  std::sort(table.begin(), table.end());
+  if (!table.empty()) d.a_ = Duration(table[table.size() / 2]);
+  d.table_ = std::make_shared<const std::vector<int64_t>>(std::move(table));
   return d;
 }
 
@@ -74,13 +76,14 @@ Duration DelayDistribution::Sample(Random& random) const {
       return Duration(Clamp(static_cast<double>(a_.count()) / std::pow(u, 1.0 / shape_)));
     }
     case Kind::kEmpirical: {
-      if (table_.empty()) return Duration(0);
-      if (table_.size() == 1) return Duration(table_[0]);
-      const double position = random.UnitReal() * static_cast<double>(table_.size() - 1);
+      const std::vector<int64_t>& table = *table_;
+      if (table.empty()) return Duration(0);
+      if (table.size() == 1) return Duration(table[0]);
+      const double position = random.UnitReal() * static_cast<double>(table.size() - 1);
       const auto i = static_cast<size_t>(position);
       const double frac = position - static_cast<double>(i);
-      const double lo = static_cast<double>(table_[i]);
-      const double hi = static_cast<double>(table_[std::min(i + 1, table_.size() - 1)]);
+      const double lo = static_cast<double>(table[i]);
+      const double hi = static_cast<double>(table[std::min(i + 1, table.size() - 1)]);
       return Duration(Clamp(lo + (hi - lo) * frac));
     }
   }
@@ -98,13 +101,14 @@ Duration DelayDistribution::Mean() const {
       if (shape_ <= 1) return Duration::max();
       return Duration(Clamp(static_cast<double>(a_.count()) * shape_ / (shape_ - 1)));
     case Kind::kEmpirical: {
-      if (table_.empty()) return Duration(0);
+      const std::vector<int64_t>& table = *table_;
+      if (table.empty()) return Duration(0);
       // The interpolated CDF's mean: trapezoids between neighbours.
-      if (table_.size() == 1) return Duration(table_[0]);
+      if (table.size() == 1) return Duration(table[0]);
       double sum = 0;
-      for (size_t i = 0; i + 1 < table_.size(); ++i)
-        sum += (static_cast<double>(table_[i]) + static_cast<double>(table_[i + 1])) / 2;
-      return Duration(Clamp(sum / static_cast<double>(table_.size() - 1)));
+      for (size_t i = 0; i + 1 < table.size(); ++i)
+        sum += (static_cast<double>(table[i]) + static_cast<double>(table[i + 1])) / 2;
+      return Duration(Clamp(sum / static_cast<double>(table.size() - 1)));
     }
   }
   return a_;
@@ -139,7 +143,7 @@ Status DelayDistribution::Validate() const {
       if (!(shape_ > 0) || shape_ > 100) return InvalidArgument("must be above 0 (and at most 100)", "shape");
       break;
     case Kind::kEmpirical:
-      if (table_.empty()) return InvalidArgument("the table has no values", "file");
+      if (table_->empty()) return InvalidArgument("the table has no values", "file");
       break;
   }
   return Status::Ok();
@@ -159,7 +163,7 @@ std::string DelayDistribution::ToString() const {
       std::snprintf(text, sizeof text, "pareto(scale %s, shape %g)", Ms(a_).c_str(), shape_);
       return text;
     case Kind::kEmpirical:
-      return "empirical(" + std::to_string(table_.size()) + " values, median " + Ms(a_) + ")";
+      return "empirical(" + std::to_string(table_->size()) + " values, median " + Ms(a_) + ")";
   }
   return "?";
 }

@@ -14,6 +14,7 @@
 // from its seed on any compiler.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,7 +54,9 @@ class DelayDistribution {
   Duration a_{0};        // constant value, mean, median or scale
   Duration stddev_{0};   // normal
   double shape_ = 0;     // lognormal sigma, pareto alpha
-  std::vector<int64_t> table_;  // empirical, sorted nanoseconds
+  // Empirical: sorted nanoseconds, shared by every copy (each link of a
+  // class holds its profile).
+  std::shared_ptr<const std::vector<int64_t>> table_ = std::make_shared<const std::vector<int64_t>>();
 };
 
 // Reads a CSV of measured round-trip times and returns the one-way delays
