@@ -49,7 +49,7 @@ void PodNetwork::OnFailure(uint32_t ip, uint16_t port, FailureHandler handler) {
 
 void PodNetwork::EnableIds(policy::IdsOptions options) {
   ids_tick_ = options.profile_window;
-  ids_ = std::make_unique<policy::IntrusionDetector>(options, &env_.metrics());
+  ids_ = std::make_unique<policy::IntrusionDetector>(options, &ids_sink_);
   ids_timer_ = env_.Schedule(ids_tick_, [this] { TickIds(); });
 }
 

@@ -125,7 +125,27 @@ class PodNetwork {
   void Fail(const FlowKey& key, bool reset);
   void TickIds();
 
+  // Stamps the IDS's events with this node.
+  class NodeSink final : public MetricsSink {
+   public:
+    explicit NodeSink(Env& env) : env_(env) {}
+    void Record(const MetricSample& sample) override {
+      MetricSample s = sample;
+      s.node = env_.self();
+      env_.metrics().Record(s);
+    }
+    void Event(const EventRecord& event) override {
+      EventRecord e = event;
+      e.node = env_.self();
+      env_.metrics().Event(e);
+    }
+
+   private:
+    Env& env_;
+  };
+
   Env& env_;
+  NodeSink ids_sink_{env_};
   PodRouter& router_;
   std::function<policy::Dataplane*()> dataplane_;
   std::map<std::pair<uint32_t, uint32_t>, Handler> bindings_;  // (ip, port << 8 | protocol)
