@@ -337,6 +337,8 @@ class VolumeController::Impl {
     }
     *g = node;
     r.in_sync.erase(gone);
+    it->second.out_since.erase(gone);
+    it->second.out_since.emplace(node, env_.now());
     Commit(volume, it->second.grant);
     return Status::Ok();
   }
@@ -410,6 +412,9 @@ class VolumeController::Impl {
     // A failover under way: when the old primary was last heard from, so that
     // the new one's first renewal measures the outage.
     std::optional<Time> failing_since;
+    // Replicas out of sync, since when (in this controller's life): the
+    // time each takes to be back measures how far replication lags.
+    std::map<NodeId, Time> out_since;
   };
 
   // Bumps the generation, persists every record, then tells the replicas.
@@ -467,6 +472,7 @@ class VolumeController::Impl {
     }
     if (candidates.empty()) return false;
     e.rec.in_sync.erase(e.rec.primary);
+    e.out_since.emplace(e.rec.primary, env_.now());
     const NodeId old_primary = e.rec.primary;
     // Deterministic, and away from the last one tried when several fail.
     e.rec.primary = candidates[e.rec.generation % candidates.size()];
@@ -546,6 +552,7 @@ class VolumeController::Impl {
           // Commits even when the node is already out: the new generation
           // voids any request to add it back that is still on the wire.
           e.rec.in_sync.erase(node);
+          e.out_since.emplace(node, env_.now());
           ++stats_.removals;
           Commit(volume, e.grant);
         }
@@ -553,6 +560,11 @@ class VolumeController::Impl {
       case kAdd:
         if (member && e.rec.in_sync.insert(node).second) {
           ++stats_.additions;
+          if (auto out = e.out_since.find(node); out != e.out_since.end()) {
+            env_.RecordMetric("storage.replica_catchup_s", ToSeconds(env_.now() - out->second),
+                              "volume=" + volume);
+            e.out_since.erase(out);
+          }
           Commit(volume, e.grant);
         }
         break;
