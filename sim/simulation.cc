@@ -273,7 +273,11 @@ class Simulation::Impl final : public PodRouter {
     std::map<std::string, bool> ready;
     for (const cluster::NodeInfo& n : server_->Nodes()) ready[n.name] = n.ready;
     for (NodeId id = 0; id < nodes_.size(); ++id) {
-      if (!nodes_[id].up) continue;
+      if (!nodes_[id].up) {
+        // Its pods run nowhere, whatever the server has yet to notice.
+        ready[s_.nodes[id].node.meta.name] = false;
+        continue;
+      }
       auto r = ready.find(s_.nodes[id].node.meta.name);
       if (r == ready.end() || !r->second) return false;
     }
