@@ -81,7 +81,9 @@ bool PodNetwork::Pass(const policy::Packet& packet, bool at_egress, uint64_t byt
   }
   if (!r.allowed) {
     ++stats_.denied_packets;
-    if (new_flow && deny_observer_) deny_observer_(packet, at_egress, r.verdict);
+    // Both ends on this node are judged in one pass, at egress: the verdict
+    // says which end refused.
+    if (new_flow && deny_observer_) deny_observer_(packet, at_egress && !r.verdict.egress.allowed, r.verdict);
   }
   return r.allowed;
 }
@@ -110,11 +112,15 @@ void PodNetwork::Reply(const Message& to, Bytes payload) {
 }
 
 void PodNetwork::SendSyn(const FlowKey& key) {
-  Connection& c = connections_.at(key);
-  ++c.attempts;
+  ++connections_.at(key).attempts;
   Transmit(FrameType::kSyn, key, policy::kTcp, {});
-  const Duration wait = std::chrono::seconds(1) * (1 << (c.attempts - 1));
-  c.retry = env_.Schedule(wait, [this, key] {
+  // A pod of this node answers within Transmit: the connection may be
+  // established, or reset and gone (its failure handler may even have
+  // opened it again, with a timer of its own), by now.
+  auto it = connections_.find(key);
+  if (it == connections_.end() || it->second.established || it->second.retry != kNoTimer) return;
+  const Duration wait = std::chrono::seconds(1) * (1 << (it->second.attempts - 1));
+  it->second.retry = env_.Schedule(wait, [this, key] {
     auto it = connections_.find(key);
     if (it == connections_.end() || it->second.established) return;
     it->second.retry = kNoTimer;

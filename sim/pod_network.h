@@ -65,7 +65,8 @@ class PodNetwork {
   // A connection this node opened failed (no answer, or reset): what it
   // was sending to, so the sender can pick another peer.
   using FailureHandler = std::function<void(uint32_t dst_ip, uint16_t dst_port)>;
-  // Where a denied flow is told (for events): the packet and where it was judged.
+  // Where a denied flow is told (for events): the packet, and whether the
+  // source's egress refused it (else the destination's ingress did).
   using DenyObserver = std::function<void(const policy::Packet&, bool at_egress, const policy::Verdict&)>;
 
   // `dataplane` is asked for the node's dataplane on each packet (null: no
