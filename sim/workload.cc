@@ -125,6 +125,7 @@ class WorkloadModel {
     for (const Target& t : spec_.forward_to) forward_to_.push_back(Place(t, c.place));
   }
   virtual ~WorkloadModel() {
+    *alive_ = false;
     resources_.memory_bytes -= spec_.memory_bytes;
     for (const auto& [n, timer] : timers_) env_.Cancel(timer);
   }
@@ -136,6 +137,15 @@ class WorkloadModel {
     timers_[n] = env_.Schedule(d, [this, n, fn = std::move(fn)] {
       timers_.erase(n);
       fn();
+    });
+  }
+
+  // Spends `cost` of the node's cpu, then runs `fn`, unless the model has
+  // gone meanwhile (its pod stopped while the work waited for a core: the
+  // node's cpu outlives the pods on it).
+  void Work(Duration cost, std::function<void()> fn) {
+    resources_.Run(cost, [alive = alive_, fn = std::move(fn)] {
+      if (*alive) fn();
     });
   }
 
@@ -184,6 +194,8 @@ class WorkloadModel {
   // The spec's targets, with this pod's place substituted.
   std::optional<Target> publish_to_;
   std::vector<Target> forward_to_;
+  // False once the model is gone: for callbacks that may outlive it (volume I/O, the node's cpu).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
  private:
   std::map<uint64_t, TimerId> timers_;
@@ -247,7 +259,7 @@ class BrokerModel final : public WorkloadModel {
     Reading r;
     if (!DecodeReading(m.payload, &r)) return;
     const size_t size = m.payload.size();
-    resources_.Run(spec_.cpu_per_message, [this, r, size] {
+    Work(spec_.cpu_per_message, [this, r, size] {
       ++counters_.messages_received;
       counters_.publish_ms.push_back(MillisSince(env_, r.born_ns));
       pending_bytes_ += size;
@@ -288,21 +300,17 @@ class BrokerModel final : public WorkloadModel {
     }
   }
 
- public:
-  ~BrokerModel() override { *alive_ = false; }
-
  private:
   const cluster::VolumeMount* volume_;
   cluster::VolumeAccess* io_;
   uint64_t pending_bytes_ = 0, next_block_ = 0, salt_ = 0, next_forward_ = 0;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 class StreamModel final : public WorkloadModel {
  public:
   explicit StreamModel(const Context& c) : WorkloadModel(c) {
     BindPorts(c.run, [this](const PodNetwork::Message&) {
-      resources_.Run(spec_.cpu_per_message, [this] {
+      Work(spec_.cpu_per_message, [this] {
         ++counters_.messages_received;
         ++in_window_;
       });
@@ -326,7 +334,6 @@ class InferenceModel final : public WorkloadModel {
     load_started_ = ToNanos(env_.now());
     LoadNext(0);
   }
-  ~InferenceModel() override { *alive_ = false; }
 
  private:
   uint32_t ModelBlocks() const { return volume_ ? std::min(spec_.model_blocks, volume_->blocks) : 0; }
@@ -371,7 +378,7 @@ class InferenceModel final : public WorkloadModel {
 
   void Serve(Request r) {
     auto answer = [this, r] {
-      resources_.Run(spec_.service_time.Sample(env_.random()), [this, r] {
+      Work(spec_.service_time.Sample(env_.random()), [this, r] {
         ++counters_.requests_done;
         counters_.e2e_ms.push_back(MillisSince(env_, r.reading.born_ns));
         net_.Reply(r.from, EncodeReading(r.reading, kReadingHeader));
@@ -395,7 +402,6 @@ class InferenceModel final : public WorkloadModel {
   bool loaded_ = false;
   int64_t load_started_ = 0;
   std::vector<Request> waiting_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 // Probes every port of the range on each pod of its targets in turn (a
