@@ -145,10 +145,8 @@ void PodNetwork::Fail(const FlowKey& key, bool reset) {
   }
 }
 
-// Egress: through this node's dataplane, then to the node holding the
-// destination (itself included, without a second pass: one dataplane judged
-// both ends).
-void PodNetwork::Transmit(FrameType type, const FlowKey& key, uint8_t protocol, ByteView payload) {
+// What the dataplane sees of a frame: the flow and the TCP flags of its type.
+policy::Packet PodNetwork::PacketOf(FrameType type, const FlowKey& key, uint8_t protocol) {
   policy::Packet packet;
   packet.src = key.src_ip;
   packet.dst = key.dst_ip;
@@ -159,6 +157,14 @@ void PodNetwork::Transmit(FrameType type, const FlowKey& key, uint8_t protocol, 
                      : type == FrameType::kSynAck ? (policy::kSyn | policy::kAck)
                      : type == FrameType::kRst    ? (policy::kRst | policy::kAck)
                                                   : policy::kAck;
+  return packet;
+}
+
+// Egress: through this node's dataplane, then to the node holding the
+// destination (itself included, without a second pass: one dataplane judged
+// both ends).
+void PodNetwork::Transmit(FrameType type, const FlowKey& key, uint8_t protocol, ByteView payload) {
+  const policy::Packet packet = PacketOf(type, key, protocol);
   ++stats_.sent;
   if (!Pass(packet, /*at_egress=*/true, payload.size())) return;
   const NodeId to = router_.NodeOf(key.dst_ip);
@@ -195,16 +201,7 @@ void PodNetwork::OnFrame(NodeId, ByteView frame) {
   ByteView payload;
   (void)r.GetRaw(r.remaining(), &payload);
   const auto type = static_cast<FrameType>(h.type);
-  policy::Packet packet;
-  packet.src = key.src_ip;
-  packet.dst = key.dst_ip;
-  packet.src_port = key.src_port;
-  packet.dst_port = key.dst_port;
-  packet.protocol = protocol;
-  packet.tcp_flags = type == FrameType::kSyn      ? policy::kSyn
-                     : type == FrameType::kSynAck ? (policy::kSyn | policy::kAck)
-                     : type == FrameType::kRst    ? (policy::kRst | policy::kAck)
-                                                  : policy::kAck;
+  const policy::Packet packet = PacketOf(type, key, protocol);
   if (!Pass(packet, /*at_egress=*/false, payload.size())) return;
   Arrive(type, key, protocol, payload);
 }

@@ -117,6 +117,7 @@ class PodNetwork {
     std::vector<Bytes> waiting;
   };
 
+  static policy::Packet PacketOf(FrameType type, const FlowKey& key, uint8_t protocol);
   void Transmit(FrameType type, const FlowKey& key, uint8_t protocol, ByteView payload);
   void OnFrame(NodeId from, ByteView frame);
   void Arrive(FrameType type, const FlowKey& key, uint8_t protocol, ByteView payload);
