@@ -132,7 +132,6 @@ class Simulation::Impl final : public PodRouter {
     server_->Start([this](Status st) {
       if (!st.ok()) server_env_->RecordEvent("sim.server_failed", st.ToString());
     });
-    server_up_ = true;
   }
 
   void StartNode(NodeId id) {
@@ -386,7 +385,6 @@ class Simulation::Impl final : public PodRouter {
       case Fault::Kind::kServerLoss:
         if (!undo) {
           server_.reset();
-          server_up_ = false;
           world_->Crash(server_id_);
         } else {
           world_->Restart(server_id_);
@@ -573,7 +571,6 @@ class Simulation::Impl final : public PodRouter {
   NodeId server_id_ = kNoNode;
   std::unique_ptr<FaultEnv> server_env_;
   std::unique_ptr<cluster::Server> server_;
-  bool server_up_ = false;
   std::unordered_map<uint32_t, NodeId> routes_;  // pod CIDR (shifted) -> node
   Directory directory_;
   std::unordered_map<uint32_t, std::string> names_;
