@@ -21,8 +21,8 @@
 //
 // Routing::kGlobal builds the same tree the way a stock ns-3 script would
 // (PointToPointHelper links with each profile's mean delay, the same
-// addresses, Ipv4GlobalRoutingHelper): the baseline the simulator's
-// benchmark compares against. It carries no profile's jitter or loss and
+// addresses, Ipv4GlobalRoutingHelper): the baseline benchmarks/sim_bench.cc
+// compares against. It carries no profile's jitter or loss and
 // takes no link faults (links() hold no channel).
 #pragma once
 
