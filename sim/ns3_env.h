@@ -3,7 +3,7 @@
 // Each edgebed node is an ns-3 Node with an IPv4 stack. Its Env takes the
 // time from the ns-3 simulator, its timers are ns-3 events, and its messages
 // travel as UDP datagrams through whatever topology the Nodes are wired
-// into (sim/edge_topology.h builds the edge ones). A message larger than one
+// into (sim/topology.h builds a scenario's). A message larger than one
 // datagram is cut into chunks, paced at the node's uplink rate so its own
 // queue does not overflow, and reassembled at the receiver; it is delivered
 // whole or, if any chunk is lost, not at all — the Env contract of

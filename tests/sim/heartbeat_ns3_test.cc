@@ -1,5 +1,8 @@
 // The heartbeat protocol inside an ns-3 topology of 120 edge nodes: the same
-// source file as on the test loop (tests/probe) and on real sockets (tests/host).
+// source file as on the test loop (tests/probe) and on real sockets
+// (tests/host). It exercises what the topology tests do not: the Ns3Env
+// under a protocol, with loss and partitions from a FaultEnv, messages of
+// hundreds of datagrams, a node's crash and restart, and replay by seed.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -8,8 +11,9 @@
 #include "core/env/fault_env.h"
 #include "core/env/memory_sink.h"
 #include "core/probe/heartbeat.h"
-#include "sim/edge_topology.h"
 #include "sim/ns3_env.h"
+#include "sim/scenario.h"
+#include "sim/topology.h"
 
 namespace edgebed::sim {
 namespace {
@@ -17,18 +21,44 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// 2 buildings x 6 floors x 10 nodes. Node i probes its floor neighbour, a
-// node on the next floor and its twin in the other building.
+// 2 buildings x 6 floors x 10 nodes on one site; constant delays.
+const char* kCampus = R"(name: heartbeat
+duration: 1m
+profiles:
+  lan: {delay: 100us, bandwidth: 1Gbps}
+  riser: {delay: 200us, bandwidth: 10Gbps}
+  campus: {delay: 1ms, bandwidth: 10Gbps}
+  metro: {delay: 2ms, bandwidth: 1Gbps}
+  wan: {delay: 20ms, bandwidth: 200Mbps}
+node_classes:
+  n: {capacity: {cpu: "2", memory: 4Gi}}
+topology:
+  sites:
+    - name: site
+      buildings:
+        - count: 2
+          floors: [{count: 6, nodes: [{class: n, count: 10}]}]
+  links: {node: lan, floor: riser, building: campus, site: metro, cloud: wan}
+  server: {at: cloud}
+)";
+
+Scenario LoadCampus() {
+  ScenarioLoad r = LoadScenario(kCampus, "heartbeat.yaml", ".");
+  EXPECT_TRUE(r.ok());
+  return std::move(*r.scenario);
+}
+
+// Node i probes its floor neighbour, a node on the next floor and its twin
+// in the other building.
 struct Campus {
-  explicit Campus(uint64_t seed, HeartbeatConfig config = {}) : world(seed, sink) {
-    EdgeTopologySpec spec;
-    auto built = EdgeTopology::Build(spec);
+  explicit Campus(uint64_t seed, HeartbeatConfig config = {}) : scenario(LoadCampus()), world(seed, sink) {
+    auto built = Topology::Build(scenario, seed);
     EXPECT_TRUE(built.ok()) << built.status().ToString();
     topology = std::move(*built);
-    for (const EdgeNodeInfo& info : topology->edge_nodes()) {
+    for (const Host& h : topology->nodes()) {
       Ns3EnvOptions options;
-      options.uplink_bps = info.uplink_bps;
-      const NodeId id = world.AddNode(info.node, info.address, options);
+      options.uplink_bps = h.uplink_bps;
+      const NodeId id = world.AddNode(h.node, h.address, options);
       envs.push_back(std::make_unique<FaultEnv>(world.env(id), plan));
     }
     const NodeId n = static_cast<NodeId>(envs.size());
@@ -38,7 +68,7 @@ struct Campus {
     }
   }
   bool SameBuilding(NodeId a, NodeId b) const {
-    return topology->edge_nodes()[a].building == topology->edge_nodes()[b].building;
+    return scenario.nodes[a].building == scenario.nodes[b].building;
   }
   int Count(PeerState s, bool cross_building) const {
     int c = 0;
@@ -50,9 +80,10 @@ struct Campus {
     return c;
   }
 
+  Scenario scenario;
   MemorySink sink;
   Ns3World world;
-  std::unique_ptr<EdgeTopology> topology;
+  std::unique_ptr<Topology> topology;
   FaultPlan plan;
   std::vector<std::unique_ptr<FaultEnv>> envs;
   std::vector<std::unique_ptr<Heartbeat>> beats;
@@ -64,7 +95,7 @@ TEST(HeartbeatNs3, EveryPeerAliveWithTheRoundTripOfTheTopology) {
   c.world.RunFor(seconds(5));
   EXPECT_EQ(c.Count(PeerState::kAlive, false) + c.Count(PeerState::kAlive, true), 360);
   // Node 0 -> node 1: two 100 us hops each way. Node 0 -> node 60: the other
-  // building, 2 x (100 us + 200 us + 1 ms) each way.
+  // building, through the site's router: 2 x (100 us + 200 us + 1 ms) each way.
   const Duration same_floor = c.beats[0]->peer(1).last_rtt;
   const Duration other_building = c.beats[0]->peer(60).last_rtt;
   EXPECT_GE(same_floor, std::chrono::microseconds(400));
