@@ -314,7 +314,14 @@ class Simulation::Impl final : public PodRouter {
       all_running_after_ = world_->now() - apply_started_;
       server_env_->RecordEvent("sim.all_running", "after_s=" + std::to_string(ToSeconds(*all_running_after_)));
     }
-    if (!awaiting_ || !healthy) return;
+    if (!awaiting_) return;
+    if (!healthy) {
+      broken_since_fault_ = true;
+      return;
+    }
+    // A fault the cluster has not (yet) noticed has nothing to recover from;
+    // once it is undone, being whole at once is a recovery of 0 s.
+    if (!broken_since_fault_ && !faults_[*awaiting_].undone) return;
     const size_t i = *awaiting_;
     const Duration took = world_->now() - awaiting_since_;
     faults_[i].recovery = took;
@@ -328,6 +335,7 @@ class Simulation::Impl final : public PodRouter {
   void AwaitRecovery(size_t i) {
     awaiting_ = i;
     awaiting_since_ = world_->now();
+    broken_since_fault_ = false;
     faults_[i].recovery.reset();
   }
 
@@ -586,6 +594,7 @@ class Simulation::Impl final : public PodRouter {
   std::vector<FaultReport> faults_;
   std::optional<size_t> awaiting_;
   Time awaiting_since_{};
+  bool broken_since_fault_ = false;  // the cluster was not whole since awaiting_since_
   // Sampling state.
   Time last_sample_{};
   std::map<NodeId, double> last_busy_;

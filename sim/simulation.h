@@ -16,7 +16,9 @@
 // volume writes), storage (replicas in and out of sync), links (utilisation
 // by level) and nodes (cpu, memory). After each fault starts and after it is
 // undone, the run measures how long the cluster takes to be whole again
-// (every up node Ready, every pod Running on an up node): sim.fault_recovery_s.
+// (every up node Ready, every pod Running on an up node): sim.fault_recovery_s
+// — after its start only once the cluster was seen broken, after its undoing
+// always (0 s when nothing was left to mend).
 //
 // Determinism: the same scenario and seed give the same samples and events,
 // byte for byte (wall-clock facts go only to the progress callback).

@@ -187,6 +187,11 @@ int Run(int argc, char** argv) {
               static_cast<unsigned long long>(r.ids_alerts));
   if (!r.faults.empty()) std::printf("  faults (recovery: until every up node is Ready and every pod Running):\n");
   for (const sim::FaultReport& f : r.faults) {
+    if (f.at >= Time(scenario.duration)) {
+      std::printf("    t=%-7s %-34s after the end of the run: did not happen\n",
+                  Clock(ToSeconds(f.at.time_since_epoch())).c_str(), f.fault.c_str());
+      continue;
+    }
     std::printf("    t=%-7s %-34s recovered %s\n", Clock(ToSeconds(f.at.time_since_epoch())).c_str(), f.fault.c_str(),
                 f.recovery ? (std::to_string(static_cast<int>(ToSeconds(*f.recovery) + 0.5)) + " s after " +
                               (f.undone ? "it ended" : "it began")).c_str()
