@@ -118,10 +118,12 @@ TEST_P(ClusterSeeds, TwoHundredNodesRunEveryPodWhereItFits) {
   const storage::VolumeRecord* v = c.server().volumes().Find("floor-1/broker-data");
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->replicas.size(), 3u);
-  for (const PodInfo& p : c.server().Pods())
+  for (const PodInfo& p : c.server().Pods()) {
     if (p.name.rfind("broker-", 0) == 0 &&
-        std::count(v->replicas.begin(), v->replicas.end(), c.IdOf(p.node)))
+        std::count(v->replicas.begin(), v->replicas.end(), c.IdOf(p.node))) {
       EXPECT_EQ(v->primary, c.IdOf(p.node)) << "the broker runs on a replica node: the volume is attached there";
+    }
+  }
 }
 
 TEST(ClusterTest, WrongTokenAndReplayedJoinAreRefused) {
@@ -657,8 +659,11 @@ TEST(ClusterTest, PodAddressesRunOutCleanly) {
   EXPECT_LT(c.loop().sink().EventsOfKind("cluster.no_pod_address").size(), 40u);
   // A fourth node joins the /28's last range... there is none: refused with a reason.
   std::set<std::string> ips;
-  for (const PodInfo& p : c.server().Pods())
-    if (!p.ip.empty()) EXPECT_TRUE(ips.insert(p.ip).second) << p.ip;
+  for (const PodInfo& p : c.server().Pods()) {
+    if (!p.ip.empty()) {
+      EXPECT_TRUE(ips.insert(p.ip).second) << p.ip;
+    }
+  }
 }
 
 // The same seed gives the same run, event for event.
