@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "core/base/ip.h"
@@ -209,19 +210,32 @@ class Simulation::Impl final : public PodRouter {
       n.pod_cidr = n.agent->pod_cidr();
       routes_[prefix.v4() >> (32 - s_.cluster.node_cidr_prefix)] = id;
     }
-    if (server_ && server_->serving()) RefreshDirectory();
+    // One look at the server's pods and nodes serves the directory and the
+    // health check alike.
+    std::optional<ClusterView> view;
+    if (server_ && server_->serving()) {
+      view.emplace();
+      view->pods = server_->Pods();
+      for (const cluster::NodeInfo& n : server_->Nodes()) view->ready[n.name] = n.ready;
+      RefreshDirectory(*view);
+    }
     MaybeApply();
-    CheckHealth();
+    CheckHealth(view);
     ns3::Simulator::Schedule(ToNs3(Time(kTick)), [this] { Tick(); });
   }
 
-  void RefreshDirectory() {
-    std::map<std::string, bool> ready;
-    for (const cluster::NodeInfo& n : server_->Nodes()) ready[n.name] = n.ready;
+  // What the server says of its pods and nodes at one moment.
+  struct ClusterView {
+    std::vector<cluster::PodInfo> pods;
+    std::map<std::string, bool> ready;  // node -> Ready
+  };
+
+  void RefreshDirectory(const ClusterView& view) {
+    const std::map<std::string, bool>& ready = view.ready;
     std::vector<Directory::Pod> pods;
     names_.clear();
     pods_running_ = pods_total_ = 0;
-    for (const cluster::PodInfo& p : server_->Pods()) {
+    for (const cluster::PodInfo& p : view.pods) {
       ++pods_total_;
       auto ip = ParseIpv4(p.ip);
       if (ip) names_[*ip] = p.namespace_ + "/" + p.name;
@@ -267,10 +281,9 @@ class Simulation::Impl final : public PodRouter {
 
   // Whole: the server serves, every up node is joined and Ready, and every
   // pod is Running on one of them.
-  bool Healthy() {
-    if (!server_ || !server_->serving() || !applied_) return false;
-    std::map<std::string, bool> ready;
-    for (const cluster::NodeInfo& n : server_->Nodes()) ready[n.name] = n.ready;
+  bool Healthy(const std::optional<ClusterView>& view) {
+    if (!view || !applied_) return false;
+    std::map<std::string, bool> ready = view->ready;
     for (NodeId id = 0; id < nodes_.size(); ++id) {
       if (!nodes_[id].up) {
         // Its pods run nowhere, whatever the server has yet to notice.
@@ -281,7 +294,7 @@ class Simulation::Impl final : public PodRouter {
       if (r == ready.end() || !r->second) return false;
     }
     std::map<std::string, int> owned;  // "ns/Deployment/name" -> pods Running
-    for (const cluster::PodInfo& p : server_->Pods()) {
+    for (const cluster::PodInfo& p : view->pods) {
       if (p.phase == "Succeeded") continue;
       if (p.phase != "Running") return false;
       auto r = ready.find(p.node);
@@ -308,8 +321,8 @@ class Simulation::Impl final : public PodRouter {
     return replicas;
   }
 
-  void CheckHealth() {
-    const bool healthy = Healthy();
+  void CheckHealth(const std::optional<ClusterView>& view) {
+    const bool healthy = Healthy(view);
     if (healthy && !all_running_after_ && applied_) {
       all_running_after_ = world_->now() - apply_started_;
       server_env_->RecordEvent("sim.all_running", "after_s=" + std::to_string(ToSeconds(*all_running_after_)));
