@@ -4,7 +4,7 @@
 //
 //   DrReceiver standby_side(remote_env, remote_storage_node);     // at the remote site
 //   DrSender sender(env, storage_node, /*remote=*/remote_node, {});
-//   scheduler_options.on_ready = [&](auto& vol, auto& snap) {     // every scheduled snapshot
+//   scheduler_options.on_ready = [&](auto& vol, auto&, auto& snap) {  // every scheduled snapshot
 //     sender.Ship(vol, snap.name, snap.ready_ns, "dr/" + vol, [](Status) {});
 //   };
 //

@@ -10,12 +10,6 @@ namespace {
 constexpr int64_t kDay = 86400;
 constexpr int64_t kNanos = 1'000'000'000;
 
-bool LeapYear(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-int DaysInMonth(int y, int m) {
-  static const int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && LeapYear(y) ? 29 : kDays[m - 1];
-}
-
 // Days since 1970-01-01 of a proleptic Gregorian date (eras of 400 years).
 int64_t DaysFromCivil(int64_t y, int m, int d) {
   y -= m <= 2;
@@ -117,10 +111,27 @@ Status SnapshotScheduler::Add(const std::string& volume, const std::string& poli
     s.rules.push_back(std::move(r));
   };
   if (policy.interval) add("interval", policy.interval->retain, &*policy.interval, nullptr, 10);
-  if (policy.daily) add("daily", policy.daily->retain, nullptr, &*policy.daily, 7);
-  if (policy.weekly) add("weekly", policy.weekly->retain, nullptr, &*policy.weekly, 4);
+  if (policy.daily) add("daily", policy.daily->retain, nullptr, &*policy.daily, 30);
+  if (policy.weekly) add("weekly", policy.weekly->retain, nullptr, &*policy.weekly, 7);
   if (policy.monthly) add("monthly", policy.monthly->retain, nullptr, &*policy.monthly, 12);
-  schedules_[{volume, policy_name}] = std::move(s);
+  // What the rules took before (a restart, a changed policy): theirs to keep
+  // or delete, already announced.
+  std::vector<const SnapshotRecord*> earlier;
+  for (const SnapshotRecord& snap : controller_.Find(volume)->snapshots) earlier.push_back(&snap);
+  std::stable_sort(earlier.begin(), earlier.end(), [](const SnapshotRecord* a, const SnapshotRecord* b) {
+    return a->requested_ns < b->requested_ns;
+  });
+  for (Rule& rule : s.rules) {
+    const std::string prefix = policy_name + "-" + rule.name + "-";
+    for (const SnapshotRecord* snap : earlier) {
+      if (snap->name.compare(0, prefix.size(), prefix) != 0) continue;
+      rule.taken.push_back(snap->name);
+      announced_[{volume, snap->name}] = true;
+    }
+  }
+  auto& slot = schedules_[{volume, policy_name}];
+  slot = std::move(s);
+  for (Rule& rule : slot.rules) Trim(slot, rule);
   return Status::Ok();
 }
 
@@ -142,9 +153,15 @@ int64_t SnapshotScheduler::NextDue(const Rule& r, int64_t after_ns) const {
     due = (DaysFromCivil(c.year, c.month, c.day) + (r.calendar.weekday - c.weekday + 7) % 7) * kDay + at_minute;
     if (due <= wall) due += 7 * kDay;
   } else {
-    int y = c.year, m = c.month;
-    for (int i = 0; i < 2; ++i) {
-      due = DaysFromCivil(y, m, std::min(r.calendar.day_of_month, DaysInMonth(y, m))) * kDay + at_minute;
+    // The date in each month from the one before this (whose 31st may have
+    // rolled over into this one) on; the first still to come.
+    int y = c.year, m = c.month - 1;
+    if (m == 0) {
+      m = 12;
+      --y;
+    }
+    for (int i = 0; i < 4; ++i) {
+      due = (DaysFromCivil(y, m, 1) + r.calendar.day_of_month - 1) * kDay + at_minute;
       if (due > wall) break;
       if (++m == 13) {
         m = 1;
@@ -168,6 +185,10 @@ void SnapshotScheduler::Fire(Schedule& s, Rule& rule) {
   }
   ++stats_.taken;
   rule.taken.push_back(name);
+  Trim(s, rule);
+}
+
+void SnapshotScheduler::Trim(Schedule& s, Rule& rule) {
   while (static_cast<int>(rule.taken.size()) > rule.retain) {
     const Status st = controller_.DeleteSnapshot(s.volume, rule.taken.front());
     if (!st.ok() && st.code() != StatusCode::kNotFound) break;  // in use (a clone seeding): next time
@@ -192,7 +213,7 @@ void SnapshotScheduler::Tick() {
       for (const std::string& name : rule.taken) {
         const SnapshotRecord* snap = rec->FindSnapshot(name);
         if (!snap || !snap->ready || !announced_.emplace(std::make_pair(s.volume, name), true).second) continue;
-        options_.on_ready(s.volume, *snap);
+        options_.on_ready(s.volume, s.policy, *snap);
       }
     }
   }

@@ -13,11 +13,15 @@
 // and when: "<policy>-<rule>-<YYYYMMDD-HHMMSS>-<n>". Calendar rules read the
 // wall clock as `wall_epoch` plus the Env's time, so a simulated run still
 // has days, weeks and months (UTC); defaults as Stork's: retain 10 for an
-// interval, 7 daily, 4 weekly, 12 monthly.
+// interval, 30 daily, 7 weekly, 12 monthly. A monthly date a month lacks
+// rolls over into the next month as Stork's (Go's) dates do: the 31st of
+// February is the 3rd of March (the 2nd in a leap year).
 //
 // Runs where the VolumeController runs (it calls it directly); `on_ready`
 // hears of each of its snapshots once it is ready, which is where a
-// cloudsnap of every Nth one, or a DR round, hooks in.
+// cloudsnap, or a DR round, hooks in. A schedule added again after a
+// restart takes back the snapshots its rules took before (by name), so
+// retention goes on counting them.
 #pragma once
 
 #include <cstdint>
@@ -39,7 +43,7 @@ struct IntervalRule {
 };
 
 // Daily: at minute_of_day; weekly: also on weekday (0 Sunday - 6 Saturday);
-// monthly: also on day_of_month (1-31; a shorter month fires on its last day).
+// monthly: also on day_of_month (1-31; past a month's end it rolls over).
 struct CalendarRule {
   int minute_of_day = 0;  // 0-1439
   int weekday = 0;
@@ -67,7 +71,8 @@ class SnapshotScheduler {
   struct Options {
     int64_t wall_epoch = UnixSeconds(2026, 1, 1);  // the wall clock at the Env's time zero
     Duration tick = std::chrono::seconds(1);
-    std::function<void(const std::string& volume, const SnapshotRecord& snapshot)> on_ready;
+    std::function<void(const std::string& volume, const std::string& policy_name, const SnapshotRecord& snapshot)>
+        on_ready;
   };
 
   SnapshotScheduler(Env& env, VolumeController& controller, Options options);
@@ -76,7 +81,9 @@ class SnapshotScheduler {
   SnapshotScheduler& operator=(const SnapshotScheduler&) = delete;
 
   // Starts a schedule; a second one for the same volume and policy name
-  // replaces the first. Errors: a bad policy, kNotFound (no such volume).
+  // replaces the first. Snapshots of the volume named as this schedule's
+  // rules name theirs count towards each rule's retention, oldest first.
+  // Errors: a bad policy, kNotFound (no such volume).
   Status Add(const std::string& volume, const std::string& policy_name, const SchedulePolicy& policy);
   void Remove(const std::string& volume, const std::string& policy_name);
 
@@ -102,6 +109,7 @@ class SnapshotScheduler {
   void Tick();
   int64_t NextDue(const Rule& rule, int64_t after_ns) const;
   void Fire(Schedule& s, Rule& rule);
+  void Trim(Schedule& s, Rule& rule);  // deletes the oldest beyond retain
 
   Env& env_;
   VolumeController& controller_;

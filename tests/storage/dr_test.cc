@@ -41,7 +41,7 @@ class Sites {
     EXPECT_TRUE(dr_->CreateVolume({"dr/v", kBlockSize, kBlocks}, {4}).ok());
     sender_ = std::make_unique<DrSender>(*envs_[1], *nodes_[1], 4);
     SnapshotScheduler::Options so;
-    so.on_ready = [this](const std::string& volume, const SnapshotRecord& snap) {
+    so.on_ready = [this](const std::string& volume, const std::string&, const SnapshotRecord& snap) {
       if (primary() != 1) return;  // the sender lives on node 1
       sender_->Ship(volume, snap.name, snap.ready_ns, "dr/v", [this](Status s) { (s.ok() ? shipped_ : failed_)++; });
     };

@@ -79,8 +79,9 @@ struct World {
 TEST(SnapshotScheduler, IntervalSnapshotsKeepTheLastRetained) {
   std::vector<std::string> ready;
   SnapshotScheduler::Options o;
-  o.on_ready = [&](const std::string& volume, const SnapshotRecord& s) {
+  o.on_ready = [&](const std::string& volume, const std::string& policy, const SnapshotRecord& s) {
     EXPECT_EQ(volume, "v");
+    EXPECT_EQ(policy, "every-minute");
     EXPECT_TRUE(s.ready);
     ready.push_back(s.name);
   };
@@ -105,14 +106,39 @@ TEST(SnapshotScheduler, IntervalSnapshotsKeepTheLastRetained) {
   EXPECT_EQ(w.Snapshots().size(), 4u);
 }
 
+TEST(SnapshotScheduler, ARestartedSchedulerTakesBackWhatItsRulesTook) {
+  int announced = 0;
+  SnapshotScheduler::Options o;
+  o.on_ready = [&](const std::string&, const std::string&, const SnapshotRecord&) { ++announced; };
+  World w(o);
+  SchedulePolicy p;
+  p.interval = IntervalRule{minutes(1), 3};
+  ASSERT_TRUE(w.scheduler->Add("v", "every-minute", p).ok());
+  ASSERT_TRUE(w.controller->CreateSnapshot("v", "every-minute-by-hand").ok());  // not a rule's name
+  w.loop.RunFor(minutes(4) + seconds(30));
+  ASSERT_EQ(announced, 4);
+  // The server restarts: a new scheduler, the same controller; the policy now keeps 2.
+  w.scheduler = std::make_unique<SnapshotScheduler>(w.loop.env(0), *w.controller, o);
+  p.interval->retain = 2;
+  ASSERT_TRUE(w.scheduler->Add("v", "every-minute", p).ok());
+  EXPECT_EQ(w.Snapshots(), (std::vector<std::string>{"every-minute-by-hand", "every-minute-interval-20260101-000300-3",
+                                                     "every-minute-interval-20260101-000400-4"}));
+  w.loop.RunFor(minutes(1) + seconds(10));
+  EXPECT_EQ(announced, 5);  // the new one only
+  const std::vector<std::string> kept = w.Snapshots();
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_EQ(kept[0], "every-minute-by-hand");
+  EXPECT_EQ(kept[1], "every-minute-interval-20260101-000400-4");
+}
+
 TEST(SnapshotScheduler, CalendarRulesFallOnTheirDays) {
   SnapshotScheduler::Options o;
   o.tick = minutes(1);
   World w(std::move(o), /*months=*/true);
   SchedulePolicy p;
   p.daily = CalendarRule{22 * 60 + 14, 0, 1, 2};    // 10:14PM, keep 2
-  p.weekly = CalendarRule{60, 0, 1, 0};             // Sundays 1:00AM, keep 4
-  p.monthly = CalendarRule{8 * 60 + 5, 0, 31, 0};  // the 31st (or the month's last day) 8:05AM
+  p.weekly = CalendarRule{60, 0, 1, 0};             // Sundays 1:00AM, keep Stork's 7
+  p.monthly = CalendarRule{8 * 60 + 5, 0, 31, 0};  // the 31st 8:05AM (February's rolls over to March 3)
   ASSERT_TRUE(w.scheduler->Add("v", "cal", p).ok());
   w.loop.RunFor(hours(24 * 62));  // 2026-01-01 to 2026-03-04
   std::vector<std::string> weekly, monthly, daily;
@@ -121,10 +147,11 @@ TEST(SnapshotScheduler, CalendarRulesFallOnTheirDays) {
     if (n.find("-monthly-") != std::string::npos) monthly.push_back(n.substr(12, 15));
     if (n.find("-daily-") != std::string::npos) daily.push_back(n.substr(10, 15));
   }
-  // The last four Sundays before March 4, 2026, at 1:00.
-  EXPECT_EQ(weekly, (std::vector<std::string>{"20260208-010000", "20260215-010000", "20260222-010000",
+  // The last seven Sundays before March 4, 2026, at 1:00.
+  EXPECT_EQ(weekly, (std::vector<std::string>{"20260118-010000", "20260125-010000", "20260201-010000",
+                                              "20260208-010000", "20260215-010000", "20260222-010000",
                                               "20260301-010000"}));
-  EXPECT_EQ(monthly, (std::vector<std::string>{"20260131-080500", "20260228-080500"}));
+  EXPECT_EQ(monthly, (std::vector<std::string>{"20260131-080500", "20260303-080500"}));
   EXPECT_EQ(daily, (std::vector<std::string>{"20260302-221400", "20260303-221400"}));
 }
 
