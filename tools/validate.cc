@@ -18,7 +18,7 @@ constexpr const char* kSummary =
     "Loads Kubernetes-style manifests (Namespace, ServiceAccount, Node, Pod,\n"
     "Deployment, NetworkPolicy, Calico NetworkPolicy, GlobalNetworkPolicy, Tier,\n"
     "NetworkSet and GlobalNetworkSet, StorageClass, PersistentVolumeClaim,\n"
-    "VolumeSnapshot, PriorityClass; also a v1 List of them)\n"
+    "VolumeSnapshot, PriorityClass, Stork's SchedulePolicy; also a v1 List of them)\n"
     "and prints one line per object loaded, then a warning for each field edgebed\n"
     "ignores, then every error as file:line:column: field.path: what is wrong.\n"
     "A directory loads its *.yaml and *.yml files in name order; '-' reads standard\n"

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -152,9 +153,28 @@ class Writer {
     bool opened;
   };
 
-  void Scalar(const std::string& text) {
+  void Scalar(const std::string& text, bool may_be_block = true) {
+    if (may_be_block && IsLiteralBlock(text)) {
+      // "|" keeps one final newline (YAML's "clip"), so it is left to the reader.
+      out_ << YAML::Literal << text.substr(0, text.size() - 1);
+      return;
+    }
     if (ReadsAsNonString(text)) out_ << YAML::DoubleQuoted;
     out_ << text;
+  }
+  // Lines ending in a newline, as a "|" block writes them (a Stork schedule
+  // parameter's YAML, say), are written as one: readable, and read back the
+  // same. Only text a block gives back byte for byte: no other final newline,
+  // no leading blank or space (the block's indentation is taken from its
+  // first line), nothing but printable ASCII and tabs (a block cannot
+  // escape a character, and some readers take U+0085 or U+2028 for a line
+  // break).
+  static bool IsLiteralBlock(const std::string& text) {
+    if (text.size() < 2 || text.back() != '\n' || text[text.size() - 2] == '\n') return false;
+    if (text[0] == ' ' || text[0] == '\t' || text[0] == '\n') return false;
+    return std::all_of(text.begin(), text.end(), [](char c) {
+      return (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\t';
+    });
   }
   void Scalar(const IntOrString& value) {
     if (value.is_int) {
@@ -166,7 +186,7 @@ class Writer {
   void Key(const std::optional<std::string>& key) {
     if (!key) return;
     out_ << YAML::Key;
-    Scalar(*key);
+    Scalar(*key, false);
     out_ << YAML::Value;
   }
   void OpenPending() {
@@ -586,6 +606,43 @@ void Write(Writer& w, const PriorityClass& pc) {
   w.TrueIfSet("globalDefault", pc.global_default);
   w.Text("preemptionPolicy", pc.preemption_policy);
   w.TextIfSet("description", pc.description);
+}
+
+// A retain of 0 is Stork's default, as when it is not written.
+void Write(Writer& w, const SchedulePolicy& policy) {
+  WriteHead(w, "stork.libopenstorage.org/v1alpha1", "SchedulePolicy", policy.meta);
+  const auto retain = [&](int32_t value) {
+    if (value != 0) w.Int("retain", value);
+  };
+  w.Map("policy", [&] {
+    if (const auto& rule = policy.interval) {
+      w.Map("interval", [&] {
+        w.Int("intervalMinutes", rule->minutes);
+        retain(rule->retain);
+      }, IfEmpty::kBraces);
+    }
+    if (const auto& rule = policy.daily) {
+      w.Map("daily", [&] {
+        w.Text("time", rule->time.text);
+        retain(rule->retain);
+        w.TextIfSet("forceFullSnapshotDay", rule->force_full_snapshot_day);
+      }, IfEmpty::kBraces);
+    }
+    if (const auto& rule = policy.weekly) {
+      w.Map("weekly", [&] {
+        w.Text("day", rule->day);
+        w.Text("time", rule->time.text);
+        retain(rule->retain);
+      }, IfEmpty::kBraces);
+    }
+    if (const auto& rule = policy.monthly) {
+      w.Map("monthly", [&] {
+        w.Int("date", rule->date);
+        w.Text("time", rule->time.text);
+        retain(rule->retain);
+      }, IfEmpty::kBraces);
+    }
+  }, IfEmpty::kBraces);
 }
 
 void WriteResourceWeights(Writer& w, const std::vector<ResourceWeight>& weights) {

@@ -957,11 +957,131 @@ bool IsPortworxProvisioner(const std::string& provisioner) {
   return provisioner == "pxd.portworx.com" || provisioner == "kubernetes.io/portworx-volume";
 }
 
+// The parameter that gives a class's volumes a Stork snapshot schedule.
+constexpr char kStorkSchedulePrefix[] = "snapshotschedule.stork.libopenstorage.org/";
+
+const char* YamlTypeName(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a scalar";
+    default: return "empty";
+  }
+}
+
+// A string value of the schedule's own YAML document, or why it is not one.
+bool StorkString(const YAML::Node& v, const std::string& key, std::string* out, std::string* why) {
+  if (!v.IsScalar()) {
+    *why = key + ": must be a string, not " + YamlTypeName(v);
+    return false;
+  }
+  if (internal::LooksNonString(v)) {
+    *why = key + ": " + v.Scalar() + " is not a string; quote it (\"" + v.Scalar() + "\")";
+    return false;
+  }
+  *out = v.Scalar();
+  return true;
+}
+
+// The value of "snapshotschedule.stork.libopenstorage.org/<name>": YAML with
+// schedulePolicyName, reclaimPolicy and annotations, as Portworx hands it to
+// Stork for each new volume of the class. False with `why` on the first thing
+// wrong: every error is placed at the parameter, whose text is one scalar.
+bool ParseStorkSchedule(const std::string& value, StorkSchedule* out, std::string* why) {
+  const std::string example = "write e.g. \"schedulePolicyName: daily\" on a line of its own";
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(value);
+  } catch (const YAML::Exception& e) {
+    *why = "the value is not YAML (" +
+           (e.mark.line >= 0 ? "its line " + std::to_string(e.mark.line + 1) + ": " : "") + e.msg +
+           "); " + example;
+    return false;
+  }
+  if (!doc.IsMap()) {
+    *why = "the value must be a mapping of schedulePolicyName, reclaimPolicy and annotations, "
+           "not " + std::string(YamlTypeName(doc)) + "; " + example;
+    return false;
+  }
+  static const std::vector<std::string> kKeys = {"schedulePolicyName", "reclaimPolicy",
+                                                 "annotations"};
+  std::set<std::string> seen;
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    if (!it->first.IsScalar()) {
+      *why = "a key of the value must be a plain string";
+      return false;
+    }
+    const std::string key = it->first.Scalar();
+    const YAML::Node v = it->second;
+    if (!seen.insert(key).second) {
+      *why = "\"" + key + "\" is given twice in the value; keep one";
+      return false;
+    }
+    if (v.IsNull()) continue;  // as absent, like any field
+    if (key == "schedulePolicyName") {
+      if (!StorkString(v, key, &out->policy, why)) return false;
+      if (!IsDnsSubdomain(out->policy)) {
+        *why = key + ": \"" + out->policy + "\" is not a SchedulePolicy name: lowercase "
+               "letters, digits, '-' and '.', starting and ending with a letter or digit";
+        return false;
+      }
+    } else if (key == "reclaimPolicy") {
+      if (!StorkString(v, key, &out->reclaim_policy, why)) return false;
+      if (out->reclaim_policy != "Delete" && out->reclaim_policy != "Retain") {
+        const std::string near = ClosestName(out->reclaim_policy, {"Delete", "Retain"});
+        *why = key + ": \"" + out->reclaim_policy + "\" is not one of Delete, Retain" +
+               (near.empty() ? "" : "; did you mean \"" + near + "\"?");
+        return false;
+      }
+    } else if (key == "annotations") {
+      if (!v.IsMap()) {
+        *why = key + ": must be a mapping of strings, not " + std::string(YamlTypeName(v));
+        return false;
+      }
+      for (auto a = v.begin(); a != v.end(); ++a) {
+        const std::string name = a->first.IsScalar() ? a->first.Scalar() : "?";
+        std::string text;
+        if (!StorkString(a->second, key + "." + name, &text, why)) return false;
+        if (!out->annotations.emplace(name, text).second) {
+          *why = key + ": \"" + name + "\" is given twice; keep one";
+          return false;
+        }
+      }
+    } else {
+      const std::string near = ClosestName(key, kKeys);
+      *why = "unknown key \"" + key + "\" in the value" +
+             (near.empty() ? "; it takes schedulePolicyName, reclaimPolicy and annotations"
+                           : "; did you mean \"" + near + "\"?");
+      return false;
+    }
+  }
+  if (out->policy.empty()) {
+    *why = "\"schedulePolicyName\" is required: the SchedulePolicy whose times it follows";
+    return false;
+  }
+  if (auto type = out->annotations.find("portworx/snapshot-type"); type != out->annotations.end()) {
+    if (type->second != "local" && type->second != "cloud") {
+      const std::string near = ClosestName(type->second, {"local", "cloud"});
+      *why = "annotations.portworx/snapshot-type: \"" + type->second +
+             "\" is not one of local, cloud" +
+             (near.empty() ? "" : "; did you mean \"" + near + "\"?");
+      return false;
+    }
+    out->cloud = type->second == "cloud";
+  }
+  if (auto cred = out->annotations.find("portworx/cloud-cred-id"); cred != out->annotations.end()) {
+    out->cloud_cred_id = cred->second;
+  }
+  return true;
+}
+
 // The parameters Portworx reads, typed. Names and values are those of the
 // openstorage volume spec (repl, io_priority or its alias priority_io,
-// io_profile, sharedv4, snap_interval, snap_schedule); cloudsnap_schedule and
-// cloudsnap_full_every are edgebed's, in the same notation, for backups to
-// the cloud. Other parameters (fs, group, ...) stay in `parameters` untouched.
+// io_profile, sharedv4 or its alias shared, snap_interval, snap_schedule),
+// and the Stork snapshot schedules every volume of the class gets
+// ("snapshotschedule.stork.libopenstorage.org/<name>", whose value is a YAML
+// document of its own). Other parameters (fs, group, ...) stay in
+// `parameters` untouched.
 PortworxParameters ParsePortworxParameters(Fields& top, const std::map<std::string, std::string>& parameters) {
   PortworxParameters px;
   Context& ctx = top.ctx();
@@ -1002,11 +1122,12 @@ PortworxParameters ParsePortworxParameters(Fields& top, const std::map<std::stri
         ctx.Error(at(key), where(key),
                   "\"" + value + "\" is not a replica count; use \"1\", \"2\" or \"3\"");
       }
-    } else if (key == "sharedv4") {
+    } else if (key == "sharedv4" || key == "shared") {
       if (value != "true" && value != "false") {
         ctx.Error(at(key), where(key), "\"" + value + "\" must be \"true\" or \"false\"");
       }
-      px.sharedv4 = value == "true";
+      // "true" in either spelling turns it on.
+      px.sharedv4 = px.sharedv4 || value == "true";
     } else if (key == "io_profile") {
       static const std::vector<std::string> kProfiles = {
           "auto", "auto_journal", "db", "db_remote", "sequential", "random",
@@ -1039,11 +1160,19 @@ PortworxParameters ParsePortworxParameters(Fields& top, const std::map<std::stri
       }
     } else if (key == "snap_schedule") {
       schedules(key, value, &px.snapshot_schedules);
-    } else if (key == "cloudsnap_schedule") {
-      schedules(key, value, &px.backup_schedules);
-    } else if (key == "cloudsnap_full_every") {
-      if (!whole(value, 1, 1000, &px.full_backup_every)) {
-        ctx.Error(at(key), where(key), "\"" + value + "\" must be a whole number of backups, 1..1000");
+    } else if (key.rfind(kStorkSchedulePrefix, 0) == 0) {
+      StorkSchedule schedule;
+      schedule.name = key.substr(sizeof kStorkSchedulePrefix - 1);
+      std::string why;
+      if (!IsDnsSubdomain(schedule.name)) {
+        ctx.Error(at(key), where(key),
+                  "\"" + schedule.name + "\" is not a schedule name (it prefixes the snapshots' "
+                  "names): lowercase letters, digits, '-' and '.', starting and ending with a "
+                  "letter or digit, after the '/'");
+      } else if (!ParseStorkSchedule(value, &schedule, &why)) {
+        ctx.Error(at(key), where(key), why);
+      } else {
+        px.stork_schedules.push_back(std::move(schedule));
       }
     }
   }
@@ -1144,6 +1273,150 @@ PriorityClass ParsePriorityClass(Document& d) {
   d.top.Enum("preemptionPolicy", &pc.preemption_policy, {"PreemptLowerPriority", "Never"});
   d.top.String("description", &pc.description);
   return pc;
+}
+
+// --- Stork ---
+
+// A rule's time as Stork reads it: Go's time.Parse with layout time.Kitchen
+// ("3:04PM"), then with that layout in lowercase ("3:04pm"). So the hour is
+// one or two digits up to 12 (Go lets 0 through, as 12 is), the minutes two
+// digits, then AM or PM, or am or pm; 12AM is midnight, 12PM noon.
+bool ParseKitchenTime(const std::string& text, ScheduleClock* out) {
+  const auto digit = [&](size_t i) {
+    return i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]));
+  };
+  if (!digit(0)) return false;
+  size_t i = digit(1) ? 2 : 1;
+  const int hour = std::stoi(text.substr(0, i));
+  if (hour > 12 || i >= text.size() || text[i] != ':' || !digit(i + 1) || !digit(i + 2)) return false;
+  const int minute = std::stoi(text.substr(i + 1, 2));
+  const std::string half = text.substr(i + 3);
+  if (minute > 59 || (half != "AM" && half != "PM" && half != "am" && half != "pm")) return false;
+  const bool pm = half == "PM" || half == "pm";
+  out->text = text;
+  out->hour = pm ? (hour < 12 ? hour + 12 : hour) : (hour == 12 ? 0 : hour);
+  out->minute = minute;
+  return true;
+}
+
+void ParseScheduleTime(Fields& f, ScheduleClock* out) {
+  std::string text;
+  if (!f.String("time", &text, true)) return;
+  if (!ParseKitchenTime(text, out)) {
+    f.ctx().Error(f.Take("time"), JoinPath(f.path(), "time"),
+                  "\"" + text + "\" is not a time like 10:14PM (Go's time.Kitchen, as Stork "
+                  "reads it); write the hour 1-12, a colon, two digits of minutes, then AM or PM");
+  }
+}
+
+// Stork's day names (its Days map), in any case: storkctl lowercases them.
+// The weekday is 0 for Sunday through 6 for Saturday.
+bool ParseStorkDay(Fields& f, const std::string& key, std::string* day, int32_t* weekday,
+                   bool required) {
+  static const std::vector<std::pair<std::string, int32_t>> kDays = {
+      {"Sunday", 0},   {"Sun", 0},      {"Monday", 1}, {"Mon", 1},   {"Tuesday", 2},
+      {"Tue", 2},      {"Wednesday", 3}, {"Wed", 3},   {"Thursday", 4}, {"Thu", 4},
+      {"Thur", 4},     {"Thurs", 4},    {"Friday", 5}, {"Fri", 5},   {"Saturday", 6},
+      {"Sat", 6}};
+  if (!f.String(key, day, required) || (day->empty() && !required)) return false;
+  const auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  for (const auto& [name, index] : kDays) {
+    if (lower(name) == lower(*day)) {
+      *weekday = index;
+      return true;
+    }
+  }
+  std::vector<std::string> names;
+  for (const auto& entry : kDays) names.push_back(entry.first);
+  const std::string near = ClosestName(*day, names);
+  f.ctx().Error(f.Take(key), JoinPath(f.path(), key),
+                "\"" + *day + "\" is not a day; use Sunday, Sun, Monday, Mon, Tuesday, Tue, "
+                "Wednesday, Wed, Thursday, Thu, Thur, Thurs, Friday, Fri, Saturday or Sat" +
+                    (near.empty() ? "" : " (did you mean \"" + near + "\"?)"));
+  return false;
+}
+
+// 0 or absent leaves Stork's default for the rule.
+void ParseRetain(Fields& f, int32_t* retain, int stork_default) {
+  YAML::Node v = f.Take("retain");
+  int32_t value = 0;
+  if (!f.Int32("retain", &value, INT32_MIN, INT32_MAX)) return;
+  if (value < 0) {
+    f.ctx().Error(v, JoinPath(f.path(), "retain"),
+                  std::to_string(value) + " is out of range; it must be at least 0 (0 or "
+                  "absent: Stork's default, " + std::to_string(stork_default) + ")");
+    return;
+  }
+  *retain = value;
+}
+
+// Upstream hands a rule's options to the storage driver; edgebed's takes none.
+void IgnoreOptions(Fields& f) {
+  std::map<std::string, std::string> options;
+  f.StringMap("options", &options);
+  f.Ignored({"options"}, "options go to the storage driver, and edgebed's reads none");
+}
+
+SchedulePolicy ParseSchedulePolicy(Document& d) {
+  SchedulePolicy p;
+  p.meta = d.meta;
+  const char* const kNoRule =
+      "names no rule; give at least one of interval, daily, weekly and monthly";
+  if (!d.top.Has("policy")) {
+    d.ctx.Error(d.top.node(), JoinPath(d.top.path(), "policy"), kNoRule);
+  }
+  d.top.Object("policy", [&](Fields& f) {
+    f.Object("interval", [&](Fields& r) {
+      SchedulePolicy::Interval rule;
+      if (r.Int32("intervalMinutes", &rule.minutes, INT32_MIN, INT32_MAX, true) && rule.minutes < 1) {
+        r.ctx().Error(r.Take("intervalMinutes"), JoinPath(r.path(), "intervalMinutes"),
+                      std::to_string(rule.minutes) +
+                          " is out of range; it must be at least 1 (the minutes between runs)");
+      }
+      ParseRetain(r, &rule.retain, 10);
+      IgnoreOptions(r);
+      p.interval = rule;
+    });
+    f.Object("daily", [&](Fields& r) {
+      SchedulePolicy::Daily rule;
+      ParseScheduleTime(r, &rule.time);
+      ParseRetain(r, &rule.retain, 30);
+      ParseStorkDay(r, "forceFullSnapshotDay", &rule.force_full_snapshot_day,
+                    &rule.force_full_weekday, false);
+      IgnoreOptions(r);
+      p.daily = rule;
+    });
+    f.Object("weekly", [&](Fields& r) {
+      SchedulePolicy::Weekly rule;
+      ParseStorkDay(r, "day", &rule.day, &rule.weekday, true);
+      ParseScheduleTime(r, &rule.time);
+      ParseRetain(r, &rule.retain, 7);
+      IgnoreOptions(r);
+      p.weekly = rule;
+    });
+    f.Object("monthly", [&](Fields& r) {
+      SchedulePolicy::Monthly rule;
+      r.Int32("date", &rule.date, 1, 31, true);
+      ParseScheduleTime(r, &rule.time);
+      ParseRetain(r, &rule.retain, 12);
+      IgnoreOptions(r);
+      p.monthly = rule;
+    });
+    // A misspelt rule is reported as an unknown field, which says more.
+    bool misspelt = false;
+    for (auto it = f.node().begin(); it != f.node().end(); ++it) {
+      const std::string key = it->first.IsScalar() ? it->first.Scalar() : "";
+      misspelt |= key != "interval" && key != "daily" && key != "weekly" && key != "monthly";
+    }
+    if (!p.interval && !p.daily && !p.weekly && !p.monthly && !misspelt) {
+      f.ctx().Error(f.node(), f.path(), kNoRule);
+    }
+  });
+  d.top.Ignored({"status"}, "status is set by the cluster");
+  return p;
 }
 
 // The extension points of a profile's plugins, and the plugins whose args
@@ -1287,6 +1560,7 @@ const std::vector<KindInfo>& Kinds() {
       {"StorageClass", "storage.k8s.io/v1", false, [](Document& d) -> Object { return ParseStorageClass(d); }},
       {"VolumeSnapshot", "snapshot.storage.k8s.io/v1", true, [](Document& d) -> Object { return ParseVolumeSnapshot(d); }},
       {"PriorityClass", "scheduling.k8s.io/v1", false, [](Document& d) -> Object { return ParsePriorityClass(d); }},
+      {"SchedulePolicy", "stork.libopenstorage.org/v1alpha1", false, [](Document& d) -> Object { return ParseSchedulePolicy(d); }},
       {"KubeSchedulerConfiguration", "kubescheduler.config.k8s.io/v1", false,
        [](Document& d) -> Object { return ParseSchedulerConfiguration(d); }, false},
   };

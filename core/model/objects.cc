@@ -105,6 +105,7 @@ std::string KindOf(const Object& object) {
                  [](const PersistentVolumeClaim&) { return std::string("PersistentVolumeClaim"); },
                  [](const VolumeSnapshot&) { return std::string("VolumeSnapshot"); },
                  [](const PriorityClass&) { return std::string("PriorityClass"); },
+                 [](const SchedulePolicy&) { return std::string("SchedulePolicy"); },
                  [](const KubeSchedulerConfiguration&) {
                    return std::string("KubeSchedulerConfiguration");
                  }},
@@ -180,8 +181,12 @@ std::string Summarize(const Object& object) {
               if (!px.snapshot_schedules.empty()) {
                 s += ", " + Plural(px.snapshot_schedules.size(), "snapshot schedule");
               }
-              if (!px.backup_schedules.empty()) {
-                s += ", " + Plural(px.backup_schedules.size(), "backup schedule");
+              if (!px.stork_schedules.empty()) {
+                const size_t cloud = static_cast<size_t>(
+                    std::count_if(px.stork_schedules.begin(), px.stork_schedules.end(),
+                                  [](const StorkSchedule& schedule) { return schedule.cloud; }));
+                s += ", " + Plural(px.stork_schedules.size(), "Stork schedule");
+                if (cloud > 0) s += " (" + std::to_string(cloud) + " to the cloud)";
               }
             }
             if (sc.reclaim_policy != "Delete") s += ", reclaim " + sc.reclaim_policy;
@@ -206,6 +211,34 @@ std::string Summarize(const Object& object) {
           },
           [](const PriorityClass& p) {
             return "value " + std::to_string(p.value) + (p.global_default ? ", global default" : "");
+          },
+          [](const SchedulePolicy& p) {
+            // Retention shown as it takes effect: 0 is Stork's default.
+            const auto keep = [](int32_t retain, int32_t stork_default) {
+              return " keep " + std::to_string(retain > 0 ? retain : stork_default);
+            };
+            std::vector<std::string> rules;
+            if (p.interval) {
+              rules.push_back("interval " + std::to_string(p.interval->minutes) + "m" +
+                              keep(p.interval->retain, 10));
+            }
+            if (p.daily) {
+              rules.push_back("daily " + p.daily->time.text + keep(p.daily->retain, 30) +
+                              (p.daily->force_full_snapshot_day.empty()
+                                   ? ""
+                                   : " (full on " + p.daily->force_full_snapshot_day + ")"));
+            }
+            if (p.weekly) {
+              rules.push_back("weekly " + p.weekly->day + " " + p.weekly->time.text +
+                              keep(p.weekly->retain, 7));
+            }
+            if (p.monthly) {
+              rules.push_back("monthly on day " + std::to_string(p.monthly->date) + " " +
+                              p.monthly->time.text + keep(p.monthly->retain, 12));
+            }
+            std::string s;
+            for (const std::string& rule : rules) s += (s.empty() ? "" : ", ") + rule;
+            return s;
           },
           [](const KubeSchedulerConfiguration& c) {
             std::string names;

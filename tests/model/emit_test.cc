@@ -30,7 +30,7 @@ class FieldWalk {
         "Namespace",   "ServiceAccount", "Node",         "Pod",
         "Deployment",  "NetworkPolicy",  "CalicoPolicy", "Tier",
         "NetworkSet",  "StorageClass",   "PersistentVolumeClaim",
-        "VolumeSnapshot", "PriorityClass", "KubeSchedulerConfiguration"};
+        "VolumeSnapshot", "PriorityClass", "SchedulePolicy", "KubeSchedulerConfiguration"};
     static_assert(std::size(kRoots) == std::variant_size_v<Object>);
     if (a.index() != b.index()) {
       differences.push_back("kind " + KindOf(a) + " became " + KindOf(b));
@@ -194,9 +194,10 @@ class FieldWalk {
   WALK(NetworkSet, FIELD(meta) FIELD(global) FIELD(nets))
   WALK(SnapshotSchedule, FIELD(kind) FIELD(interval_minutes) FIELD(weekday) FIELD(day_of_month)
                              FIELD(hour) FIELD(minute) FIELD(retain))
+  WALK(StorkSchedule, FIELD(name) FIELD(policy) FIELD(cloud) FIELD(cloud_cred_id)
+                          FIELD(reclaim_policy) FIELD(annotations))
   WALK(PortworxParameters, FIELD(repl) FIELD(sharedv4) FIELD(io_profile) FIELD(priority_io)
-                               FIELD(snapshot_schedules) FIELD(backup_schedules)
-                                   FIELD(full_backup_every))
+                               FIELD(snapshot_schedules) FIELD(stork_schedules))
   WALK(StorageClass, FIELD(meta) FIELD(provisioner) FIELD(parameters) FIELD(portworx)
                          FIELD(reclaim_policy) FIELD(volume_binding_mode)
                              FIELD(allow_volume_expansion) FIELD(allowed_topologies))
@@ -206,6 +207,13 @@ class FieldWalk {
   WALK(VolumeSnapshot, FIELD(meta) FIELD(source_pvc) FIELD(source_content) FIELD(snapshot_class))
   WALK(PriorityClass,
        FIELD(meta) FIELD(value) FIELD(global_default) FIELD(preemption_policy) FIELD(description))
+  WALK(ScheduleClock, FIELD(text) FIELD(hour) FIELD(minute))
+  WALK(SchedulePolicy::Interval, FIELD(minutes) FIELD(retain))
+  WALK(SchedulePolicy::Daily,
+       FIELD(time) FIELD(retain) FIELD(force_full_snapshot_day) FIELD(force_full_weekday))
+  WALK(SchedulePolicy::Weekly, FIELD(day) FIELD(weekday) FIELD(time) FIELD(retain))
+  WALK(SchedulePolicy::Monthly, FIELD(date) FIELD(time) FIELD(retain))
+  WALK(SchedulePolicy, FIELD(meta) FIELD(interval) FIELD(daily) FIELD(weekly) FIELD(monthly))
   WALK(SchedulerPlugin, FIELD(name) FIELD(weight))
   WALK(SchedulerPluginSet, FIELD(enabled) FIELD(disabled))
   WALK(ResourceWeight, FIELD(name) FIELD(weight))
@@ -516,8 +524,14 @@ parameters:
   fs: ext4
   snap_interval: "30"
   snap_schedule: "periodic=60,10;daily=02:30,7;weekly=sunday@03:00,4;monthly=1@04:00"
-  cloudsnap_schedule: "daily=01:00,30"
-  cloudsnap_full_every: "7"
+  snapshotschedule.stork.libopenstorage.org/nightly.cloud: |
+    schedulePolicyName: nightly
+    reclaimPolicy: Retain
+    annotations:
+      portworx/snapshot-type: cloud
+      portworx/cloud-cred-id: "1e3"
+      edgebed.io/note: "yes: no"
+  snapshotschedule.stork.libopenstorage.org/5: "{schedulePolicyName: every-5}"
 reclaimPolicy: Retain
 volumeBindingMode: WaitForFirstConsumer
 allowVolumeExpansion: true
@@ -565,6 +579,21 @@ value: 1000000
 globalDefault: true
 preemptionPolicy: Never
 description: "Safety systems: fire, access.\nPreempts everything else."
+---
+apiVersion: stork.libopenstorage.org/v1alpha1
+kind: SchedulePolicy
+metadata: {name: nightly, labels: {tier: "1"}}
+policy:
+  interval: {intervalMinutes: 90, retain: 4}
+  daily: {time: "10:14PM", retain: 3, forceFullSnapshotDay: thurs}
+  weekly: {day: Fri, time: "12:05am", retain: 2}
+  monthly: {date: 31, time: "8:05PM", retain: 6}
+---
+apiVersion: stork.libopenstorage.org/v1alpha1
+kind: SchedulePolicy
+metadata: {name: every-5}
+policy:
+  interval: {intervalMinutes: 5}
 ---
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
@@ -764,6 +793,90 @@ TEST(Emit, AbsentAndEmptyAreKeptApart) {
   config.profiles[0].plugins["filter"];
   EXPECT_NE(ToYaml(Object{config}).find("filter: {}\n"), std::string::npos) << ToYaml(Object{config});
   ExpectRoundTrip(Object{config}, "empty extension point", &walk);
+}
+
+// A Stork schedule parameter is YAML in a "|" block, and is written back as
+// one; text a block would not give back exactly stays quoted.
+TEST(Emit, MultiLineTextIsABlockWhereItReadsBackTheSame) {
+  const LoadResult loaded = LoadClean(R"(kind: StorageClass
+apiVersion: storage.k8s.io/v1
+metadata:
+  name: px-sc-cloud
+provisioner: kubernetes.io/portworx-volume
+parameters:
+  repl: "2"
+  snapshotschedule.stork.libopenstorage.org/interval-schedule: |
+    schedulePolicyName: intervalpolicy
+    annotations:
+      portworx/snapshot-type: cloud
+)");
+  ASSERT_EQ(loaded.objects.size(), 1u);
+  EXPECT_EQ(ToYaml(loaded.objects[0]), R"(apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: px-sc-cloud
+provisioner: kubernetes.io/portworx-volume
+parameters:
+  repl: "2"
+  snapshotschedule.stork.libopenstorage.org/interval-schedule: |
+    schedulePolicyName: intervalpolicy
+    annotations:
+      portworx/snapshot-type: cloud
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+)");
+
+  Pod pod = MinimalPod();
+  pod.meta.annotations = {{"block", "a\n  b\n\nc # not a comment\n---\n"},
+                          {"bool", "true\n"},
+                          {"no-final-newline", "a\nb"},
+                          {"two-final-newlines", "a\n\n"},
+                          {"leading-space", " a\nb\n"},
+                          {"leading-newline", "\na\n"},
+                          {"carriage-return", "a\r\nb\r\n"},
+                          {"tabs-and-spaces", "a \n\tb\t\n"},
+                          {"not-ascii", "caf\xc3\xa9\nna\xc3\xafve\n"},
+                          {"key\nwith a newline\n", "x"}};
+  const std::string yaml = ToYaml(Object{pod});
+  EXPECT_NE(yaml.find("  annotations:\n    block: |\n      a\n        b\n\n      c # not a comment\n"
+                      "      ---\n    bool: |\n      true\n"),
+            std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("no-final-newline: \"a\\nb\"\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("two-final-newlines: \"a\\n\\n\"\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("tabs-and-spaces: |\n      a \n      \tb\t\n"), std::string::npos) << yaml;
+  FieldWalk walk;
+  ExpectRoundTrip(Object{pod}, "annotations with newlines", &walk);
+}
+
+TEST(Emit, ASchedulePolicyReadsAsStorkWritesIt) {
+  const LoadResult loaded = LoadClean(R"(apiVersion: stork.libopenstorage.org/v1alpha1
+kind: SchedulePolicy
+metadata: {name: policy1}
+policy:
+  interval: {intervalMinutes: 1}
+  daily: {time: "10:14PM", retain: 0}
+  weekly: {day: "Thursday", time: "10:13PM", retain: 4}
+  monthly: {date: 14, time: "8:05PM"}
+)");
+  ASSERT_EQ(loaded.objects.size(), 1u);
+  EXPECT_EQ(ToYaml(loaded.objects[0]), R"(apiVersion: stork.libopenstorage.org/v1alpha1
+kind: SchedulePolicy
+metadata:
+  name: policy1
+policy:
+  interval:
+    intervalMinutes: 1
+  daily:
+    time: 10:14PM
+  weekly:
+    day: Thursday
+    time: 10:13PM
+    retain: 4
+  monthly:
+    date: 14
+    time: 8:05PM
+)");
 }
 
 // What a person reads: upstream's field names and layout, defaults written out.

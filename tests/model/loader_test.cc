@@ -377,8 +377,6 @@ parameters:
   priority_io: high
   sharedv4: "false"
   snap_schedule: "periodic=60,10;daily=02:30,7;weekly=sunday@03:00,4;monthly=1@04:00,12"
-  cloudsnap_schedule: "daily=01:00,30"
-  cloudsnap_full_every: "7"
   fs: ext4
 volumeBindingMode: WaitForFirstConsumer
 allowVolumeExpansion: true
@@ -428,8 +426,6 @@ globalDefault: false
   EXPECT_EQ(sc.portworx->snapshot_schedules[1].minute, 30);
   EXPECT_EQ(sc.portworx->snapshot_schedules[2].weekday, "sunday");
   EXPECT_EQ(sc.portworx->snapshot_schedules[3].day_of_month, 1);
-  EXPECT_EQ(sc.portworx->backup_schedules.size(), 1u);
-  EXPECT_EQ(sc.portworx->full_backup_every, 7);
   EXPECT_EQ(sc.parameters.at("fs"), "ext4");  // other parameters are kept
   EXPECT_EQ(sc.reclaim_policy, "Delete");
   EXPECT_EQ(sc.volume_binding_mode, "WaitForFirstConsumer");
@@ -443,6 +439,233 @@ globalDefault: false
   auto snaps = All<VolumeSnapshot>(r);
   EXPECT_EQ(snaps[0].source_pvc, "data");
   EXPECT_EQ(All<PriorityClass>(r)[0].preemption_policy, "PreemptLowerPriority");
+}
+
+// The SchedulePolicy examples of Stork's and Portworx's documentation load
+// as written.
+TEST(Loader, StorkSchedulePoliciesAsDocumentedUpstream) {
+  LoadResult r = Load(R"(apiVersion: stork.libopenstorage.org/v1alpha1
+kind: SchedulePolicy
+metadata:
+  name: daily
+policy:
+  daily:
+    time: "10:14PM"
+    retain: 3
+---
+apiVersion: stork.libopenstorage.org/v1alpha1
+kind: SchedulePolicy
+metadata:
+  name: policy1
+policy:
+  interval:
+    intervalMinutes: 1
+  daily:
+    time: "10:14PM"
+  weekly:
+    day: "Thursday"
+    time: "10:13PM"
+  monthly:
+    date: 14
+    time: "8:05PM"
+)");
+  EXPECT_TRUE(r.warnings.empty());
+  auto policies = All<SchedulePolicy>(r);
+  ASSERT_EQ(policies.size(), 2u);
+  const SchedulePolicy& daily = policies[0];
+  EXPECT_EQ(daily.meta.name, "daily");
+  EXPECT_EQ(daily.meta.namespace_, "");  // cluster-scoped
+  EXPECT_FALSE(daily.interval);
+  EXPECT_FALSE(daily.weekly);
+  EXPECT_FALSE(daily.monthly);
+  ASSERT_TRUE(daily.daily);
+  EXPECT_EQ(daily.daily->time.text, "10:14PM");
+  EXPECT_EQ(daily.daily->time.hour, 22);
+  EXPECT_EQ(daily.daily->time.minute, 14);
+  EXPECT_EQ(daily.daily->retain, 3);
+  EXPECT_EQ(daily.daily->force_full_weekday, -1);
+  EXPECT_EQ(Summarize(r.objects[0]), "SchedulePolicy daily: daily 10:14PM keep 3");
+
+  const SchedulePolicy& all = policies[1];
+  ASSERT_TRUE(all.interval && all.daily && all.weekly && all.monthly);
+  EXPECT_EQ(all.interval->minutes, 1);
+  EXPECT_EQ(all.interval->retain, 0);  // Stork's default, 10, applies
+  EXPECT_EQ(all.weekly->day, "Thursday");
+  EXPECT_EQ(all.weekly->weekday, 4);
+  EXPECT_EQ(all.weekly->time.hour, 22);
+  EXPECT_EQ(all.weekly->time.minute, 13);
+  EXPECT_EQ(all.monthly->date, 14);
+  EXPECT_EQ(all.monthly->time.hour, 20);
+  EXPECT_EQ(all.monthly->time.minute, 5);
+  EXPECT_EQ(Summarize(r.objects[1]),
+            "SchedulePolicy policy1: interval 1m keep 10, daily 10:14PM keep 30, weekly Thursday "
+            "10:13PM keep 7, monthly on day 14 8:05PM keep 12");
+}
+
+// Times are read as Go's time.Parse reads time.Kitchen, then its lowercase
+// form: Stork tries both.
+TEST(Loader, StorkTimesAreGoKitchenTimes) {
+  const struct {
+    const char* text;
+    int hour, minute;  // -1: refused
+  } kCases[] = {
+      {"10:14PM", 22, 14}, {"12:04pm", 12, 4}, {"12:04PM", 12, 4}, {"12:04AM", 0, 4},
+      {"9:05AM", 9, 5},    {"09:05am", 9, 5},  {"1:00PM", 13, 0},  {"11:59PM", 23, 59},
+      {"0:30AM", 0, 30},   {"0:30PM", 12, 30},  // Go lets hour 0 through
+      {"22:14", -1, 0},    {"10:14", -1, 0},   {"13:00PM", -1, 0}, {"10:14 PM", -1, 0},
+      {"10:14Pm", -1, 0},  {"10:4PM", -1, 0},  {"10:60PM", -1, 0}, {"1014PM", -1, 0},
+      {"010:14PM", -1, 0}, {"10:14PMX", -1, 0}, {" 9:05AM", -1, 0}, {"", -1, 0},
+      {"10:14p.m.", -1, 0},
+  };
+  for (const auto& c : kCases) {
+    const std::string yaml = std::string("apiVersion: stork.libopenstorage.org/v1alpha1\n"
+                                         "kind: SchedulePolicy\nmetadata: {name: p}\n"
+                                         "policy: {daily: {time: \"") +
+                             c.text + "\"}}\n";
+    const LoadResult r = LoadManifests(yaml, "t.yaml");
+    if (c.hour < 0) {
+      ASSERT_EQ(r.errors.size(), 1u) << c.text;
+      EXPECT_EQ(r.errors[0].ToString(),
+                std::string("t.yaml:4:24: policy.daily.time: \"") + c.text +
+                    "\" is not a time like 10:14PM (Go's time.Kitchen, as Stork reads it); write "
+                    "the hour 1-12, a colon, two digits of minutes, then AM or PM");
+      continue;
+    }
+    ASSERT_TRUE(r.ok()) << c.text << ": " << r.errors[0].ToString();
+    const SchedulePolicy& p = std::get<SchedulePolicy>(r.objects[0]);
+    EXPECT_EQ(p.daily->time.hour, c.hour) << c.text;
+    EXPECT_EQ(p.daily->time.minute, c.minute) << c.text;
+    EXPECT_EQ(p.daily->time.text, c.text);
+  }
+}
+
+// Stork's day names and abbreviations, in any case (storkctl lowercases).
+TEST(Loader, StorkDaysInAnyCase) {
+  const std::pair<const char*, int> kDays[] = {
+      {"Sunday", 0}, {"sun", 0},   {"MONDAY", 1}, {"Mon", 1},   {"tuesday", 2}, {"Tue", 2},
+      {"Wed", 3},    {"wednesday", 3}, {"Thu", 4}, {"thur", 4}, {"THURS", 4},  {"Friday", 5},
+      {"fri", 5},    {"Saturday", 6}, {"sat", 6}};
+  for (const auto& [day, weekday] : kDays) {
+    const LoadResult r = Load(std::string("apiVersion: stork.libopenstorage.org/v1alpha1\n"
+                                          "kind: SchedulePolicy\nmetadata: {name: p}\npolicy:\n"
+                                          "  weekly: {day: ") +
+                              day + ", time: \"3:00AM\"}\n  daily: {time: \"1:00AM\", "
+                              "forceFullSnapshotDay: " + day + "}\n");
+    ASSERT_EQ(r.objects.size(), 1u) << day;
+    const SchedulePolicy& p = std::get<SchedulePolicy>(r.objects[0]);
+    EXPECT_EQ(p.weekly->weekday, weekday) << day;
+    EXPECT_EQ(p.weekly->day, day);
+    EXPECT_EQ(p.daily->force_full_weekday, weekday) << day;
+    EXPECT_EQ(p.daily->force_full_snapshot_day, day);
+  }
+}
+
+// A rule's options go to the driver upstream: accepted, said to be ignored.
+TEST(Loader, StorkRuleOptionsAndStatusAreIgnored) {
+  LoadResult r = Load(R"(apiVersion: stork.libopenstorage.org/v1alpha1
+kind: SchedulePolicy
+metadata: {name: weekly}
+policy:
+  weekly:
+    day: Sunday
+    time: "3:00AM"
+    retain: 0
+    options: {portworx/snapshot-type: cloud}
+status: {}
+)");
+  ASSERT_EQ(r.objects.size(), 1u);
+  EXPECT_EQ(std::get<SchedulePolicy>(r.objects[0]).weekly->retain, 0);
+  ASSERT_EQ(r.warnings.size(), 2u);
+  EXPECT_EQ(r.warnings[0].ToString(),
+            "test.yaml:9:5: policy.weekly.options: ignored: options go to the storage driver, "
+            "and edgebed's reads none");
+  EXPECT_EQ(r.warnings[1].path, "status");
+
+  LoadResult bad = LoadManifests(
+      "apiVersion: stork.libopenstorage.org/v1alpha1\nkind: SchedulePolicy\nmetadata: {name: p}\n"
+      "policy: {interval: {intervalMinutes: 5, options: [a]}}\n",
+      "bad.yaml");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].ToString(),
+            "bad.yaml:4:50: policy.interval.options: must be a mapping of strings, not a list");
+}
+
+// The StorageClass of Portworx's scheduled-snapshot documentation: each
+// "snapshotschedule.stork.libopenstorage.org/<name>" parameter is a Stork
+// schedule, its value a YAML document of its own.
+TEST(Loader, StorkSnapshotSchedulesOfAStorageClass) {
+  LoadResult r = Load(R"(kind: StorageClass
+apiVersion: storage.k8s.io/v1
+metadata:
+  name: px-sc-cloud
+provisioner: kubernetes.io/portworx-volume
+parameters:
+  repl: "2"
+  snapshotschedule.stork.libopenstorage.org/interval-schedule: |
+    schedulePolicyName: intervalpolicy
+    annotations:
+      portworx/snapshot-type: cloud
+  snapshotschedule.stork.libopenstorage.org/daily-schedule: |
+    schedulePolicyName: daily
+    annotations:
+      portworx/snapshot-type: local
+)");
+  EXPECT_TRUE(r.warnings.empty());
+  auto classes = All<StorageClass>(r);
+  ASSERT_EQ(classes.size(), 1u);
+  const StorageClass& sc = classes[0];
+  ASSERT_TRUE(sc.portworx);
+  EXPECT_EQ(sc.portworx->repl, 2);
+  // In parameter order, which is the name's.
+  const std::vector<StorkSchedule>& schedules = sc.portworx->stork_schedules;
+  ASSERT_EQ(schedules.size(), 2u);
+  EXPECT_EQ(schedules[0].name, "daily-schedule");
+  EXPECT_EQ(schedules[0].policy, "daily");
+  EXPECT_FALSE(schedules[0].cloud);
+  EXPECT_EQ(schedules[0].reclaim_policy, "Delete");
+  EXPECT_EQ(schedules[1].name, "interval-schedule");
+  EXPECT_EQ(schedules[1].policy, "intervalpolicy");
+  EXPECT_TRUE(schedules[1].cloud);
+  EXPECT_EQ(schedules[1].cloud_cred_id, "");
+  EXPECT_EQ(schedules[1].annotations,
+            (std::map<std::string, std::string>{{"portworx/snapshot-type", "cloud"}}));
+  // The parameter itself stays as written.
+  EXPECT_EQ(sc.parameters.at("snapshotschedule.stork.libopenstorage.org/daily-schedule"),
+            "schedulePolicyName: daily\nannotations:\n  portworx/snapshot-type: local\n");
+  EXPECT_EQ(Summarize(r.objects[0]),
+            "StorageClass px-sc-cloud: kubernetes.io/portworx-volume, repl 2, priority_io low, 2 "
+            "Stork schedules (1 to the cloud)");
+
+  // Every key the value takes, in flow style too; no annotations: local.
+  LoadResult full = Load(R"(apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: px-backed-up}
+provisioner: pxd.portworx.com
+parameters:
+  shared: "true"
+  snapshotschedule.stork.libopenstorage.org/weekly: "{schedulePolicyName: weekly, reclaimPolicy: Retain, annotations: {portworx/snapshot-type: cloud, portworx/cloud-cred-id: 0f3a-77}}"
+  snapshotschedule.stork.libopenstorage.org/often: "schedulePolicyName: every-5"
+)");
+  classes = All<StorageClass>(full);
+  ASSERT_EQ(classes.size(), 1u);
+  EXPECT_TRUE(classes[0].portworx->sharedv4);  // "shared" is Portworx's other spelling
+  const std::vector<StorkSchedule>& more = classes[0].portworx->stork_schedules;
+  ASSERT_EQ(more.size(), 2u);
+  EXPECT_EQ(more[0].name, "often");
+  EXPECT_FALSE(more[0].cloud);
+  EXPECT_EQ(more[1].reclaim_policy, "Retain");
+  EXPECT_TRUE(more[1].cloud);
+  EXPECT_EQ(more[1].cloud_cred_id, "0f3a-77");
+  EXPECT_EQ(Summarize(full.objects[0]),
+            "StorageClass px-backed-up: pxd.portworx.com, repl 1, sharedv4, priority_io low, 2 "
+            "Stork schedules (1 to the cloud)");
+
+  // Another provisioner's parameters are its own business.
+  LoadResult other = Load(
+      "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: o}\n"
+      "provisioner: rancher.io/local-path\n"
+      "parameters: {snapshotschedule.stork.libopenstorage.org/x: \"not: [yaml\"}\n");
+  EXPECT_EQ(other.objects.size(), 1u);
 }
 
 TEST(Loader, ListsEmptyDocumentsAndFlowStyle) {
@@ -509,7 +732,7 @@ TEST(Loader, ShippedManifestsLoadClean) {
       {"tests/model/testdata/cluster.yaml", 7},
       {"tests/model/testdata/list.yaml", 2},
       {"tests/model/testdata/network-policies.yaml", 3},
-      {"tests/model/testdata/storage.yaml", 9},
+      {"tests/model/testdata/storage.yaml", 11},
       {"tests/model/testdata/workloads.yaml", 3},
   };
   for (const auto& [name, objects] : files) {
