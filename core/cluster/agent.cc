@@ -13,6 +13,8 @@
 #include "core/model/loader.h"
 #include "core/policy/classifier.h"
 #include "core/policy/policy_set.h"
+#include "core/storage/cloudsnap.h"
+#include "core/storage/object_store.h"
 #include "core/storage/sharedv4.h"
 
 namespace edgebed::cluster {
@@ -39,6 +41,8 @@ class Agent::Impl {
     env_.Unlisten(kAgentPort);
     for (TimerId t : {join_timer_, renew_timer_, resend_timer_, program_timer_})
       if (t != kNoTimer) env_.Cancel(t);
+    for (const auto& [volume, b] : backups_)
+      if (b.retry != kNoTimer) env_.Cancel(b.retry);
     for (const auto& [key, run] : running_) runtime_.Stop(key);
   }
 
@@ -242,6 +246,8 @@ class Agent::Impl {
       if (StartsWith(key, "pod/")) {
         OnPod(key.substr(4));
         policy = true;  // the set of local endpoints may have changed
+      } else if (StartsWith(key, "backup/")) {
+        NextBackup(key.substr(7));
       } else {
         policy = true;
       }
@@ -298,7 +304,7 @@ class Agent::Impl {
   void Program() {
     PolicyViews::View view;
     for (const auto& [key, value] : view_.values())
-      if (!StartsWith(key, "pod/")) view.emplace(key, value);
+      if (!StartsWith(key, "pod/") && !StartsWith(key, "backup/")) view.emplace(key, value);
     StatusOr<std::unique_ptr<CompiledView>> next = CompileView(view, &manifests_);
     if (!next.ok()) return Bad(o_.server, next.status());
     std::vector<std::string> local;
@@ -319,6 +325,84 @@ class Agent::Impl {
     }
     compiled_ = std::move(*next);
     ++stats_.policy_programs;
+  }
+
+  // ---- Cloud backups ---------------------------------------------------------------
+
+  // Backs up what the view asks for the volume, unless a backup of it is in
+  // flight (its end looks again) or that snapshot is done. The request may
+  // reach this node before its takeover as primary ends: it looks again
+  // each second while the request stands.
+  void NextBackup(const std::string& volume) {
+    auto value = view_.values().find("backup/" + volume);
+    auto state = backups_.find(volume);
+    if (value == view_.values().end()) {
+      if (state != backups_.end() && !state->second.running) {
+        if (state->second.retry != kNoTimer) env_.Cancel(state->second.retry);
+        backups_.erase(state);
+      }
+      return;
+    }
+    BackupRequest q;
+    if (Status s = Decode(value->second, &q); !s.ok()) return Bad(o_.server, s);
+    Backup& b = backups_[volume];
+    if (b.running || q.snapshot == b.done) return;
+    // Not (yet) the primary here; or another object store than the one a
+    // backup in flight uses (one client per node): look again shortly.
+    if (!storage_.Serving(volume) || (q.object_store != store_node_ && AnyBackupRunning())) {
+      if (b.retry == kNoTimer)
+        b.retry = env_.Schedule(std::chrono::seconds(1), [this, volume] {
+          backups_[volume].retry = kNoTimer;
+          NextBackup(volume);
+        });
+      return;
+    }
+    b.running = true;
+    const int64_t started = ToNanos(env_.now());
+    CloudFor(q).Backup(volume, q.snapshot, q.snapshot_ready_ns, [this, volume, q, started](StatusOr<storage::CloudBackup> r) {
+      Backup& done = backups_[volume];
+      done.running = false;
+      done.done = q.snapshot;
+      BackupReport report;
+      report.snapshot = q.snapshot;
+      report.snapshot_ready_ns = q.snapshot_ready_ns;
+      report.ok = r.ok();
+      report.started_ns = started;
+      report.finished_ns = ToNanos(env_.now());
+      if (r.ok()) {
+        report.seq = r->seq;
+        report.full = r->full;
+        report.blocks = r->carried.size();
+        report.bytes = uint64_t{r->carried.size()} * r->block_size;
+      } else {
+        report.error = r.status().ToString();
+      }
+      if (reports_.Put("backup/" + volume, Encode(report))) SendReports();
+      NextBackup(volume);  // a newer snapshot may be waiting
+    });
+  }
+
+  bool AnyBackupRunning() const {
+    for (const auto& [volume, b] : backups_)
+      if (b.running) return true;
+    return false;
+  }
+
+  // The cloudsnap engine for a request's object store, bucket and cadence.
+  storage::CloudSnap& CloudFor(const BackupRequest& q) {
+    if (!store_client_ || q.object_store != store_node_) {
+      clouds_.clear();
+      store_client_ = std::make_unique<storage::ObjectStoreClient>(env_, q.object_store);
+      store_node_ = q.object_store;
+    }
+    std::unique_ptr<storage::CloudSnap>& cloud = clouds_[std::make_pair(q.bucket, q.full_every)];
+    if (!cloud) {
+      storage::CloudSnapOptions options;
+      options.bucket = q.bucket;
+      options.full_every = static_cast<int>(q.full_every);
+      cloud = std::make_unique<storage::CloudSnap>(env_, storage_, *store_client_, options);
+    }
+    return *cloud;
   }
 
   storage::SharedVolumeClient& Client() {
@@ -355,6 +439,17 @@ class Agent::Impl {
   storage::StorageNode storage_;
   storage::SharedVolumeServer shared_server_;
   std::unique_ptr<storage::SharedVolumeClient> client_;
+  // Cloud backups, by volume; the object store's client, and a cloudsnap
+  // engine per (bucket, full_every) over it.
+  struct Backup {
+    bool running = false;
+    std::string done;  // the snapshot last backed up (or given up on)
+    TimerId retry = kNoTimer;
+  };
+  std::map<std::string, Backup> backups_;
+  NodeId store_node_ = kNoNode;
+  std::unique_ptr<storage::ObjectStoreClient> store_client_;
+  std::map<std::pair<std::string, uint32_t>, std::unique_ptr<storage::CloudSnap>> clouds_;
   TimerId join_timer_ = kNoTimer, renew_timer_ = kNoTimer, resend_timer_ = kNoTimer, program_timer_ = kNoTimer;
   AgentStats stats_;
 };

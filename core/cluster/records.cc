@@ -223,6 +223,70 @@ Status Decode(ByteView b, PodReport* p) {
   return End(r, "pod report");
 }
 
+Bytes Encode(const BackupRequest& q) {
+  Writer w;
+  Begin(w);
+  w.PutString(q.volume);
+  w.PutString(q.snapshot);
+  w.PutI64(q.snapshot_ready_ns);
+  w.PutU32(q.object_store);
+  w.PutString(q.bucket);
+  w.PutU32(q.full_every);
+  return std::move(w).Finish();
+}
+
+Status Decode(ByteView b, BackupRequest* q) {
+  Reader r(b);
+  if (Status s = Start(r, "backup request"); !s.ok()) return s;
+  r.GetString(kMaxName, &q->volume);
+  r.GetString(kMaxName, &q->snapshot);
+  r.GetI64(&q->snapshot_ready_ns);
+  r.GetU32(&q->object_store);
+  r.GetString(kMaxName, &q->bucket);
+  r.GetU32(&q->full_every);
+  if (!r.status().ok()) return r.status();
+  if (q->volume.empty() || q->snapshot.empty() || q->bucket.empty() || q->full_every == 0)
+    return Corruption("backup request without a volume, snapshot, bucket or full_every");
+  return End(r, "backup request");
+}
+
+Bytes Encode(const BackupReport& q) {
+  Writer w;
+  Begin(w);
+  w.PutString(q.snapshot);
+  w.PutI64(q.snapshot_ready_ns);
+  w.PutU8(q.ok ? 1 : 0);
+  w.PutString(q.error);
+  w.PutU64(q.seq);
+  w.PutU8(q.full ? 1 : 0);
+  w.PutU64(q.blocks);
+  w.PutU64(q.bytes);
+  w.PutI64(q.started_ns);
+  w.PutI64(q.finished_ns);
+  return std::move(w).Finish();
+}
+
+Status Decode(ByteView b, BackupReport* q) {
+  Reader r(b);
+  if (Status s = Start(r, "backup report"); !s.ok()) return s;
+  uint8_t ok = 0, full = 0;
+  r.GetString(kMaxName, &q->snapshot);
+  r.GetI64(&q->snapshot_ready_ns);
+  r.GetU8(&ok);
+  r.GetString(kMaxName, &q->error);
+  r.GetU64(&q->seq);
+  r.GetU8(&full);
+  r.GetU64(&q->blocks);
+  r.GetU64(&q->bytes);
+  r.GetI64(&q->started_ns);
+  r.GetI64(&q->finished_ns);
+  if (!r.status().ok()) return r.status();
+  if (ok > 1 || full > 1) return Corruption("backup report flags out of range");
+  q->ok = ok;
+  q->full = full;
+  return End(r, "backup report");
+}
+
 Bytes Encode(const NodeStatus& s) {
   Writer w;
   Begin(w);

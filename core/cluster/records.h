@@ -57,6 +57,37 @@ struct PodReport {
 Bytes Encode(const PodReport& r);
 Status Decode(ByteView b, PodReport* r);
 
+// A cloud backup the server asks of the agent that holds a volume's primary
+// (view key "backup/<volume>"): a cloudsnap of one ready snapshot into the
+// object store. Only the newest is asked for: a newer snapshot replaces the
+// request, and the agent backs up whatever the view asks once the backup in
+// flight is done.
+struct BackupRequest {
+  std::string volume, snapshot;
+  int64_t snapshot_ready_ns = 0;  // the controller's clock
+  NodeId object_store = kNoNode;
+  std::string bucket;
+  uint32_t full_every = 7;        // a full backup at least every this many
+};
+Bytes Encode(const BackupRequest& r);
+Status Decode(ByteView b, BackupRequest* r);
+
+// What the agent says of the last backup it finished or gave up (report key
+// "backup/<volume>").
+struct BackupReport {
+  std::string snapshot;
+  int64_t snapshot_ready_ns = 0;  // as the request said
+  bool ok = false;
+  std::string error;       // when not ok
+  uint64_t seq = 0;        // the backup's number in the object store
+  bool full = false;
+  uint64_t blocks = 0;     // blocks it carried
+  uint64_t bytes = 0;
+  int64_t started_ns = 0, finished_ns = 0;  // the agent's clock
+};
+Bytes Encode(const BackupReport& r);
+Status Decode(ByteView b, BackupReport* r);
+
 // The server's status of a node, kept in its datastore beside the Node.
 struct NodeStatus {
   std::string pod_cidr;

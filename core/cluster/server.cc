@@ -15,6 +15,7 @@
 #include "core/policy/inventory.h"
 #include "core/sched/scheduler.h"
 #include "core/storage/provisioner.h"
+#include "core/storage/schedule.h"
 
 namespace edgebed::cluster {
 namespace {
@@ -126,6 +127,10 @@ class Server::Impl {
       volumes_ = std::make_unique<storage::VolumeController>(env_, o_.replication);
       volumes_->Open([this, done](Status vs) {
         if (!vs.ok()) env_.RecordEvent("cluster.volume_state_lost", vs.ToString());
+        storage::SnapshotScheduler::Options so;
+        so.on_ready = [this](const std::string& volume, const std::string& schedule,
+                             const storage::SnapshotRecord& snap) { OnScheduledSnapshot(volume, schedule, snap); };
+        snapshot_schedules_ = std::make_unique<storage::SnapshotScheduler>(env_, *volumes_, std::move(so));
         Serve(done);
       });
     });
@@ -183,6 +188,13 @@ class Server::Impl {
     for (const Record& r : store.List("s/Pod/")) {
       PodReport report;
       if (Decode(r.value, &report).ok()) reports_[r.key.substr(6)] = report;
+    }
+    for (const Record& r : store.List("s/CloudBackup/")) {
+      BackupReport report;
+      if (!Decode(r.value, &report).ok()) continue;
+      CloudState& c = cloud_[r.key.substr(14)];
+      c.newest_ready_ns = report.snapshot_ready_ns;
+      c.newest_snapshot = report.snapshot;
     }
     for (const Recovered& r : objects) Take(r.object, r.manifest);
     for (const auto& [key, report] : reports_)
@@ -321,6 +333,14 @@ class Server::Impl {
 
   const ServerStats& stats() const { return stats_; }
   const storage::VolumeController& volumes() const { return *volumes_; }
+  std::vector<CloudBackupInfo> CloudBackups() const {
+    std::vector<CloudBackupInfo> out;
+    for (const auto& [volume, c] : cloud_)
+      if (c.since_ns >= 0)
+        out.push_back(CloudBackupInfo{volume, c.since_ns, c.newest_ready_ns, c.newest_snapshot, c.backups, c.failures,
+                                      c.pending});
+    return out;
+  }
   bool serving() const { return serving_; }
 
  private:
@@ -348,6 +368,16 @@ class Server::Impl {
     std::unique_ptr<SyncSender> view;
     uint64_t durable_seq = 0;
     std::set<uint32_t> used_ips;
+  };
+  // The cloud backups of a volume with a cloud schedule.
+  struct CloudState {
+    BackupRequest wanted;       // the newest snapshot to back up
+    bool pending = false;       // asked for, not reported yet
+    std::string node;           // whose view holds the request
+    int64_t since_ns = -1;      // when its cloud schedule began
+    int64_t newest_ready_ns = -1;
+    std::string newest_snapshot, last_reported;
+    uint64_t backups = 0, failures = 0;
   };
   struct WatchState {
     std::string prefix;
@@ -469,6 +499,9 @@ class Server::Impl {
     } else if (auto* sc = std::get_if<model::StorageClass>(&object)) {
       provisioner_.UpsertStorageClass(*sc);
       volumes_dirty_ = true;
+      schedules_dirty_ = true;
+    } else if (std::holds_alternative<model::SchedulePolicy>(object)) {
+      schedules_dirty_ = true;
     } else if (auto* pvc = std::get_if<model::PersistentVolumeClaim>(&object)) {
       TakeClaim(*pvc);
     } else if (auto* pod = std::get_if<model::Pod>(&object)) {
@@ -632,7 +665,7 @@ class Server::Impl {
     bool changed = false;
     std::vector<std::string> gone;
     for (const auto& [key, value] : node.view->values())
-      if (key.rfind("pod/", 0) != 0 && !view.count(key)) gone.push_back(key);
+      if (key.rfind("pod/", 0) != 0 && key.rfind("backup/", 0) != 0 && !view.count(key)) gone.push_back(key);
     for (const std::string& key : gone) changed |= node.view->Erase(key);
     for (const auto& [key, value] : view) changed |= node.view->Put(key, value);
     if (changed) {
@@ -672,7 +705,11 @@ class Server::Impl {
       provisioner_.RemoveNode(node->meta.name);
     } else if (auto* set = std::get_if<model::NetworkSet>(&object)) {
       policy_.RemoveNetworkSet(set->global ? "" : set->meta.namespace_, set->meta.name);
+    } else if (std::holds_alternative<model::StorageClass>(object) ||
+               std::holds_alternative<model::SchedulePolicy>(object)) {
+      schedules_dirty_ = true;
     } else if (auto* pvc = std::get_if<model::PersistentVolumeClaim>(&object)) {
+      schedules_dirty_ = true;
       (void)provisioner_.DeleteClaim(pvc->meta.namespace_, pvc->meta.name);
       placements_.erase(PodKey(pvc->meta.namespace_, pvc->meta.name));
       Erase("s/Volume/" + PodKey(pvc->meta.namespace_, pvc->meta.name));
@@ -806,6 +843,10 @@ class Server::Impl {
     if (snapshots_dirty_) {
       snapshots_dirty_ = false;
       ReconcileSnapshots();
+    }
+    if (schedules_dirty_) {
+      schedules_dirty_ = false;
+      ReconcileSchedules();
     }
     Flush();
   }
@@ -1031,6 +1072,7 @@ class Server::Impl {
         continue;
       }
       env_.RecordEvent("cluster.volume_created", "volume=" + name + " replicas=" + std::to_string(ids.size()));
+      schedules_dirty_ = true;
       // Pods already bound that mount it learn where it is, and have it.
       for (auto& [key, p] : pods_) {
         if (p.pod.spec.node_name.empty()) continue;
@@ -1074,10 +1116,219 @@ class Server::Impl {
     }
   }
 
+  // ---- Snapshot schedules and cloud backups ------------------------------------------
+
+  // A schedule as the storage engine's scheduler runs it, and whether its
+  // snapshots go to the cloud.
+  struct WantedSchedule {
+    storage::SchedulePolicy policy;
+    bool cloud = false;
+    std::string signature;  // what it was made from: a change restarts it
+  };
+
+  static storage::CalendarRule Calendar(int hour, int minute, int weekday, int day_of_month, int retain) {
+    storage::CalendarRule r;
+    r.minute_of_day = hour * 60 + minute;
+    r.weekday = weekday;
+    r.day_of_month = day_of_month;
+    r.retain = retain;
+    return r;
+  }
+
+  static WantedSchedule FromStork(const model::SchedulePolicy& p, bool cloud) {
+    WantedSchedule w;
+    w.cloud = cloud;
+    std::string sig = cloud ? "cloud" : "local";
+    if (p.interval) {
+      w.policy.interval = storage::IntervalRule{std::chrono::minutes(p.interval->minutes), p.interval->retain};
+      sig += ";i" + std::to_string(p.interval->minutes) + "," + std::to_string(p.interval->retain);
+    }
+    if (p.daily) {
+      w.policy.daily = Calendar(p.daily->time.hour, p.daily->time.minute, 0, 1, p.daily->retain);
+      sig += ";d" + p.daily->time.text + "," + std::to_string(p.daily->retain);
+    }
+    if (p.weekly) {
+      w.policy.weekly = Calendar(p.weekly->time.hour, p.weekly->time.minute, p.weekly->weekday, 1, p.weekly->retain);
+      sig += ";w" + std::to_string(p.weekly->weekday) + p.weekly->time.text + "," + std::to_string(p.weekly->retain);
+    }
+    if (p.monthly) {
+      w.policy.monthly =
+          Calendar(p.monthly->time.hour, p.monthly->time.minute, 0, p.monthly->date, p.monthly->retain);
+      sig += ";m" + std::to_string(p.monthly->date) + p.monthly->time.text + "," + std::to_string(p.monthly->retain);
+    }
+    w.signature = sig;
+    return w;
+  }
+
+  // Portworx's own snap_schedule: local snapshots; of several rules of one
+  // kind, the last written counts.
+  static WantedSchedule FromPortworx(const std::vector<model::SnapshotSchedule>& schedules) {
+    static const std::map<std::string, int> kDays = {{"sunday", 0},   {"monday", 1}, {"tuesday", 2},
+                                                     {"wednesday", 3}, {"thursday", 4}, {"friday", 5},
+                                                     {"saturday", 6}};
+    WantedSchedule w;
+    std::string sig = "px";
+    for (const model::SnapshotSchedule& s : schedules) {
+      if (s.kind == "periodic") {
+        w.policy.interval = storage::IntervalRule{std::chrono::minutes(s.interval_minutes), s.retain};
+      } else if (s.kind == "daily") {
+        w.policy.daily = Calendar(s.hour, s.minute, 0, 1, s.retain);
+      } else if (s.kind == "weekly") {
+        auto day = kDays.find(s.weekday);
+        w.policy.weekly = Calendar(s.hour, s.minute, day == kDays.end() ? 0 : day->second, 1, s.retain);
+      } else if (s.kind == "monthly") {
+        w.policy.monthly = Calendar(s.hour, s.minute, 0, s.day_of_month, s.retain);
+      }
+      sig += ";" + s.kind + s.weekday + "," + std::to_string(s.interval_minutes) + "," + std::to_string(s.hour) +
+             ":" + std::to_string(s.minute) + "," + std::to_string(s.day_of_month) + "," + std::to_string(s.retain);
+    }
+    w.signature = sig;
+    return w;
+  }
+
+  // Brings the storage engine's schedules in line with the volumes, their
+  // classes and the SchedulePolicies they name.
+  void ReconcileSchedules() {
+    if (!snapshot_schedules_) return;
+    std::map<std::pair<std::string, std::string>, WantedSchedule> want;
+    for (const auto& [name, v] : provisioner_.volumes()) {
+      if (!volumes_->Find(name)) continue;
+      auto sc = objects_.find(ObjectKey("StorageClass", "", v.storage_class));
+      const auto* cls = sc == objects_.end() ? nullptr : std::get_if<model::StorageClass>(&sc->second);
+      if (!cls || !cls->portworx) continue;
+      if (!cls->portworx->snapshot_schedules.empty())
+        want[{name, "px-schedule"}] = FromPortworx(cls->portworx->snapshot_schedules);
+      for (const model::StorkSchedule& st : cls->portworx->stork_schedules) {
+        auto p = objects_.find(ObjectKey("SchedulePolicy", "", st.policy));
+        if (p == objects_.end()) {
+          if (missing_policies_.insert(name + " " + st.policy).second)
+            env_.RecordEvent("storage.schedule_policy_missing",
+                             "volume=" + name + " schedule=" + st.name + " policy=" + st.policy +
+                                 " (apply a SchedulePolicy of that name; the schedule starts when it exists)");
+          continue;
+        }
+        want[{name, st.name}] = FromStork(std::get<model::SchedulePolicy>(p->second), st.cloud);
+      }
+    }
+    for (auto it = schedules_.begin(); it != schedules_.end();) {
+      auto w = want.find(it->first);
+      if (w != want.end() && w->second.signature == it->second.signature) {
+        ++it;
+        continue;
+      }
+      snapshot_schedules_->Remove(it->first.first, it->first.second);
+      it = schedules_.erase(it);
+    }
+    for (auto& [key, w] : want) {
+      if (schedules_.count(key)) continue;
+      if (Status s = snapshot_schedules_->Add(key.first, key.second, w.policy); !s.ok()) {
+        env_.RecordEvent("storage.schedule_failed", "volume=" + key.first + " schedule=" + key.second + " " + s.ToString());
+        continue;
+      }
+      env_.RecordEvent("storage.schedule_started", "volume=" + key.first + " schedule=" + key.second +
+                                                       (w.cloud ? " cloud" : " local"));
+      if (w.cloud) {
+        CloudState& c = cloud_[key.first];
+        if (c.since_ns < 0) c.since_ns = ToNanos(env_.now());
+      }
+      schedules_[key] = std::move(w);
+    }
+    // Volumes no cloud schedule covers any longer.
+    for (auto it = cloud_.begin(); it != cloud_.end();) {
+      bool covered = false;
+      for (auto s = schedules_.lower_bound({it->first, ""}); s != schedules_.end() && s->first.first == it->first; ++s)
+        covered |= s->second.cloud;
+      if (covered || it->second.since_ns < 0) {
+        ++it;
+        continue;
+      }
+      if (!it->second.node.empty() && NodeNamed(it->second.node).view->Erase("backup/" + it->first))
+        touched_.insert(it->second.node);
+      it = cloud_.erase(it);
+    }
+  }
+
+  void OnScheduledSnapshot(const std::string& volume, const std::string& schedule, const storage::SnapshotRecord& snap) {
+    auto s = schedules_.find({volume, schedule});
+    if (s == schedules_.end() || !s->second.cloud) return;
+    CloudState& c = cloud_[volume];
+    if (o_.object_store == kNoNode) {
+      ++c.failures;
+      env_.RecordEvent("storage.cloudsnap_failed", "volume=" + volume + " snapshot=" + snap.name +
+                                                       " reason=\"no object store (ServerOptions::object_store)\"");
+      return;
+    }
+    c.wanted = BackupRequest{volume, snap.name, snap.ready_ns, o_.object_store, o_.cloudsnap_bucket,
+                             o_.cloudsnap_full_every};
+    c.pending = true;
+    PlaceBackup(volume, c);
+    Flush();
+  }
+
+  // The standing request goes into the view of the node that holds the
+  // volume's primary, and leaves the one that held it before.
+  void PlaceBackup(const std::string& volume, CloudState& c) {
+    const storage::VolumeRecord* record = volumes_->Find(volume);
+    std::string node;
+    if (c.pending && record)
+      for (const auto& [name, n] : nodes_)
+        if (n.id == record->primary && n.id != kNoNode) node = name;
+    if (!c.node.empty() && c.node != node && NodeNamed(c.node).view->Erase("backup/" + volume))
+      touched_.insert(c.node);
+    c.node = node;
+    if (!node.empty() && NodeNamed(node).view->Put("backup/" + volume, Encode(c.wanted))) touched_.insert(node);
+  }
+
+  void PlaceBackups() {
+    bool any = false;
+    for (auto& [volume, c] : cloud_)
+      if (c.pending) {
+        PlaceBackup(volume, c);
+        any = true;
+      }
+    if (any) Flush();
+  }
+
+  void OnBackupReport(const std::string& node, NodeEntry& n, const std::string& volume) {
+    auto v = n.reports.values().find("backup/" + volume);
+    BackupReport report;
+    if (v == n.reports.values().end() || !Decode(v->second, &report).ok()) return;
+    auto it = cloud_.find(volume);
+    if (it == cloud_.end()) return;
+    CloudState& c = it->second;
+    // Heard already: from this node, the one before, or before a restart
+    // (an agent sends its reports again to a new session).
+    if (report.snapshot == c.last_reported || report.snapshot_ready_ns <= c.newest_ready_ns) return;
+    c.last_reported = report.snapshot;
+    const std::string what = "volume=" + volume + " snapshot=" + report.snapshot + " node=" + node;
+    if (report.ok) {
+      ++c.backups;
+      if (report.snapshot_ready_ns > c.newest_ready_ns) {
+        c.newest_ready_ns = report.snapshot_ready_ns;
+        c.newest_snapshot = report.snapshot;
+        Put("s/CloudBackup/" + volume, ToString(Encode(report)));
+      }
+      env_.RecordMetric("storage.cloudsnap_s", ToSeconds(Duration(ToNanos(env_.now()) - report.snapshot_ready_ns)),
+                        "volume=" + volume);
+      env_.RecordEvent("storage.cloudsnap", what + " seq=" + std::to_string(report.seq) +
+                                                (report.full ? " full" : " incremental") +
+                                                " blocks=" + std::to_string(report.blocks) +
+                                                " bytes=" + std::to_string(report.bytes));
+    } else {
+      ++c.failures;
+      env_.RecordEvent("storage.cloudsnap_failed", what + " reason=\"" + report.error + "\"");
+    }
+    if (c.pending && report.snapshot == c.wanted.snapshot) {
+      c.pending = false;
+      PlaceBackup(volume, c);  // takes the request out of the view
+    }
+  }
+
   // ---- Node lifecycle --------------------------------------------------------------
 
   void MonitorNodes() {
     monitor_timer_ = env_.Schedule(o_.node_monitor_period, [this] { MonitorNodes(); });
+    PlaceBackups();
     const Time now = env_.now();
     for (auto& [name, n] : nodes_) {
       if (!n.registered || n.status.pod_cidr.empty()) continue;  // never joined
@@ -1337,6 +1588,10 @@ class Server::Impl {
 
   void OnReports(const std::string& node, NodeEntry& n, const std::vector<std::string>& changed) {
     for (const std::string& key : changed) {
+      if (key.rfind("backup/", 0) == 0) {
+        OnBackupReport(node, n, key.substr(7));
+        continue;
+      }
       if (key.rfind("pod/", 0) != 0) continue;
       const std::string pod_key = key.substr(4);
       auto p = pods_.find(pod_key);
@@ -1418,6 +1673,9 @@ class Server::Impl {
   bool recovering_ = false;
   std::unique_ptr<Datastore> datastore_;
   std::unique_ptr<storage::VolumeController> volumes_;
+  std::unique_ptr<storage::SnapshotScheduler> snapshot_schedules_;  // after volumes_: it holds a reference
+  std::map<std::pair<std::string, std::string>, WantedSchedule> schedules_;  // by (volume, schedule name)
+  std::set<std::string> missing_policies_;  // "volume policy" already said to be missing
   storage::Provisioner provisioner_;
   std::unique_ptr<sched::Scheduler> scheduler_;
   PolicyViews policy_;
@@ -1433,6 +1691,7 @@ class Server::Impl {
   std::map<std::string, NodeEntry> nodes_;
   std::map<std::string, NodeStatus> node_status_;
   std::map<std::string, VolumePlacementRecord> placements_;
+  std::map<std::string, CloudState> cloud_;  // by volume
   std::map<std::string, Time> evict_at_;
   std::map<std::string, LostNode> lost_nodes_;
   std::map<uint64_t, std::string> sessions_;
@@ -1444,7 +1703,7 @@ class Server::Impl {
   std::set<uint32_t> cidrs_in_use_;  // pod CIDR bases of every node status
   uint32_t next_cidr_ = 0;           // where AllocateNodeCidr looks first
   std::set<std::string> unplaced_claims_;  // object keys of claims without a volume yet
-  bool volumes_dirty_ = false, snapshots_dirty_ = false;
+  bool volumes_dirty_ = false, snapshots_dirty_ = false, schedules_dirty_ = true;
   // Deployments: each one's pod template and its hash, its pods, and those
   // whose pods changed since they were last reconciled.
   struct Template {
@@ -1492,5 +1751,6 @@ std::optional<PodInfo> Server::FindPod(const std::string& ns, const std::string&
 std::vector<NodeInfo> Server::Nodes() const { return impl_->Nodes(); }
 const ServerStats& Server::stats() const { return impl_->stats(); }
 const storage::VolumeController& Server::volumes() const { return impl_->volumes(); }
+std::vector<CloudBackupInfo> Server::CloudBackups() const { return impl_->CloudBackups(); }
 
 }  // namespace edgebed::cluster

@@ -36,6 +36,13 @@
 //   created in the storage control plane (the VolumeController runs here);
 //   WaitForFirstConsumer claims are placed where their first pod lands. The
 //   storage engine fails a volume over when its primary stops renewing.
+// - Snapshot schedules: every volume of a class that names Stork schedules
+//   (snapshotschedule.stork.libopenstorage.org/<name>, following a
+//   SchedulePolicy) or Portworx's snap_schedule gets its snapshots taken and
+//   retained by the storage engine's scheduler. A snapshot of a cloud
+//   schedule (portworx/snapshot-type: cloud) is then backed up to the object
+//   store by the agent holding the volume's primary (a cloudsnap; "backup/"
+//   keys in its view and its reports), wherever the primary moves.
 // - Policy: each node's view carries exactly the policy state its endpoints
 //   need (policy_view.h); a change reaches only the nodes whose view it changes.
 //
@@ -78,6 +85,21 @@ struct ServerOptions {
   // A volume's blocks in the storage data path are capped here: the engine
   // models a volume's first blocks, not terabytes of them.
   uint32_t max_volume_blocks = 1024;
+  // Where cloudsnaps go: the node an ObjectStoreServer runs on (kNoNode:
+  // none; cloud schedules then only take their snapshots, and say so).
+  NodeId object_store = kNoNode;
+  std::string cloudsnap_bucket = "edgebed-cloudsnaps";
+  uint32_t cloudsnap_full_every = 7;  // Portworx's: six incrementals, then a full one
+};
+
+// The cloud backups of one volume with a cloud schedule.
+struct CloudBackupInfo {
+  std::string volume;
+  int64_t since_ns = 0;          // when its cloud schedule began (server clock)
+  int64_t newest_ready_ns = -1;  // when the newest snapshot in the cloud was taken; -1: none yet
+  std::string newest_snapshot;
+  uint64_t backups = 0, failures = 0;  // since the server started
+  bool in_flight = false;              // a backup is asked for and not reported yet
 };
 
 struct StoredObject {
@@ -160,6 +182,8 @@ class Server {
   const ServerStats& stats() const;
   // The storage control plane (for tests and tools that look at volumes).
   const storage::VolumeController& volumes() const;
+  // Cloud backups by volume: the recovery point each has in the object store.
+  std::vector<CloudBackupInfo> CloudBackups() const;
 
  private:
   class Impl;

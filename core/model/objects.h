@@ -301,6 +301,21 @@ struct SnapshotSchedule {
   int32_t hour = 0, minute = 0;  // daily, weekly, monthly
   int32_t retain = 0;            // how many to keep (pxctl's default when not written)
 };
+// A Stork snapshot schedule every volume of the class gets: the parameter
+// "snapshotschedule.stork.libopenstorage.org/<name>", whose value is YAML
+//   schedulePolicyName: <a SchedulePolicy>
+//   reclaimPolicy: Delete | Retain          (optional)
+//   annotations:                            (optional)
+//     portworx/snapshot-type: local | cloud
+//     portworx/cloud-cred-id: <credential>
+struct StorkSchedule {
+  std::string name;                       // <name>: it prefixes the snapshots' names
+  std::string policy;                     // schedulePolicyName
+  bool cloud = false;                     // portworx/snapshot-type: cloud (a cloudsnap of each)
+  std::string cloud_cred_id;              // portworx/cloud-cred-id
+  std::string reclaim_policy = "Delete";  // what happens to its snapshots when the schedule goes
+  std::map<std::string, std::string> annotations;  // as written
+};
 // Defaults are Portworx's: one replica, io_profile auto (chosen from the
 // I/O pattern; kept empty here when not written), priority low.
 struct PortworxParameters {
@@ -309,9 +324,8 @@ struct PortworxParameters {
   std::string io_profile;            // auto, auto_journal, db, db_remote, sequential, random,
                                      // cms, sync_shared, journal, none
   std::string priority_io = "low";   // "priority_io" or "io_priority": high, medium, low
-  std::vector<SnapshotSchedule> snapshot_schedules;  // "snap_schedule", "snap_interval"
-  std::vector<SnapshotSchedule> backup_schedules;    // "cloudsnap_schedule" (edgebed's)
-  int32_t full_backup_every = 0;     // "cloudsnap_full_every": every Nth backup is full
+  std::vector<SnapshotSchedule> snapshot_schedules;  // "snap_schedule", "snap_interval" (local)
+  std::vector<StorkSchedule> stork_schedules;        // "snapshotschedule.stork.libopenstorage.org/<name>"
 };
 struct StorageClass {
   ObjectMeta meta;
@@ -348,6 +362,45 @@ struct PriorityClass {
   bool global_default = false;
   std::string preemption_policy = "PreemptLowerPriority";
   std::string description;
+};
+
+// stork.libopenstorage.org/v1alpha1 SchedulePolicy (cluster-scoped): when a
+// scheduled action runs and how many of its results each rule keeps. Times
+// are Go's time.Kitchen as Stork parses them ("10:14PM", "9:05am"); days are
+// Stork's names and abbreviations ("Sunday", "Sun", ... "Thurs"). A retain of
+// 0 (unwritten) means Stork's default: 10 interval, 30 daily, 7 weekly, 12
+// monthly.
+struct ScheduleClock {
+  std::string text;              // as written
+  int32_t hour = 0, minute = 0;  // 0-23, 0-59
+};
+struct SchedulePolicy {
+  ObjectMeta meta;
+  struct Interval {
+    int32_t minutes = 0;  // intervalMinutes, >= 1
+    int32_t retain = 0;
+  };
+  struct Daily {
+    ScheduleClock time;
+    int32_t retain = 0;
+    std::string force_full_snapshot_day;  // forceFullSnapshotDay: a day name, as written
+    int32_t force_full_weekday = -1;      // 0 Sunday - 6 Saturday; -1: not written
+  };
+  struct Weekly {
+    std::string day;      // as written
+    int32_t weekday = 0;  // 0 Sunday - 6 Saturday
+    ScheduleClock time;
+    int32_t retain = 0;
+  };
+  struct Monthly {
+    int32_t date = 1;  // 1-31; a date a month lacks rolls over into the next (Feb 31 -> Mar 3)
+    ScheduleClock time;
+    int32_t retain = 0;
+  };
+  std::optional<Interval> interval;
+  std::optional<Daily> daily;
+  std::optional<Weekly> weekly;
+  std::optional<Monthly> monthly;
 };
 
 // kubescheduler.config.k8s.io/v1 KubeSchedulerConfiguration: the scheduler's
@@ -405,7 +458,7 @@ struct KubeSchedulerConfiguration {
 
 using Object = std::variant<Namespace, ServiceAccount, Node, Pod, Deployment, NetworkPolicy,
                             CalicoPolicy, Tier, NetworkSet, StorageClass, PersistentVolumeClaim,
-                            VolumeSnapshot, PriorityClass, KubeSchedulerConfiguration>;
+                            VolumeSnapshot, PriorityClass, SchedulePolicy, KubeSchedulerConfiguration>;
 
 // The pods a Deployment stands for, as its ReplicaSet would create them:
 // named NAME-0 .. NAME-(replicas-1) (stable, where upstream adds a random
