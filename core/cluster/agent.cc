@@ -392,7 +392,7 @@ class Agent::Impl {
   storage::CloudSnap& CloudFor(const BackupRequest& q) {
     if (!store_client_ || q.object_store != store_node_) {
       clouds_.clear();
-      store_client_ = std::make_unique<storage::ObjectStoreClient>(env_, q.object_store);
+      store_client_ = std::make_unique<storage::ObjectStoreClient>(env_, q.object_store, o_.cloud_client);
       store_node_ = q.object_store;
     }
     std::unique_ptr<storage::CloudSnap>& cloud = clouds_[std::make_pair(q.bucket, q.full_every)];

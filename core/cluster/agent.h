@@ -30,6 +30,7 @@
 #include "core/env/env.h"
 #include "core/model/objects.h"
 #include "core/policy/dataplane.h"
+#include "core/storage/object_store.h"
 #include "core/storage/replication.h"
 
 namespace edgebed::cluster {
@@ -46,6 +47,15 @@ struct AgentOptions {
   Duration server_timeout = std::chrono::seconds(40);
   storage::ReplicationOptions replication;
   policy::ConntrackOptions conntrack;
+  // How cloudsnaps reach the object store: the client has no congestion
+  // control, so small chunks and few in flight keep a backup from overrunning
+  // the queue of a thin WAN link (and losing whole megabyte chunks to it).
+  storage::ObjectStoreClientOptions cloud_client = [] {
+    storage::ObjectStoreClientOptions o;
+    o.chunk_size = 64u << 10;
+    o.window = 4;
+    return o;
+  }();
 };
 
 struct AgentStats {
