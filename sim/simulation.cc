@@ -4,12 +4,14 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <set>
 #include <unordered_map>
 
 #include "core/base/ip.h"
 #include "core/cluster/agent.h"
 #include "core/cluster/server.h"
 #include "core/env/fault_env.h"
+#include "core/storage/object_store.h"
 #include "sim/ns3_env.h"
 #include "sim/pod_network.h"
 #include "sim/workload.h"
@@ -63,6 +65,8 @@ class Simulation::Impl final : public PodRouter {
     nodes_.clear();
     server_.reset();
     server_env_.reset();
+    object_store_.reset();
+    object_store_env_.reset();
     world_.reset();
   }
 
@@ -73,10 +77,14 @@ class Simulation::Impl final : public PodRouter {
     topo_ = std::move(*topology);
     for (const Host& h : topo_->nodes()) world_->AddNode(h.node, h.address, EnvOptions(h));
     server_id_ = world_->AddNode(topo_->server().node, topo_->server().address, EnvOptions(topo_->server()));
-    world_->AddNode(topo_->object_store().node, topo_->object_store().address, EnvOptions(topo_->object_store()));
+    object_store_id_ =
+        world_->AddNode(topo_->object_store().node, topo_->object_store().address, EnvOptions(topo_->object_store()));
 
     nodes_.resize(s_.nodes.size());
     server_env_ = std::make_unique<FaultEnv>(world_->env(server_id_), plan_);
+    // The cloud's object store, where cloud snapshot schedules back volumes up.
+    object_store_env_ = std::make_unique<FaultEnv>(world_->env(object_store_id_), plan_);
+    object_store_ = std::make_unique<storage::ObjectStoreServer>(*object_store_env_);
     StartServer();
     for (NodeId id = 0; id < nodes_.size(); ++id) {
       const Duration boot = world_->env(id).random().UniformDuration(Duration(0), kBootSpread);
@@ -129,6 +137,7 @@ class Simulation::Impl final : public PodRouter {
     o.token = kToken;
     o.cluster_cidr = s_.cluster.cluster_cidr;
     o.node_cidr_prefix = s_.cluster.node_cidr_prefix;
+    o.object_store = object_store_id_;
     server_ = std::make_unique<cluster::Server>(*server_env_, o);
     server_->Start([this](Status st) {
       if (!st.ok()) server_env_->RecordEvent("sim.server_failed", st.ToString());
@@ -446,6 +455,18 @@ class Simulation::Impl final : public PodRouter {
       Record("storage.volumes", volumes);
       Record("storage.replicas_in_sync", in_sync);
       Record("storage.replicas_out_of_sync", out_of_sync);
+      // The recovery point each volume has in the cloud: how much of its
+      // history a restore from there would lose, were the building lost now.
+      std::optional<double> rpo_now;
+      for (const cluster::CloudBackupInfo& b : server_->CloudBackups()) {
+        const int64_t since = b.newest_ready_ns >= 0 ? b.newest_ready_ns : b.since_ns;
+        const double rpo = ToSeconds(Duration(ToNanos(now) - since));
+        Record("storage.cloudsnap_rpo_s", rpo, "volume=" + b.volume);
+        rpo_now = std::max(rpo_now.value_or(0), rpo);
+        if (b.newest_ready_ns >= 0) rpo_worst_ = std::max(rpo_worst_.value_or(0), rpo);
+        cloud_volumes_.insert(b.volume);
+      }
+      rpo_end_ = rpo_now;
     }
     // Replication: writes every in-sync replica acknowledged, and blocks
     // copied to replicas catching up, over the window.
@@ -578,6 +599,9 @@ class Simulation::Impl final : public PodRouter {
     out.publish_ms = Quantiles(all_publish_);
     out.e2e_ms = Quantiles(all_e2e_);
     out.volume_write_ms = Quantiles(all_write_);
+    out.cloud_volumes = static_cast<int>(cloud_volumes_.size());
+    out.rpo_end_s = rpo_end_;
+    out.rpo_worst_s = rpo_worst_;
     out.faults = faults_;
     return out;
   }
@@ -589,8 +613,11 @@ class Simulation::Impl final : public PodRouter {
   std::unique_ptr<Topology> topo_;
   FaultPlan plan_;
   std::vector<NodeSlot> nodes_;
-  NodeId server_id_ = kNoNode;
-  std::unique_ptr<FaultEnv> server_env_;
+  NodeId server_id_ = kNoNode, object_store_id_ = kNoNode;
+  std::unique_ptr<FaultEnv> server_env_, object_store_env_;
+  std::unique_ptr<storage::ObjectStoreServer> object_store_;
+  std::set<std::string> cloud_volumes_;  // with a cloud schedule, ever
+  std::optional<double> rpo_end_, rpo_worst_;
   std::unique_ptr<cluster::Server> server_;
   std::unordered_map<uint32_t, NodeId> routes_;  // pod CIDR (shifted) -> node
   Directory directory_;

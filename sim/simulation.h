@@ -76,6 +76,12 @@ struct SimulationSummary {
   uint64_t messages_sent = 0, messages_received = 0, inference_requests = 0;
   QuantileSummary publish_ms, e2e_ms, volume_write_ms;
   uint64_t volume_writes = 0, volume_write_errors = 0;
+  // Volumes with a cloud snapshot schedule: the recovery point in the cloud
+  // (storage.cloudsnap_rpo_s), the largest over them at the last sample and
+  // the largest sampled after each one's first backup (before it, the age
+  // of the schedule is not a recovery point the schedule promised).
+  int cloud_volumes = 0;
+  std::optional<double> rpo_end_s, rpo_worst_s;
   std::vector<FaultReport> faults;
 };
 

@@ -285,8 +285,11 @@ class BrokerModel final : public WorkloadModel {
     const uint64_t blocks = (pending_bytes_ + volume_->block_size - 1) / volume_->block_size;
     pending_bytes_ = 0;
     for (uint64_t i = 0; i < std::min<uint64_t>(blocks, 16); ++i) {
+      // The log wraps around the volume; each lap writes other bytes, so that
+      // snapshots taken laps apart differ where the broker wrote.
+      const uint64_t lap = next_block_ / volume_->blocks;
       const uint32_t block = static_cast<uint32_t>(next_block_++ % volume_->blocks);
-      Bytes data(volume_->block_size, static_cast<uint8_t>(next_block_));
+      Bytes data(volume_->block_size, static_cast<uint8_t>(lap * 131 + block + 1));
       const int64_t started = ToNanos(env_.now());
       io_->Write(volume_->volume, block, std::move(data), [this, started, alive = alive_](Status s) {
         if (!*alive) return;

@@ -182,6 +182,13 @@ int Run(int argc, char** argv) {
   std::printf("    sensor -> broker -> inference: %s\n", Ms(r.e2e_ms).c_str());
   std::printf("    broker volume writes:          %s, %llu failed\n", Ms(r.volume_write_ms).c_str(),
               static_cast<unsigned long long>(r.volume_write_errors));
+  if (r.cloud_volumes > 0) {
+    std::printf("  cloud backups of %d volume%s: recovery point %s at the end, worst %s after the first backup\n",
+                r.cloud_volumes, r.cloud_volumes == 1 ? "" : "s",
+                r.rpo_end_s ? (std::to_string(static_cast<int>(*r.rpo_end_s + 0.5)) + " s").c_str() : "-",
+                r.rpo_worst_s ? (std::to_string(static_cast<int>(*r.rpo_worst_s + 0.5)) + " s").c_str()
+                              : "- (no backup made)");
+  }
   std::printf("  policy: %llu flows allowed, %llu denied; %llu IDS alerts\n",
               static_cast<unsigned long long>(r.flows_allowed), static_cast<unsigned long long>(r.flows_denied),
               static_cast<unsigned long long>(r.ids_alerts));

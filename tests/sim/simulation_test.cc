@@ -370,6 +370,43 @@ TEST(Simulation, ADiskFailureOfTheBrokerVolumesPrimaryFailsItOver) {
   EXPECT_EQ(Min(Within(Samples(run, "cluster.nodes_ready"), 0, 140)), 16);
 }
 
+// The broker's volume goes to the cloud every five minutes (its class's
+// Stork schedule): the recovery point grows from the schedule's start until
+// the first backup, then stays within the interval and a backup's time. With
+// the floor of the volume's primary cut off across a backup, the volume fails
+// over and the backup is made from the new primary.
+TEST(Simulation, TheBrokersVolumeGoesToTheCloudAndItsRecoveryPointStaysWithinTheSchedule) {
+  SCOPED_TRACE(Replay());
+  const BuildingRun run = RunBuilding({"duration=11m", "faults=[]"});
+  const std::vector<EventRecord> backups = Events(run, "storage.cloudsnap", "volume=building-services/broker-data ");
+  ASSERT_EQ(backups.size(), 2u);
+  EXPECT_TRUE(Has(backups[0].detail, " seq=1 full ")) << Describe(backups[0]);
+  EXPECT_TRUE(Has(backups[1].detail, " seq=2 incremental ")) << Describe(backups[1]);
+  EXPECT_FALSE(Has(backups[1].detail, " blocks=0 ")) << "the broker wrote between the two: " << Describe(backups[1]);
+  EXPECT_TRUE(Events(run, "storage.cloudsnap_failed").empty());
+  for (const MetricSample& s : Samples(run, "storage.cloudsnap_s")) EXPECT_LT(s.value, 30) << Describe(s);
+  const std::vector<MetricSample> rpo = Samples(run, "storage.cloudsnap_rpo_s", "volume=building-services/broker-data");
+  ASSERT_FALSE(rpo.empty());
+  EXPECT_GT(Max(Within(rpo, 0, Seconds(backups[0].time))), 290);  // nothing in the cloud for five minutes
+  EXPECT_LT(Max(Within(rpo, Seconds(backups[0].time) + 10, 660)), 300 + 30 + 10);
+  const std::string primary = backups[0].detail.substr(backups[0].detail.find(" node=") + 6, 8);  // bN-fN-nN
+  ASSERT_EQ(primary.size(), 8u);
+
+  // Cut the primary's floor off from 4:30 to 7:30, across the 5:06 backup.
+  const std::string floor = primary.substr(0, 5);
+  const BuildingRun cut = RunBuilding({"duration=11m", "faults=[{at: 270s, kind: partition, target: " + floor + ", for: 180s}]"});
+  const std::vector<EventRecord> moved = Events(cut, "storage.failover", "volume=building-services/broker-data ");
+  ASSERT_FALSE(moved.empty());
+  std::vector<EventRecord> during;
+  for (const EventRecord& e : Events(cut, "storage.cloudsnap", "volume=building-services/broker-data "))
+    if (Seconds(e.time) > 270 && Seconds(e.time) < 450) during.push_back(e);
+  ASSERT_FALSE(during.empty()) << "no backup while " << floor << " was cut off";
+  EXPECT_FALSE(Has(during[0].detail, " node=" + floor + "-")) << Describe(during[0]);
+  EXPECT_LT(Max(Within(Samples(cut, "storage.cloudsnap_rpo_s", "volume=building-services/broker-data"),
+                       Seconds(during[0].time) + 10, 660)),
+            300 + 60 + 10);
+}
+
 TEST(Simulation, PodsRunOnWithoutTheServerAndTheClusterRecoversWhenItReturns) {
   SCOPED_TRACE(Replay());
   const BuildingRun run = RunBuilding({"duration=160s", "faults=[{at: 60s, kind: server-loss, for: 40s}]"});
