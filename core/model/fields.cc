@@ -23,6 +23,8 @@ std::string Closest(const std::string& word, const std::set<std::string>& known)
   return ClosestName(word, std::vector<std::string>(known.begin(), known.end()));
 }
 
+}  // namespace
+
 const char* TypeName(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Map: return "a mapping";
@@ -31,8 +33,6 @@ const char* TypeName(const YAML::Node& n) {
     default: return "null";
   }
 }
-
-}  // namespace
 
 SourcePos Context::Pos(const YAML::Node& node) const {
   SourcePos pos{file_, 0, 0};

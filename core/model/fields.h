@@ -115,6 +115,9 @@ class Fields {
 // YAML forbids it, and a silent "last one wins" would hide a typo'd edit).
 void CheckDuplicateKeys(Context& ctx, const YAML::Node& map, const std::string& path);
 
+// "a mapping", "a list", "a scalar" or "null": what an error says a node was.
+const char* TypeName(const YAML::Node& n);
+
 // Scalar conversions shared with the parsers.
 // A plain (unquoted) YAML scalar that JSON would read as a number, bool or null.
 bool LooksNonString(const YAML::Node& scalar);

@@ -22,6 +22,7 @@ using internal::Context;
 using internal::Fields;
 using internal::IndexPath;
 using internal::JoinPath;
+using internal::TypeName;
 
 // --- Names, labels, CIDRs, as upstream validates them ---
 
@@ -960,19 +961,11 @@ bool IsPortworxProvisioner(const std::string& provisioner) {
 // The parameter that gives a class's volumes a Stork snapshot schedule.
 constexpr char kStorkSchedulePrefix[] = "snapshotschedule.stork.libopenstorage.org/";
 
-const char* YamlTypeName(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    default: return "empty";
-  }
-}
 
 // A string value of the schedule's own YAML document, or why it is not one.
 bool StorkString(const YAML::Node& v, const std::string& key, std::string* out, std::string* why) {
   if (!v.IsScalar()) {
-    *why = key + ": must be a string, not " + YamlTypeName(v);
+    *why = key + ": must be a string, not " + TypeName(v);
     return false;
   }
   if (internal::LooksNonString(v)) {
@@ -1000,7 +993,7 @@ bool ParseStorkSchedule(const std::string& value, StorkSchedule* out, std::strin
   }
   if (!doc.IsMap()) {
     *why = "the value must be a mapping of schedulePolicyName, reclaimPolicy and annotations, "
-           "not " + std::string(YamlTypeName(doc)) + "; " + example;
+           "not " + std::string(TypeName(doc)) + "; " + example;
     return false;
   }
   static const std::vector<std::string> kKeys = {"schedulePolicyName", "reclaimPolicy",
@@ -1035,7 +1028,7 @@ bool ParseStorkSchedule(const std::string& value, StorkSchedule* out, std::strin
       }
     } else if (key == "annotations") {
       if (!v.IsMap()) {
-        *why = key + ": must be a mapping of strings, not " + std::string(YamlTypeName(v));
+        *why = key + ": must be a mapping of strings, not " + std::string(TypeName(v));
         return false;
       }
       for (auto a = v.begin(); a != v.end(); ++a) {
