@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <set>
 
 #include "core/base/closest.h"
@@ -1560,6 +1561,64 @@ const std::vector<KindInfo>& Kinds() {
   return kinds;
 }
 
+// Kinds of Kubernetes, Calico, Portworx, Stork and K3s that a user's files
+// hold beside the ones edgebed models, by API group ("" for the core group)
+// and kind: each loads with a notice that nothing here acts on it, so that a
+// real deployment's files load whole.
+const std::map<std::string, std::set<std::string>>& AcceptedKinds() {
+  static const std::map<std::string, std::set<std::string>> kinds = {
+      {"", {"ConfigMap", "Secret", "Endpoints", "LimitRange", "ResourceQuota", "PersistentVolume",
+            "ReplicationController", "PodTemplate", "Event"}},
+      {"apps", {"ReplicaSet", "ControllerRevision"}},
+      {"autoscaling", {"HorizontalPodAutoscaler"}},
+      {"policy", {"PodDisruptionBudget"}},
+      {"networking.k8s.io", {"Ingress", "IngressClass"}},
+      {"discovery.k8s.io", {"EndpointSlice"}},
+      {"rbac.authorization.k8s.io", {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}},
+      {"storage.k8s.io", {"CSIDriver", "CSINode", "VolumeAttachment", "CSIStorageCapacity"}},
+      {"snapshot.storage.k8s.io", {"VolumeSnapshotClass", "VolumeSnapshotContent"}},
+      {"node.k8s.io", {"RuntimeClass"}},
+      {"coordination.k8s.io", {"Lease"}},
+      {"apiextensions.k8s.io", {"CustomResourceDefinition"}},
+      {"admissionregistration.k8s.io", {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+                                        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}},
+      {"certificates.k8s.io", {"CertificateSigningRequest"}},
+      {"projectcalico.org", {"BGPConfiguration", "BGPPeer", "FelixConfiguration", "HostEndpoint", "IPPool",
+                             "IPReservation", "KubeControllersConfiguration", "ClusterInformation",
+                             "StagedNetworkPolicy", "StagedGlobalNetworkPolicy", "StagedKubernetesNetworkPolicy"}},
+      {"stork.libopenstorage.org", {"VolumeSnapshotSchedule", "VolumeSnapshotRestore", "GroupVolumeSnapshot", "Rule",
+                                    "ClusterPair", "Migration", "MigrationSchedule", "BackupLocation",
+                                    "ApplicationBackup", "ApplicationBackupSchedule", "ApplicationRestore",
+                                    "ApplicationClone"}},
+      {"core.libopenstorage.org", {"StorageCluster", "StorageNode"}},
+      {"autopilot.libopenstorage.org", {"AutopilotRule"}},
+      {"helm.cattle.io", {"HelmChart", "HelmChartConfig"}},
+      {"k3s.cattle.io", {"Addon"}},
+  };
+  return kinds;
+}
+
+// The notice for an accepted kind, or false when it is not one.
+bool Accepted(Context& ctx, Fields& top, const std::string& path, const std::string& api_version,
+              const std::string& kind) {
+  const size_t slash = api_version.find('/');
+  const std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
+  if (group.empty() && api_version != "v1") return false;
+  auto it = AcceptedKinds().find(group);
+  if (it == AcceptedKinds().end() || !it->second.count(kind)) return false;
+  std::string name, ns;
+  YAML::Node meta = top.Take("metadata");
+  if (meta.IsMap()) {
+    if (meta["name"] && meta["name"].IsScalar()) name = meta["name"].Scalar();
+    if (meta["namespace"] && meta["namespace"].IsScalar()) ns = meta["namespace"].Scalar();
+  }
+  ctx.Warn(top.Take("kind"), JoinPath(path, "kind"),
+           kind + " " + (ns.empty() ? "" : ns + "/") + (name.empty() ? "(unnamed)" : name) +
+               " accepted; nothing in edgebed acts on " + (std::string("AEIOU").find(kind[0]) == std::string::npos ? "a " : "an ") +
+               kind + ", so it has no effect here");
+  return true;
+}
+
 ObjectMeta ParseMeta(Fields& top, const KindInfo& kind) {
   ObjectMeta meta;
   meta.pos = top.ctx().Pos(top.node());
@@ -1638,6 +1697,7 @@ void LoadObject(Context& ctx, const YAML::Node& node, const std::string& path,
     served_by.push_back(k.api_version);
   }
   if (!info) {
+    if (served_by.empty() && Accepted(ctx, top, path, api_version, kind)) return;
     if (served_by.empty()) {
       std::string list;
       for (const auto& k : kinds) list += (list.empty() ? "" : ", ") + k;

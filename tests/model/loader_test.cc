@@ -722,6 +722,67 @@ spec:
 // The shipped manifests (but floor.yaml, a template the scenario expands:
 // tests/sim/scenario_test.cc) and the realistic test manifests load without an
 // error, every object of them.
+// What a real deployment's files hold beside the kinds edgebed models loads
+// with a one-line notice each, and the rest of the file with it; a kind no
+// one serves is still an error that names the kinds edgebed loads.
+TEST(Loader, UpstreamKindsWithoutAnEffectHereLoadWithANotice) {
+  const LoadResult r = LoadManifests(R"(apiVersion: v1
+kind: ConfigMap
+metadata: {name: broker-config, namespace: building-services}
+data: {mosquitto.conf: "listener 1883"}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: dashboard, namespace: building-services}
+spec:
+  rules: [{host: dashboard.local}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: inference, namespace: building-services}
+spec: {minReplicas: 1, maxReplicas: 4}
+---
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: default-ipv4}
+spec: {cidr: 10.42.0.0/16}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: building-services}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}
+)",
+                                     "deploy.yaml");
+  ASSERT_EQ(r.objects.size(), 1u);
+  EXPECT_EQ(KindOf(r.objects[0]), "Namespace");
+  std::vector<std::string> warnings;
+  for (const auto& w : r.warnings) warnings.push_back(w.ToString());
+  EXPECT_EQ(warnings,
+            (std::vector<std::string>{
+                "deploy.yaml:2:7: kind: ConfigMap building-services/broker-config accepted; nothing in edgebed acts "
+                "on a ConfigMap, so it has no effect here",
+                "deploy.yaml:7:7: kind: Ingress building-services/dashboard accepted; nothing in edgebed acts on an "
+                "Ingress, so it has no effect here",
+                "deploy.yaml:13:7: kind: ClusterRole reader accepted; nothing in edgebed acts on a ClusterRole, so it "
+                "has no effect here",
+                "deploy.yaml:18:7: kind: HorizontalPodAutoscaler building-services/inference accepted; nothing in "
+                "edgebed acts on a HorizontalPodAutoscaler, so it has no effect here",
+                "deploy.yaml:23:7: kind: IPPool default-ipv4 accepted; nothing in edgebed acts on an IPPool, so it "
+                "has no effect here"}));
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].ToString().rfind("deploy.yaml:32:7: kind: unknown kind \"Widget\"; edgebed loads Deployment, ", 0),
+            0u)
+      << r.errors[0].ToString();
+}
+
 TEST(Loader, ShippedManifestsLoadClean) {
   const std::pair<const char*, size_t> files[] = {
       {"scenarios/smart-building/00-namespaces.yaml", 2},
