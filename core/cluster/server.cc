@@ -13,6 +13,7 @@
 #include "core/cluster/sync.h"
 #include "core/model/emit.h"
 #include "core/policy/inventory.h"
+#include "core/sched/predicates.h"
 #include "core/sched/scheduler.h"
 #include "core/storage/provisioner.h"
 #include "core/storage/schedule.h"
@@ -25,6 +26,7 @@ using model::Object;
 constexpr const char* kUnreachableTaint = "node.kubernetes.io/unreachable";
 constexpr const char* kOwnerAnnotation = "edgebed.io/owned-by";
 constexpr const char* kTemplateHashLabel = "pod-template-hash";
+constexpr const char* kRevisionHashLabel = "controller-revision-hash";  // a DaemonSet's pods
 
 // The kind as a key segment: Calico's namespaced policy is told apart from
 // Kubernetes' by its group, as the API server does.
@@ -157,7 +159,7 @@ class Server::Impl {
     const Store& store = datastore_->store();
     std::map<std::string, int> rank = {
         {"Namespace", 0}, {"PriorityClass", 0}, {"Tier", 0}, {"ServiceAccount", 1}, {"Node", 1},
-        {"StorageClass", 2}, {"PersistentVolumeClaim", 3}, {"Deployment", 4}, {"Pod", 5}};
+        {"StorageClass", 2}, {"PersistentVolumeClaim", 3}, {"Deployment", 4}, {"DaemonSet", 4}, {"Pod", 5}};
     struct Recovered {
       int rank;
       Object object;
@@ -496,6 +498,7 @@ class Server::Impl {
       if (Status s = provisioner_.UpsertNode(n.node); !s.ok())
         env_.RecordEvent("cluster.node_pools_invalid", "node=" + node->meta.name + " " + s.ToString());
       volumes_dirty_ = true;
+      DaemonSetsDirty();
     } else if (auto* sc = std::get_if<model::StorageClass>(&object)) {
       provisioner_.UpsertStorageClass(*sc);
       volumes_dirty_ = true;
@@ -507,14 +510,9 @@ class Server::Impl {
     } else if (auto* pod = std::get_if<model::Pod>(&object)) {
       TakePod(*pod, "", manifest);
     } else if (auto* d = std::get_if<model::Deployment>(&object)) {
-      // The template's hash names its pods; computed once per version of it.
-      model::Deployment one = *d;
-      one.replicas = 1;
-      model::Pod sample = model::ReplicaPods(one).front();
-      sample.meta.pos = {};
-      const std::string text = model::ToYaml(Object(sample));
-      templates_[OwnerKey(d->meta.namespace_, d->meta.name)] = Template{sample, Hex(Hash64(text.data(), text.size()), 10)};
-      dirty_owners_.insert(OwnerKey(d->meta.namespace_, d->meta.name));
+      TakeTemplate("Deployment", d->meta.namespace_, d->meta.name, d->pod_template);
+    } else if (auto* ds = std::get_if<model::DaemonSet>(&object)) {
+      TakeTemplate("DaemonSet", ds->meta.namespace_, ds->meta.name, ds->pod_template);
     } else if (IsPolicy(object)) {
       if (recovering_) (void)policy_.UpsertPolicy(key, object, manifest.empty() ? model::ToYaml(object) : manifest);
     } else if (auto* set = std::get_if<model::NetworkSet>(&object)) {
@@ -522,6 +520,27 @@ class Server::Impl {
     } else if (std::holds_alternative<model::VolumeSnapshot>(object)) {
       snapshots_dirty_ = true;
     }
+  }
+
+  // A workload's pod template: its hash names (Deployment) or labels
+  // (DaemonSet) its pods; computed once per version of it.
+  void TakeTemplate(const std::string& kind, const std::string& ns, const std::string& name,
+                    const model::PodTemplate& tmpl) {
+    model::Pod sample;
+    sample.meta.namespace_ = ns;
+    sample.meta.labels = tmpl.labels;
+    sample.meta.annotations = tmpl.annotations;
+    sample.spec = tmpl.spec;
+    const std::string text = model::ToYaml(Object(sample));
+    const std::string owner = OwnerKey(kind, ns, name);
+    templates_[owner] = Template{sample, Hex(Hash64(text.data(), text.size()), 10)};
+    dirty_owners_.insert(owner);
+  }
+
+  void DaemonSetsDirty() {
+    for (auto it = templates_.lower_bound("DaemonSet/"); it != templates_.end() && it->first.rfind("DaemonSet/", 0) == 0;
+         ++it)
+      dirty_owners_.insert(it->first);
   }
 
   void TakeClaim(const model::PersistentVolumeClaim& pvc) {
@@ -576,10 +595,13 @@ class Server::Impl {
   }
 
   const model::LabelSelector* OwnerSelector(const PodEntry& e) const {
-    if (e.owner.rfind("Deployment/", 0) != 0) return nullptr;
-    auto it = objects_.find(ObjectKey("Deployment", e.pod.meta.namespace_, e.owner.substr(11)));
+    const std::string o = OwnerKeyOf(e);
+    if (o.empty()) return nullptr;
+    auto it = objects_.find("o/" + o);
     if (it == objects_.end()) return nullptr;
-    return &std::get<model::Deployment>(it->second).selector;
+    if (const auto* d = std::get_if<model::Deployment>(&it->second)) return &d->selector;
+    if (const auto* ds = std::get_if<model::DaemonSet>(&it->second)) return &ds->selector;
+    return nullptr;
   }
 
   // A bound pod: in its node's view, its endpoint in the policy world, its
@@ -691,9 +713,9 @@ class Server::Impl {
     Erase(key);
     if (auto* pod = std::get_if<model::Pod>(&object)) {
       RemovePod(PodKey(pod->meta.namespace_, pod->meta.name), "deleted");
-    } else if (auto* d = std::get_if<model::Deployment>(&object)) {
+    } else if (std::holds_alternative<model::Deployment>(object) || std::holds_alternative<model::DaemonSet>(object)) {
       // Background cascading deletion, as the garbage collector does.
-      const std::string owner = OwnerKey(d->meta.namespace_, d->meta.name);
+      const std::string owner = key.substr(2);  // "Kind/namespace/name"
       templates_.erase(owner);
       auto owned = owned_.find(owner);
       if (owned != owned_.end())
@@ -703,6 +725,7 @@ class Server::Impl {
       n.registered = false;
       (void)scheduler_->RemoveNode(node->meta.name, env_.now());
       provisioner_.RemoveNode(node->meta.name);
+      DaemonSetsDirty();
     } else if (auto* set = std::get_if<model::NetworkSet>(&object)) {
       policy_.RemoveNetworkSet(set->global ? "" : set->meta.namespace_, set->meta.name);
     } else if (std::holds_alternative<model::StorageClass>(object) ||
@@ -833,7 +856,10 @@ class Server::Impl {
     if (!dirty_owners_.empty()) {
       std::set<std::string> owners;
       owners.swap(dirty_owners_);
-      for (const std::string& owner : owners) ReconcileDeployment(owner);
+      for (const std::string& owner : owners) {
+        if (owner.rfind("Deployment/", 0) == 0) ReconcileDeployment(owner);
+        if (owner.rfind("DaemonSet/", 0) == 0) ReconcileDaemonSet(owner);
+      }
     }
     Schedule();
     if (volumes_dirty_) {
@@ -851,15 +877,24 @@ class Server::Impl {
     Flush();
   }
 
-  // "namespace/name" of a Deployment: the key of its pods in owned_.
-  static std::string OwnerKey(const std::string& ns, const std::string& name) { return ns + "/" + name; }
-  static std::string OwnerKeyOf(const PodEntry& p) {
-    return p.owner.rfind("Deployment/", 0) == 0 ? OwnerKey(p.pod.meta.namespace_, p.owner.substr(11)) : "";
+  // "Kind/namespace/name" of a workload controller (a Deployment, a
+  // DaemonSet): the key of its pods in owned_ and of its template. A pod's
+  // owner annotation says "Kind/name"; empty for a pod no controller owns.
+  static std::string OwnerKey(const std::string& kind, const std::string& ns, const std::string& name) {
+    return kind + "/" + ns + "/" + name;
   }
+  static std::string OwnerKeyFor(const std::string& owner_ref, const std::string& ns) {
+    for (const char* kind : {"Deployment/", "DaemonSet/"}) {
+      const size_t n = std::strlen(kind);
+      if (owner_ref.compare(0, n, kind) == 0) return owner_ref.substr(0, n) + ns + "/" + owner_ref.substr(n);
+    }
+    return "";
+  }
+  static std::string OwnerKeyOf(const PodEntry& p) { return OwnerKeyFor(p.owner, p.pod.meta.namespace_); }
 
   void Disown(const std::string& owner_ref, const std::string& pod_key) {
-    if (owner_ref.rfind("Deployment/", 0) != 0) return;
-    const std::string owner = OwnerKey(pod_key.substr(0, pod_key.find('/')), owner_ref.substr(11));
+    const std::string owner = OwnerKeyFor(owner_ref, pod_key.substr(0, pod_key.find('/')));
+    if (owner.empty()) return;
     auto it = owned_.find(owner);
     if (it != owned_.end()) {
       it->second.erase(pod_key);
@@ -883,8 +918,7 @@ class Server::Impl {
   }
 
   void ReconcileDeployment(const std::string& owner_key) {
-    auto object = objects_.find(ObjectKey("Deployment", owner_key.substr(0, owner_key.find('/')),
-                                          owner_key.substr(owner_key.find('/') + 1)));
+    auto object = objects_.find("o/" + owner_key);
     auto tmpl = templates_.find(owner_key);
     if (object == objects_.end() || tmpl == templates_.end()) return;
     const model::Deployment& d = std::get<model::Deployment>(object->second);
@@ -945,16 +979,187 @@ class Server::Impl {
       if (names.count(name)) continue;
       model::Pod pod = sample;
       pod.meta.name = name;
-      pod.meta.pos = {};
       pod.meta.labels[kTemplateHashLabel] = hash;
-      pod.meta.annotations[kOwnerAnnotation] = owner;
-      Object o(pod);
-      const std::string manifest = model::ToYaml(o);
-      objects_[ObjectKey(o)] = o;
-      Put(ObjectKey(o), manifest);
-      TakePod(pod, owner, manifest);
+      CreateOwnedPod(std::move(pod), owner);
       --to_create;
     }
+  }
+
+  void CreateOwnedPod(model::Pod pod, const std::string& owner) {
+    pod.meta.pos = {};
+    pod.meta.annotations[kOwnerAnnotation] = owner;
+    Object o(pod);
+    const std::string manifest = model::ToYaml(o);
+    objects_[ObjectKey(o)] = o;
+    Put(ObjectKey(o), manifest);
+    TakePod(pod, owner, manifest);
+  }
+
+  // The tolerations upstream's DaemonSet controller adds to every pod: a
+  // daemon stays on a node that is not ready, unreachable, under pressure or
+  // cordoned (and, with host networking, whose network is not ready).
+  static std::vector<model::Toleration> DaemonTolerations(const model::PodSpec& spec) {
+    std::vector<model::Toleration> add = {
+        {"node.kubernetes.io/not-ready", "Exists", "", "NoExecute", std::nullopt},
+        {"node.kubernetes.io/unreachable", "Exists", "", "NoExecute", std::nullopt},
+        {"node.kubernetes.io/disk-pressure", "Exists", "", "NoSchedule", std::nullopt},
+        {"node.kubernetes.io/memory-pressure", "Exists", "", "NoSchedule", std::nullopt},
+        {"node.kubernetes.io/pid-pressure", "Exists", "", "NoSchedule", std::nullopt},
+        {"node.kubernetes.io/unschedulable", "Exists", "", "NoSchedule", std::nullopt}};
+    if (spec.host_network) add.push_back({"node.kubernetes.io/network-unavailable", "Exists", "", "NoSchedule", std::nullopt});
+    std::vector<model::Toleration> out = spec.tolerations;
+    for (const model::Toleration& t : add) {
+      const bool have = std::any_of(out.begin(), out.end(), [&](const model::Toleration& o) {
+        return o.key == t.key && o.effect == t.effect && o.op == "Exists";
+      });
+      if (!have) out.push_back(t);
+    }
+    return out;
+  }
+
+  // Whether a daemon pod of `spec` belongs on `node`, as upstream's
+  // controller decides: a new one where the node selector and required node
+  // affinity match and every NoSchedule and NoExecute taint is tolerated; a
+  // running one stays while its NoExecute taints are (a NoSchedule taint
+  // put on later does not drive it away).
+  struct DaemonFit {
+    bool run = false, keep = false;
+  };
+  static DaemonFit DaemonFits(const model::PodSpec& spec, const model::Node& node) {
+    DaemonFit fit;
+    if (!sched::RequiredNodeAffinityMatches(spec, node)) return fit;
+    fit.run = fit.keep = true;
+    for (const model::Taint& taint : node.taints) {
+      if (taint.effect != "NoSchedule" && taint.effect != "NoExecute") continue;
+      if (sched::TolerationsTolerate(spec.tolerations, taint)) continue;
+      fit.run = false;
+      if (taint.effect == "NoExecute") fit.keep = false;
+    }
+    return fit;
+  }
+
+  // The node a daemon pod is for: the node name its required affinity names.
+  static std::string DaemonNodeOf(const model::Pod& pod) {
+    const auto& na = pod.spec.affinity.node_affinity;
+    if (na && na->required.size() == 1 && na->required[0].match_fields.size() == 1 &&
+        na->required[0].match_fields[0].values.size() == 1)
+      return na->required[0].match_fields[0].values[0];
+    return pod.spec.node_name;
+  }
+
+  // A DaemonSet's pods: one on each registered node its template fits, none
+  // elsewhere. A pod names its node in required node affinity (a term of
+  // matchFields metadata.name, which replaces the template's required terms,
+  // as upstream's controller writes it) and goes through the scheduler like
+  // any other pod. A changed template rolls node by node: RollingUpdate
+  // replaces at most maxUnavailable running pods at once, or first starts
+  // the new pod beside the old one on up to maxSurge nodes; OnDelete waits
+  // for the old pod to be deleted.
+  void ReconcileDaemonSet(const std::string& owner_key) {
+    auto object = objects_.find("o/" + owner_key);
+    auto tmpl = templates_.find(owner_key);
+    if (object == objects_.end() || tmpl == templates_.end()) return;
+    const model::DaemonSet& ds = std::get<model::DaemonSet>(object->second);
+    const std::string owner = "DaemonSet/" + ds.meta.name;
+    const model::Pod& sample = tmpl->second.pod;
+    const std::string& hash = tmpl->second.hash;
+    model::PodSpec fit = sample.spec;
+    fit.tolerations = DaemonTolerations(sample.spec);
+    std::map<std::string, std::vector<std::string>> by_node;  // node -> its pods of this set
+    std::set<std::string> names;
+    static const std::set<std::string> kNone;
+    auto owned = owned_.find(owner_key);
+    for (const std::string& k : owned == owned_.end() ? kNone : owned->second) {
+      const PodEntry& p = pods_.at(k);
+      names.insert(p.pod.meta.name);
+      by_node[DaemonNodeOf(p.pod)].push_back(k);
+    }
+    std::vector<std::string> eligible;  // nodes that take a new pod
+    std::set<std::string> keep;          // nodes whose pods stay
+    for (const auto& [name, n] : nodes_) {
+      if (!n.registered) continue;
+      const DaemonFit f = DaemonFits(fit, n.node);
+      if (f.run) eligible.push_back(name);
+      if (f.keep) keep.insert(name);
+    }
+    for (const auto& [node, keys] : by_node) {
+      if (keep.count(node)) continue;
+      for (const std::string& k : keys) RemovePod(k, "its node does not take the DaemonSet's pods");
+    }
+    const bool rolling = ds.update_strategy == "RollingUpdate";
+    const int32_t desired = static_cast<int32_t>(eligible.size());
+    const int32_t max_surge = rolling ? Resolve(ds.max_surge, desired, true) : 0;
+    int32_t max_unavailable = rolling ? Resolve(ds.max_unavailable, desired, true) : 0;
+    if (rolling && max_surge == 0 && max_unavailable == 0) max_unavailable = 1;
+    auto running = [&](const std::vector<std::string>& v) {
+      return std::any_of(v.begin(), v.end(), [&](const std::string& k) { return Running(k); });
+    };
+    // What a rollout may spend: nodes without a running daemon, and nodes
+    // running an old one beside a new one not yet running.
+    int32_t unavailable = 0, surging = 0;
+    std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> split;  // current, old
+    for (const std::string& node : eligible) {
+      auto& [current, old] = split[node];
+      auto it = by_node.find(node);
+      if (it != by_node.end())
+        for (const std::string& k : it->second) {
+          auto h = pods_.at(k).pod.meta.labels.find(kRevisionHashLabel);
+          (h != pods_.at(k).pod.meta.labels.end() && h->second == hash ? current : old).push_back(k);
+        }
+      if (!running(current) && !running(old)) ++unavailable;
+      if (!current.empty() && !old.empty() && !running(current)) ++surging;
+    }
+    for (const std::string& node : eligible) {
+      auto& [current, old] = split[node];
+      while (current.size() > 1) {  // one per node
+        RemovePod(current.back(), "a second daemon pod on its node");
+        current.pop_back();
+      }
+      if (!current.empty()) {
+        // The new pod is there: the old one goes once it runs (or at once
+        // when the old one is not running either).
+        if (!old.empty() && (running(current) || !running(old)))
+          for (const std::string& k : old) RemovePod(k, "rolling update");
+        continue;
+      }
+      if (old.empty()) {
+        CreateDaemonPod(ds, sample, hash, node, owner, &names);
+        continue;
+      }
+      if (!rolling) continue;  // OnDelete: the old pod stays until it is deleted
+      if (!running(old)) {     // costs no availability
+        for (const std::string& k : old) RemovePod(k, "rolling update");
+        CreateDaemonPod(ds, sample, hash, node, owner, &names);
+      } else if (surging < max_surge) {
+        ++surging;
+        CreateDaemonPod(ds, sample, hash, node, owner, &names);
+      } else if (unavailable < max_unavailable) {
+        ++unavailable;
+        for (const std::string& k : old) RemovePod(k, "rolling update");
+        CreateDaemonPod(ds, sample, hash, node, owner, &names);
+      }
+    }
+  }
+
+  void CreateDaemonPod(const model::DaemonSet& ds, const model::Pod& sample, const std::string& hash,
+                       const std::string& node, const std::string& owner, std::set<std::string>* names) {
+    model::Pod pod = sample;
+    const std::string seed = node + "/" + hash;
+    std::string name;
+    for (uint64_t salt = 0; name.empty() || names->count(name); ++salt) {
+      const std::string text = seed + "/" + std::to_string(salt);
+      name = ds.meta.name + "-" + Hex(Hash64(text.data(), text.size()), 10);
+    }
+    names->insert(name);
+    pod.meta.name = name;
+    pod.meta.labels[kRevisionHashLabel] = hash;
+    pod.spec.tolerations = DaemonTolerations(sample.spec);
+    model::NodeAffinity& na = pod.spec.affinity.node_affinity ? *pod.spec.affinity.node_affinity
+                                                              : pod.spec.affinity.node_affinity.emplace();
+    model::NodeSelectorTerm term;
+    term.match_fields.push_back(model::NodeSelectorRequirement{"metadata.name", "In", {node}});
+    na.required = {term};
+    CreateOwnedPod(std::move(pod), owner);
   }
 
   void Schedule() {

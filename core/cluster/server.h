@@ -23,6 +23,12 @@
 // - Deployments: pods named <deployment>-<template hash>-<n>, labelled with
 //   pod-template-hash as upstream; a changed template rolls pods over within
 //   maxSurge / maxUnavailable (or all at once for Recreate).
+// - DaemonSets: a pod on every registered node the template fits (node
+//   selector, required affinity, taints tolerated), pinned there by required
+//   node affinity on the node's name and given the tolerations upstream's
+//   controller adds (so it stays on a lost node); it goes when its node does
+//   or stops fitting. A changed template rolls node by node within
+//   maxUnavailable / maxSurge, or waits for deletions (OnDelete).
 // - Scheduling: pending pods go through core/sched; the binding (spec.nodeName
 //   and an address from the node's pod CIDR) goes into the pod's manifest and
 //   so into the node's view.

@@ -435,6 +435,29 @@ void Write(Writer& w, const Deployment& d) {
   }, IfEmpty::kBraces);
 }
 
+void Write(Writer& w, const DaemonSet& d) {
+  WriteHead(w, "apps/v1", "DaemonSet", d.meta);
+  w.Map("spec", [&] {
+    WriteLabelSelector(w, "selector", d.selector);
+    w.Map("template", [&] {
+      w.Map("metadata", [&] {
+        w.TextMap("labels", d.pod_template.labels);
+        w.TextMap("annotations", d.pod_template.annotations);
+      });
+      w.Map("spec", [&] { WritePodSpec(w, d.pod_template.spec); }, IfEmpty::kBraces);
+    }, IfEmpty::kBraces);
+    w.Map("updateStrategy", [&] {
+      w.Text("type", d.update_strategy);
+      if (d.update_strategy == "OnDelete") return;
+      w.Map("rollingUpdate", [&] {
+        w.IntOrStr("maxSurge", d.max_surge);
+        w.IntOrStr("maxUnavailable", d.max_unavailable);
+      });
+    });
+    w.Int("minReadySeconds", d.min_ready_seconds);
+  }, IfEmpty::kBraces);
+}
+
 void WriteNetworkPolicyRules(Writer& w, const std::string& key, const std::string& peers_key,
                              const std::vector<NetworkPolicyRule>& rules) {
   w.List(key, rules, [&](const NetworkPolicyRule& rule) {

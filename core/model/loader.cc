@@ -473,42 +473,65 @@ void ParseIntOrPercent(Fields& f, const std::string& key, IntOrString* out) {
   *out = *v;
 }
 
+// A workload's selector and pod template (Deployment, DaemonSet): the
+// template's pods must restart Always, and the selector must select them.
+void ParseSelectorAndTemplate(Fields& s, const std::string& kind, LabelSelector* selector, PodTemplate* tmpl) {
+  const bool selector_ok = s.Object("selector", [&](Fields& sel) { *selector = ParseLabelSelector(sel); }, true);
+  // The selector is checked against the template's labels even when the
+  // pod spec below has errors of its own: each is worth reporting.
+  bool labels_ok = false;
+  s.Object("template", [&](Fields& t) {
+    labels_ok = t.Object("metadata", [&](Fields& m) {
+      m.StringMap("labels", &tmpl->labels);
+      CheckLabels(m, "labels", tmpl->labels, true);
+      m.StringMap("annotations", &tmpl->annotations);
+      m.Ignored({"name", "namespace", "creationTimestamp", "generateName"});
+    });
+    t.Object("spec", [&](Fields& ps) {
+      tmpl->spec = ParsePodSpec(ps);
+      if (tmpl->spec.restart_policy != "Always") {
+        ps.ctx().Error(ps.Take("restartPolicy"), JoinPath(ps.path(), "restartPolicy"),
+                       "a " + kind + "'s pods must have restartPolicy Always");
+      }
+    }, true);
+  }, true);
+  if (selector_ok && labels_ok && s.Has("selector")) {
+    if (selector->Empty()) {
+      s.ctx().Error(s.Take("selector"), JoinPath(s.path(), "selector"),
+                    "must not be empty; select the template's labels");
+    } else if (!Matches(*selector, tmpl->labels)) {
+      s.ctx().Error(s.Take("selector"), JoinPath(s.path(), "selector"),
+                    "does not match the template's labels (" + JoinPath(s.path(), "template.metadata.labels") +
+                        "); the " + kind + " would never own its pods");
+    }
+  }
+}
+
+// maxSurge and maxUnavailable of a rolling update, checked as upstream does:
+// a rollout must be able to make progress, and cannot take down more than
+// every pod.
+void ParseRollingUpdate(Fields& ru, IntOrString* max_surge, IntOrString* max_unavailable) {
+  ParseIntOrPercent(ru, "maxSurge", max_surge);
+  ParseIntOrPercent(ru, "maxUnavailable", max_unavailable);
+  const auto amount = [](const IntOrString& v) {
+    return v.is_int ? v.int_value : std::stoll(v.str_value.substr(0, v.str_value.size() - 1));
+  };
+  if (amount(*max_surge) == 0 && amount(*max_unavailable) == 0) {
+    ru.ctx().Error(ru.Has("maxUnavailable") ? ru.Take("maxUnavailable") : ru.node(), JoinPath(ru.path(), "maxUnavailable"),
+                   "may not be 0 when maxSurge is 0: the rollout could never replace a "
+                   "pod; allow at least 1 of either");
+  } else if (!max_unavailable->is_int && amount(*max_unavailable) > 100) {
+    ru.ctx().Error(ru.Take("maxUnavailable"), JoinPath(ru.path(), "maxUnavailable"), "must not be more than 100%");
+  }
+}
+
 Deployment ParseDeployment(Document& d) {
   Deployment dep;
   dep.meta = d.meta;
   d.top.Object("spec", [&](Fields& s) {
     s.Int32("replicas", &dep.replicas, 0, INT32_MAX);
     s.Int32("minReadySeconds", &dep.min_ready_seconds, 0, INT32_MAX);
-    const bool selector_ok = s.Object("selector", [&](Fields& sel) { dep.selector = ParseLabelSelector(sel); }, true);
-    // The selector is checked against the template's labels even when the
-    // pod spec below has errors of its own: each is worth reporting.
-    bool labels_ok = false;
-    s.Object("template", [&](Fields& t) {
-      labels_ok = t.Object("metadata", [&](Fields& m) {
-        m.StringMap("labels", &dep.pod_template.labels);
-        CheckLabels(m, "labels", dep.pod_template.labels, true);
-        m.StringMap("annotations", &dep.pod_template.annotations);
-        m.Ignored({"name", "namespace", "creationTimestamp", "generateName"});
-      });
-      t.Object("spec", [&](Fields& ps) {
-        dep.pod_template.spec = ParsePodSpec(ps);
-        if (dep.pod_template.spec.restart_policy != "Always") {
-          ps.ctx().Error(ps.Take("restartPolicy"), JoinPath(ps.path(), "restartPolicy"),
-                         "a Deployment's pods must have restartPolicy Always");
-        }
-      }, true);
-    }, true);
-    if (selector_ok && labels_ok && s.Has("selector")) {
-      if (dep.selector.Empty()) {
-        s.ctx().Error(s.Take("selector"), JoinPath(s.path(), "selector"),
-                      "must not be empty; select the template's labels");
-      } else if (!Matches(dep.selector, dep.pod_template.labels)) {
-        s.ctx().Error(s.Take("selector"), JoinPath(s.path(), "selector"),
-                      "does not match the template's labels (" +
-                          JoinPath(s.path(), "template.metadata.labels") +
-                          "); the Deployment would never own its pods");
-      }
-    }
+    ParseSelectorAndTemplate(s, "Deployment", &dep.selector, &dep.pod_template);
     s.Object("strategy", [&](Fields& st) {
       st.Enum("type", &dep.strategy, {"RollingUpdate", "Recreate"});
       if (dep.strategy == "Recreate" && st.Has("rollingUpdate")) {
@@ -517,29 +540,28 @@ Deployment ParseDeployment(Document& d) {
                        "type RollingUpdate");
         return;
       }
-      st.Object("rollingUpdate", [&](Fields& ru) {
-        ParseIntOrPercent(ru, "maxSurge", &dep.max_surge);
-        ParseIntOrPercent(ru, "maxUnavailable", &dep.max_unavailable);
-        // Upstream's checks: a rollout must be able to make progress, and
-        // cannot take down more than every pod.
-        const auto amount = [](const IntOrString& v) {
-          return v.is_int ? v.int_value : std::stoll(v.str_value.substr(0, v.str_value.size() - 1));
-        };
-        if (amount(dep.max_surge) == 0 && amount(dep.max_unavailable) == 0) {
-          ru.ctx().Error(ru.Has("maxUnavailable") ? ru.Take("maxUnavailable") : ru.node(),
-                         JoinPath(ru.path(), "maxUnavailable"),
-                         "may not be 0 when maxSurge is 0: the rollout could never replace a "
-                         "pod; allow at least 1 of either");
-        } else if (!dep.max_unavailable.is_int && amount(dep.max_unavailable) > 100) {
-          ru.ctx().Error(ru.Take("maxUnavailable"), JoinPath(ru.path(), "maxUnavailable"),
-                         "must not be more than 100%");
-        }
-      });
+      st.Object("rollingUpdate", [&](Fields& ru) { ParseRollingUpdate(ru, &dep.max_surge, &dep.max_unavailable); });
     });
     s.Ignored({"paused", "progressDeadlineSeconds", "revisionHistoryLimit"});
   }, true);
   d.top.Ignored({"status"}, "status is set by the cluster");
   return dep;
+}
+
+DaemonSet ParseDaemonSet(Document& d) {
+  DaemonSet ds;
+  ds.meta = d.meta;
+  d.top.Object("spec", [&](Fields& s) {
+    s.Int32("minReadySeconds", &ds.min_ready_seconds, 0, INT32_MAX);
+    ParseSelectorAndTemplate(s, "DaemonSet", &ds.selector, &ds.pod_template);
+    s.Object("updateStrategy", [&](Fields& st) {
+      st.Enum("type", &ds.update_strategy, {"RollingUpdate", "OnDelete"});
+      st.Object("rollingUpdate", [&](Fields& ru) { ParseRollingUpdate(ru, &ds.max_surge, &ds.max_unavailable); });
+    });
+    s.Ignored({"revisionHistoryLimit", "templateGeneration"});
+  }, true);
+  d.top.Ignored({"status"}, "status is set by the cluster");
+  return ds;
 }
 
 // Upstream refuses a list of policy types that names one twice.
@@ -1545,6 +1567,7 @@ const std::vector<KindInfo>& Kinds() {
       {"Pod", "v1", true, [](Document& d) -> Object { return ParsePod(d); }},
       {"PersistentVolumeClaim", "v1", true, [](Document& d) -> Object { return ParsePvc(d); }},
       {"Deployment", "apps/v1", true, [](Document& d) -> Object { return ParseDeployment(d); }},
+      {"DaemonSet", "apps/v1", true, [](Document& d) -> Object { return ParseDaemonSet(d); }},
       {"NetworkPolicy", "networking.k8s.io/v1", true, [](Document& d) -> Object { return ParseNetworkPolicy(d); }},
       {"NetworkPolicy", "projectcalico.org/v3", true, [](Document& d) -> Object { return ParseCalicoPolicy(d, false); }},
       {"GlobalNetworkPolicy", "projectcalico.org/v3", false, [](Document& d) -> Object { return ParseCalicoPolicy(d, true); }},

@@ -93,6 +93,7 @@ std::string KindOf(const Object& object) {
                  [](const Node&) { return std::string("Node"); },
                  [](const Pod&) { return std::string("Pod"); },
                  [](const Deployment&) { return std::string("Deployment"); },
+                 [](const DaemonSet&) { return std::string("DaemonSet"); },
                  [](const NetworkPolicy&) { return std::string("NetworkPolicy"); },
                  [](const CalicoPolicy& p) {
                    return std::string(p.global ? "GlobalNetworkPolicy" : "NetworkPolicy");
@@ -143,6 +144,9 @@ std::string Summarize(const Object& object) {
           [](const Deployment& d) {
             return Plural(static_cast<size_t>(d.replicas), "replica") + " of " + PodSpecSummary(d.pod_template.spec) +
                    ", " + d.strategy;
+          },
+          [](const DaemonSet& d) {
+            return "on every node it fits, " + PodSpecSummary(d.pod_template.spec) + ", " + d.update_strategy;
           },
           [](const NetworkPolicy& p) {
             std::string types;

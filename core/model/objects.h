@@ -199,6 +199,20 @@ struct Deployment {
   int32_t min_ready_seconds = 0;
 };
 
+// apps/v1 DaemonSet: a pod on every node its template fits (nodeSelector,
+// required node affinity, taints tolerated). Rolling updates replace the
+// pods node by node within maxUnavailable (default 1) and maxSurge
+// (default 0); OnDelete replaces a pod only once it is deleted.
+struct DaemonSet {
+  ObjectMeta meta;
+  LabelSelector selector;
+  PodTemplate pod_template;
+  std::string update_strategy = "RollingUpdate";  // or OnDelete
+  IntOrString max_unavailable{true, 1, ""};
+  IntOrString max_surge{true, 0, ""};
+  int32_t min_ready_seconds = 0;
+};
+
 // networking.k8s.io/v1 NetworkPolicy.
 struct IpBlock {
   std::string cidr;
@@ -456,7 +470,7 @@ struct KubeSchedulerConfiguration {
   std::vector<SchedulerProfile> profiles;
 };
 
-using Object = std::variant<Namespace, ServiceAccount, Node, Pod, Deployment, NetworkPolicy,
+using Object = std::variant<Namespace, ServiceAccount, Node, Pod, Deployment, DaemonSet, NetworkPolicy,
                             CalicoPolicy, Tier, NetworkSet, StorageClass, PersistentVolumeClaim,
                             VolumeSnapshot, PriorityClass, SchedulePolicy, KubeSchedulerConfiguration>;
 

@@ -28,7 +28,7 @@ class FieldWalk {
   void WalkObject(const Object& a, const Object& b) {
     static const char* const kRoots[] = {
         "Namespace",   "ServiceAccount", "Node",         "Pod",
-        "Deployment",  "NetworkPolicy",  "CalicoPolicy", "Tier",
+        "Deployment",  "DaemonSet",      "NetworkPolicy",  "CalicoPolicy", "Tier",
         "NetworkSet",  "StorageClass",   "PersistentVolumeClaim",
         "VolumeSnapshot", "PriorityClass", "SchedulePolicy", "KubeSchedulerConfiguration"};
     static_assert(std::size(kRoots) == std::variant_size_v<Object>);
@@ -172,6 +172,8 @@ class FieldWalk {
   WALK(Deployment, FIELD(meta) FIELD(replicas) FIELD(selector) FIELD(pod_template)
                        FIELD(strategy) FIELD(max_surge) FIELD(max_unavailable)
                            FIELD(min_ready_seconds))
+  WALK(DaemonSet, FIELD(meta) FIELD(selector) FIELD(pod_template) FIELD(update_strategy) FIELD(max_unavailable)
+                      FIELD(max_surge) FIELD(min_ready_seconds))
   WALK(IpBlock, FIELD(cidr) FIELD(except))
   WALK(NetworkPolicyPeer, FIELD(pod_selector) FIELD(namespace_selector) FIELD(ip_block))
   WALK(NetworkPolicyPort, FIELD(protocol) FIELD(port) FIELD(end_port))
@@ -412,6 +414,32 @@ spec:
     metadata: {labels: {app: historian}}
     spec: {containers: [{name: db, image: postgres}]}
   strategy: {type: Recreate}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: sensor-gateway, namespace: b1-f1}
+spec:
+  minReadySeconds: 5
+  selector: {matchLabels: {app: sensor-gateway}}
+  template:
+    metadata: {labels: {app: sensor-gateway}}
+    spec:
+      nodeSelector: {edgebed.io/role: gateway}
+      tolerations: [{key: edgebed.io/accelerator, operator: Exists, effect: NoSchedule}]
+      containers: [{name: gw, image: "gateway:1"}]
+  updateStrategy:
+    type: RollingUpdate
+    rollingUpdate: {maxUnavailable: "20%", maxSurge: 1}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: log-shipper, namespace: kube-system}
+spec:
+  selector: {matchLabels: {app: log-shipper}}
+  template:
+    metadata: {labels: {app: log-shipper}}
+    spec: {containers: [{name: ship, image: fluent-bit}]}
+  updateStrategy: {type: OnDelete}
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

@@ -778,7 +778,7 @@ metadata: {name: w}
                 "deploy.yaml:23:7: kind: IPPool default-ipv4 accepted; nothing in edgebed acts on an IPPool, so it "
                 "has no effect here"}));
   ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_EQ(r.errors[0].ToString().rfind("deploy.yaml:32:7: kind: unknown kind \"Widget\"; edgebed loads Deployment, ", 0),
+  EXPECT_EQ(r.errors[0].ToString().rfind("deploy.yaml:32:7: kind: unknown kind \"Widget\"; edgebed loads DaemonSet, Deployment, ", 0),
             0u)
       << r.errors[0].ToString();
 }
