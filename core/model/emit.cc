@@ -591,8 +591,7 @@ void Write(Writer& w, const StorageClass& sc) {
   });
 }
 
-void Write(Writer& w, const PersistentVolumeClaim& claim) {
-  WriteHead(w, "v1", "PersistentVolumeClaim", claim.meta);
+void WriteClaimSpec(Writer& w, const PersistentVolumeClaim& claim) {
   w.Map("spec", [&] {
     w.Texts("accessModes", claim.access_modes);
     if (claim.storage) {
@@ -609,6 +608,50 @@ void Write(Writer& w, const PersistentVolumeClaim& claim) {
       w.Text("kind", claim.data_source_kind);
       w.Text("name", claim.data_source_name);
     });
+  }, IfEmpty::kBraces);
+}
+
+void Write(Writer& w, const PersistentVolumeClaim& claim) {
+  WriteHead(w, "v1", "PersistentVolumeClaim", claim.meta);
+  WriteClaimSpec(w, claim);
+}
+
+void Write(Writer& w, const StatefulSet& s) {
+  WriteHead(w, "apps/v1", "StatefulSet", s.meta);
+  w.Map("spec", [&] {
+    w.Int("replicas", s.replicas);
+    w.TextIfSet("serviceName", s.service_name);
+    WriteLabelSelector(w, "selector", s.selector);
+    w.Map("template", [&] {
+      w.Map("metadata", [&] {
+        w.TextMap("labels", s.pod_template.labels);
+        w.TextMap("annotations", s.pod_template.annotations);
+      });
+      w.Map("spec", [&] { WritePodSpec(w, s.pod_template.spec); }, IfEmpty::kBraces);
+    }, IfEmpty::kBraces);
+    w.List("volumeClaimTemplates", s.volume_claim_templates, [&](const PersistentVolumeClaim& claim) {
+      w.Map("metadata", [&] {
+        w.Text("name", claim.meta.name);
+        w.TextMap("labels", claim.meta.labels);
+        w.TextMap("annotations", claim.meta.annotations);
+      });
+      WriteClaimSpec(w, claim);
+    });
+    w.Text("podManagementPolicy", s.pod_management_policy);
+    w.Map("updateStrategy", [&] {
+      w.Text("type", s.update_strategy);
+      if (s.update_strategy == "OnDelete") return;
+      w.Map("rollingUpdate", [&] {
+        w.Int("partition", s.partition);
+        w.IntOrStr("maxUnavailable", s.max_unavailable);
+      });
+    });
+    w.Map("persistentVolumeClaimRetentionPolicy", [&] {
+      w.Text("whenDeleted", s.when_deleted);
+      w.Text("whenScaled", s.when_scaled);
+    });
+    w.Map("ordinals", [&] { w.Int("start", s.ordinals_start); });
+    w.Int("minReadySeconds", s.min_ready_seconds);
   }, IfEmpty::kBraces);
 }
 

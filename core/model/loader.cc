@@ -1559,6 +1559,8 @@ struct KindInfo {
   bool has_metadata = true;  // false for component configuration
 };
 
+StatefulSet ParseStatefulSet(Document& d);
+
 const std::vector<KindInfo>& Kinds() {
   static const std::vector<KindInfo> kinds = {
       {"Namespace", "v1", false, [](Document& d) -> Object { return ParseNamespace(d); }},
@@ -1568,6 +1570,7 @@ const std::vector<KindInfo>& Kinds() {
       {"PersistentVolumeClaim", "v1", true, [](Document& d) -> Object { return ParsePvc(d); }},
       {"Deployment", "apps/v1", true, [](Document& d) -> Object { return ParseDeployment(d); }},
       {"DaemonSet", "apps/v1", true, [](Document& d) -> Object { return ParseDaemonSet(d); }},
+      {"StatefulSet", "apps/v1", true, [](Document& d) -> Object { return ParseStatefulSet(d); }},
       {"NetworkPolicy", "networking.k8s.io/v1", true, [](Document& d) -> Object { return ParseNetworkPolicy(d); }},
       {"NetworkPolicy", "projectcalico.org/v3", true, [](Document& d) -> Object { return ParseCalicoPolicy(d, false); }},
       {"GlobalNetworkPolicy", "projectcalico.org/v3", false, [](Document& d) -> Object { return ParseCalicoPolicy(d, true); }},
@@ -1684,6 +1687,59 @@ ObjectMeta ParseMeta(Fields& top, const KindInfo& kind) {
 
 void LoadObject(Context& ctx, const YAML::Node& node, const std::string& path,
                 std::vector<Object>* out);
+
+StatefulSet ParseStatefulSet(Document& d) {
+  StatefulSet ss;
+  ss.meta = d.meta;
+  d.top.Object("spec", [&](Fields& s) {
+    s.Int32("replicas", &ss.replicas, 0, INT32_MAX);
+    s.Int32("minReadySeconds", &ss.min_ready_seconds, 0, INT32_MAX);
+    s.String("serviceName", &ss.service_name);
+    ParseSelectorAndTemplate(s, "StatefulSet", &ss.selector, &ss.pod_template);
+    s.Enum("podManagementPolicy", &ss.pod_management_policy, {"OrderedReady", "Parallel"});
+    s.Object("updateStrategy", [&](Fields& st) {
+      st.Enum("type", &ss.update_strategy, {"RollingUpdate", "OnDelete"});
+      st.Object("rollingUpdate", [&](Fields& ru) {
+        ru.Int32("partition", &ss.partition, 0, INT32_MAX);
+        IntOrString max{true, 1, ""};
+        if (ru.Has("maxUnavailable")) {
+          ParseIntOrPercent(ru, "maxUnavailable", &max);
+          const bool zero = max.is_int ? max.int_value == 0 : max.str_value == "0%";
+          if (zero) {
+            ru.ctx().Error(ru.Take("maxUnavailable"), JoinPath(ru.path(), "maxUnavailable"),
+                           "must be at least 1 (or 1%): a rollout must be able to replace a pod");
+          }
+          ss.max_unavailable = max;
+        }
+      });
+    });
+    s.Object("persistentVolumeClaimRetentionPolicy", [&](Fields& r) {
+      r.Enum("whenDeleted", &ss.when_deleted, {"Retain", "Delete"});
+      r.Enum("whenScaled", &ss.when_scaled, {"Retain", "Delete"});
+    });
+    s.Object("ordinals", [&](Fields& o) { o.Int32("start", &ss.ordinals_start, 0, INT32_MAX); });
+    static const KindInfo* claim_kind = [] {
+      for (const KindInfo& k : Kinds())
+        if (k.kind == "PersistentVolumeClaim") return &k;
+      return static_cast<const KindInfo*>(nullptr);
+    }();
+    s.List("volumeClaimTemplates", [&](Fields& t, size_t i) {
+      const size_t before = t.ctx().error_count();
+      Document claim{t.ctx(), t, ParseMeta(t, *claim_kind), before};
+      PersistentVolumeClaim pvc = ParsePvc(claim);
+      pvc.meta.namespace_.clear();
+      for (const PersistentVolumeClaim& other : ss.volume_claim_templates)
+        if (other.meta.name == pvc.meta.name && !pvc.meta.name.empty()) {
+          t.ctx().Error(t.node(), IndexPath(JoinPath(s.path(), "volumeClaimTemplates"), i) + ".metadata.name",
+                        "\"" + pvc.meta.name + "\" names two claim templates; each needs its own name");
+        }
+      if (t.ctx().error_count() == before) ss.volume_claim_templates.push_back(std::move(pvc));
+    });
+    s.Ignored({"revisionHistoryLimit"});
+  }, true);
+  d.top.Ignored({"status"}, "status is set by the cluster");
+  return ss;
+}
 
 void LoadList(Context& ctx, Fields& top, std::vector<Object>* out) {
   YAML::Node items = top.Take("items");

@@ -94,6 +94,7 @@ std::string KindOf(const Object& object) {
                  [](const Pod&) { return std::string("Pod"); },
                  [](const Deployment&) { return std::string("Deployment"); },
                  [](const DaemonSet&) { return std::string("DaemonSet"); },
+                 [](const StatefulSet&) { return std::string("StatefulSet"); },
                  [](const NetworkPolicy&) { return std::string("NetworkPolicy"); },
                  [](const CalicoPolicy& p) {
                    return std::string(p.global ? "GlobalNetworkPolicy" : "NetworkPolicy");
@@ -147,6 +148,11 @@ std::string Summarize(const Object& object) {
           },
           [](const DaemonSet& d) {
             return "on every node it fits, " + PodSpecSummary(d.pod_template.spec) + ", " + d.update_strategy;
+          },
+          [](const StatefulSet& s) {
+            return Plural(static_cast<size_t>(s.replicas), "replica") + " of " + PodSpecSummary(s.pod_template.spec) +
+                   (s.volume_claim_templates.empty() ? "" : ", " + Plural(s.volume_claim_templates.size(), "claim template")) +
+                   ", " + s.pod_management_policy + ", " + s.update_strategy;
           },
           [](const NetworkPolicy& p) {
             std::string types;

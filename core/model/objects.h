@@ -363,6 +363,30 @@ struct PersistentVolumeClaim {
   std::string data_source_kind, data_source_name;  // e.g. VolumeSnapshot, its name
 };
 
+// apps/v1 StatefulSet: pods with stable identities NAME-0 .. NAME-(n-1)
+// (from ordinals.start), each with its own claims made from the
+// volumeClaimTemplates (TEMPLATE-NAME-ORDINAL) that follow it wherever it
+// runs. OrderedReady starts them one at a time in order and stops them in
+// reverse; Parallel all at once. RollingUpdate replaces pods from the
+// highest ordinal down to `partition`, one at a time (or maxUnavailable);
+// OnDelete when they are deleted. Claims are kept on scale-down and
+// deletion unless persistentVolumeClaimRetentionPolicy says Delete.
+struct StatefulSet {
+  ObjectMeta meta;
+  int32_t replicas = 1;
+  LabelSelector selector;
+  PodTemplate pod_template;
+  std::string service_name;
+  std::vector<PersistentVolumeClaim> volume_claim_templates;  // meta.name and spec
+  std::string pod_management_policy = "OrderedReady";         // or Parallel
+  std::string update_strategy = "RollingUpdate";              // or OnDelete
+  int32_t partition = 0;
+  std::optional<IntOrString> max_unavailable;  // rollingUpdate.maxUnavailable; absent: 1
+  std::string when_deleted = "Retain", when_scaled = "Retain";  // or Delete
+  int32_t min_ready_seconds = 0;
+  int32_t ordinals_start = 0;
+};
+
 struct VolumeSnapshot {
   ObjectMeta meta;
   std::string source_pvc;      // persistentVolumeClaimName
@@ -470,7 +494,7 @@ struct KubeSchedulerConfiguration {
   std::vector<SchedulerProfile> profiles;
 };
 
-using Object = std::variant<Namespace, ServiceAccount, Node, Pod, Deployment, DaemonSet, NetworkPolicy,
+using Object = std::variant<Namespace, ServiceAccount, Node, Pod, Deployment, DaemonSet, StatefulSet, NetworkPolicy,
                             CalicoPolicy, Tier, NetworkSet, StorageClass, PersistentVolumeClaim,
                             VolumeSnapshot, PriorityClass, SchedulePolicy, KubeSchedulerConfiguration>;
 

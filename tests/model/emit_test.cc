@@ -28,7 +28,7 @@ class FieldWalk {
   void WalkObject(const Object& a, const Object& b) {
     static const char* const kRoots[] = {
         "Namespace",   "ServiceAccount", "Node",         "Pod",
-        "Deployment",  "DaemonSet",      "NetworkPolicy",  "CalicoPolicy", "Tier",
+        "Deployment",  "DaemonSet",      "StatefulSet", "NetworkPolicy",  "CalicoPolicy", "Tier",
         "NetworkSet",  "StorageClass",   "PersistentVolumeClaim",
         "VolumeSnapshot", "PriorityClass", "SchedulePolicy", "KubeSchedulerConfiguration"};
     static_assert(std::size(kRoots) == std::variant_size_v<Object>);
@@ -174,6 +174,10 @@ class FieldWalk {
                            FIELD(min_ready_seconds))
   WALK(DaemonSet, FIELD(meta) FIELD(selector) FIELD(pod_template) FIELD(update_strategy) FIELD(max_unavailable)
                       FIELD(max_surge) FIELD(min_ready_seconds))
+  WALK(StatefulSet, FIELD(meta) FIELD(replicas) FIELD(selector) FIELD(pod_template) FIELD(service_name)
+                        FIELD(volume_claim_templates) FIELD(pod_management_policy) FIELD(update_strategy)
+                            FIELD(partition) FIELD(max_unavailable) FIELD(when_deleted) FIELD(when_scaled)
+                                FIELD(min_ready_seconds) FIELD(ordinals_start))
   WALK(IpBlock, FIELD(cidr) FIELD(except))
   WALK(NetworkPolicyPeer, FIELD(pod_selector) FIELD(namespace_selector) FIELD(ip_block))
   WALK(NetworkPolicyPort, FIELD(protocol) FIELD(port) FIELD(end_port))
@@ -439,6 +443,43 @@ spec:
   template:
     metadata: {labels: {app: log-shipper}}
     spec: {containers: [{name: ship, image: fluent-bit}]}
+  updateStrategy: {type: OnDelete}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: broker, namespace: building-services}
+spec:
+  replicas: 3
+  serviceName: broker
+  minReadySeconds: 10
+  selector: {matchLabels: {app: mqtt-broker}}
+  template:
+    metadata: {labels: {app: mqtt-broker}}
+    spec:
+      containers:
+      - name: mqtt
+        image: "eclipse-mosquitto:2"
+  volumeClaimTemplates:
+  - metadata: {name: data, labels: {tier: broker}}
+    spec:
+      accessModes: [ReadWriteOnce]
+      storageClassName: px-replicated
+      resources: {requests: {storage: 2Gi}}
+  podManagementPolicy: Parallel
+  updateStrategy:
+    type: RollingUpdate
+    rollingUpdate: {partition: 1, maxUnavailable: 2}
+  persistentVolumeClaimRetentionPolicy: {whenDeleted: Delete, whenScaled: Delete}
+  ordinals: {start: 1}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: historian, namespace: building-services}
+spec:
+  selector: {matchLabels: {app: historian}}
+  template:
+    metadata: {labels: {app: historian}}
+    spec: {containers: [{name: db, image: postgres}]}
   updateStrategy: {type: OnDelete}
 ---
 apiVersion: networking.k8s.io/v1
