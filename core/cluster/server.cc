@@ -159,7 +159,7 @@ class Server::Impl {
     const Store& store = datastore_->store();
     std::map<std::string, int> rank = {
         {"Namespace", 0}, {"PriorityClass", 0}, {"Tier", 0}, {"ServiceAccount", 1}, {"Node", 1},
-        {"StorageClass", 2}, {"PersistentVolumeClaim", 3}, {"Deployment", 4}, {"DaemonSet", 4}, {"Pod", 5}};
+        {"StorageClass", 2}, {"PersistentVolumeClaim", 3}, {"Deployment", 4}, {"DaemonSet", 4}, {"StatefulSet", 4}, {"Pod", 5}};
     struct Recovered {
       int rank;
       Object object;
@@ -513,6 +513,8 @@ class Server::Impl {
       TakeTemplate("Deployment", d->meta.namespace_, d->meta.name, d->pod_template);
     } else if (auto* ds = std::get_if<model::DaemonSet>(&object)) {
       TakeTemplate("DaemonSet", ds->meta.namespace_, ds->meta.name, ds->pod_template);
+    } else if (auto* ss = std::get_if<model::StatefulSet>(&object)) {
+      TakeTemplate("StatefulSet", ss->meta.namespace_, ss->meta.name, ss->pod_template);
     } else if (IsPolicy(object)) {
       if (recovering_) (void)policy_.UpsertPolicy(key, object, manifest.empty() ? model::ToYaml(object) : manifest);
     } else if (auto* set = std::get_if<model::NetworkSet>(&object)) {
@@ -601,6 +603,7 @@ class Server::Impl {
     if (it == objects_.end()) return nullptr;
     if (const auto* d = std::get_if<model::Deployment>(&it->second)) return &d->selector;
     if (const auto* ds = std::get_if<model::DaemonSet>(&it->second)) return &ds->selector;
+    if (const auto* ss = std::get_if<model::StatefulSet>(&it->second)) return &ss->selector;
     return nullptr;
   }
 
@@ -713,13 +716,17 @@ class Server::Impl {
     Erase(key);
     if (auto* pod = std::get_if<model::Pod>(&object)) {
       RemovePod(PodKey(pod->meta.namespace_, pod->meta.name), "deleted");
-    } else if (std::holds_alternative<model::Deployment>(object) || std::holds_alternative<model::DaemonSet>(object)) {
+    } else if (std::holds_alternative<model::Deployment>(object) || std::holds_alternative<model::DaemonSet>(object) ||
+               std::holds_alternative<model::StatefulSet>(object)) {
       // Background cascading deletion, as the garbage collector does.
       const std::string owner = key.substr(2);  // "Kind/namespace/name"
       templates_.erase(owner);
       auto owned = owned_.find(owner);
       if (owned != owned_.end())
         for (const std::string& k : std::set<std::string>(owned->second)) RemovePod(k, "owner deleted");
+      // A StatefulSet's claims stay unless its retention policy says otherwise.
+      if (const auto* ss = std::get_if<model::StatefulSet>(&object); ss && ss->when_deleted == "Delete")
+        for (const std::string& claim : SetClaims(*ss)) DeleteClaimObject(ss->meta.namespace_, claim);
     } else if (auto* node = std::get_if<model::Node>(&object)) {
       NodeEntry& n = NodeNamed(node->meta.name);
       n.registered = false;
@@ -859,6 +866,7 @@ class Server::Impl {
       for (const std::string& owner : owners) {
         if (owner.rfind("Deployment/", 0) == 0) ReconcileDeployment(owner);
         if (owner.rfind("DaemonSet/", 0) == 0) ReconcileDaemonSet(owner);
+        if (owner.rfind("StatefulSet/", 0) == 0) ReconcileStatefulSet(owner);
       }
     }
     Schedule();
@@ -884,7 +892,7 @@ class Server::Impl {
     return kind + "/" + ns + "/" + name;
   }
   static std::string OwnerKeyFor(const std::string& owner_ref, const std::string& ns) {
-    for (const char* kind : {"Deployment/", "DaemonSet/"}) {
+    for (const char* kind : {"Deployment/", "DaemonSet/", "StatefulSet/"}) {
       const size_t n = std::strlen(kind);
       if (owner_ref.compare(0, n, kind) == 0) return owner_ref.substr(0, n) + ns + "/" + owner_ref.substr(n);
     }
@@ -1139,6 +1147,152 @@ class Server::Impl {
         CreateDaemonPod(ds, sample, hash, node, owner, &names);
       }
     }
+  }
+
+  // ---- StatefulSets ------------------------------------------------------------------
+
+  static std::string ClaimName(const model::PersistentVolumeClaim& tmpl, const std::string& set, int64_t ordinal) {
+    return tmpl.meta.name + "-" + set + "-" + std::to_string(ordinal);
+  }
+
+  // Every claim a set's templates made, for the ordinals whose claims exist.
+  std::vector<std::string> SetClaims(const model::StatefulSet& ss) const {
+    std::vector<std::string> out;
+    const std::string prefix = ObjectKey("PersistentVolumeClaim", ss.meta.namespace_, "");
+    for (const model::PersistentVolumeClaim& t : ss.volume_claim_templates) {
+      const std::string head = t.meta.name + "-" + ss.meta.name + "-";
+      for (auto it = objects_.lower_bound(prefix + head); it != objects_.end() && it->first.rfind(prefix + head, 0) == 0;
+           ++it) {
+        const std::string rest = it->first.substr(prefix.size() + head.size());
+        if (!rest.empty() && std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; }))
+          out.push_back(it->first.substr(prefix.size()));
+      }
+    }
+    return out;
+  }
+
+  void DeleteClaimObject(const std::string& ns, const std::string& name) {
+    const std::string key = ObjectKey("PersistentVolumeClaim", ns, name);
+    if (!objects_.count(key)) return;
+    (void)RemoveObject(key);
+    env_.RecordEvent("cluster.claim_deleted", "claim=" + ns + "/" + name + " by=StatefulSet retention policy");
+  }
+
+  // The ordinal a set's pod name carries, or -1.
+  static int64_t OrdinalOf(const std::string& pod_name, const std::string& set) {
+    if (pod_name.size() <= set.size() + 1 || pod_name.compare(0, set.size() + 1, set + "-") != 0) return -1;
+    const std::string rest = pod_name.substr(set.size() + 1);
+    if (rest.size() > 9 || !std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return -1;
+    return std::stoll(rest);
+  }
+
+  // A StatefulSet's pods, as upstream's controller keeps them: NAME-i for
+  // each ordinal i in [start, start + replicas), each with the claims its
+  // templates make for it (created before the pod, kept when it goes, so a
+  // pod made again — after a node loss, a deletion, an update — mounts the
+  // same volumes wherever it lands). OrderedReady creates a pod only when
+  // every lower one runs and removes the highest first; Parallel does each
+  // at once. RollingUpdate replaces pods of an older template from the
+  // highest ordinal down to `partition`, while fewer than maxUnavailable
+  // are down; OnDelete once they are deleted.
+  void ReconcileStatefulSet(const std::string& owner_key) {
+    auto object = objects_.find("o/" + owner_key);
+    auto tmpl = templates_.find(owner_key);
+    if (object == objects_.end() || tmpl == templates_.end()) return;
+    const model::StatefulSet& ss = std::get<model::StatefulSet>(object->second);
+    const std::string owner = "StatefulSet/" + ss.meta.name;
+    const std::string& hash = tmpl->second.hash;
+    const int64_t first = ss.ordinals_start, end = first + std::max(ss.replicas, 0);
+    const bool ordered = ss.pod_management_policy == "OrderedReady";
+    std::map<int64_t, std::string> by_ordinal;
+    std::vector<std::string> condemned;  // out of range, highest first below
+    static const std::set<std::string> kNone;
+    auto owned = owned_.find(owner_key);
+    for (const std::string& k : owned == owned_.end() ? kNone : owned->second) {
+      const int64_t i = OrdinalOf(pods_.at(k).pod.meta.name, ss.meta.name);
+      if (i >= first && i < end && !by_ordinal.count(i))
+        by_ordinal[i] = k;
+      else
+        condemned.push_back(k);
+    }
+    // Scale down: the highest ordinal first (one per pass when ordered).
+    std::sort(condemned.begin(), condemned.end(), [&](const std::string& a, const std::string& b) {
+      return OrdinalOf(pods_.at(a).pod.meta.name, ss.meta.name) > OrdinalOf(pods_.at(b).pod.meta.name, ss.meta.name);
+    });
+    for (const std::string& k : condemned) {
+      const int64_t i = OrdinalOf(pods_.at(k).pod.meta.name, ss.meta.name);
+      RemovePod(k, "scaled down");
+      if (ss.when_scaled == "Delete" && i >= 0)
+        for (const model::PersistentVolumeClaim& t : ss.volume_claim_templates)
+          DeleteClaimObject(ss.meta.namespace_, ClaimName(t, ss.meta.name, i));
+      if (ordered) {
+        Kick();  // the next one on the next pass
+        return;
+      }
+    }
+    // Claims first, then the pods, in order.
+    for (int64_t i = first; i < end; ++i) {
+      for (const model::PersistentVolumeClaim& t : ss.volume_claim_templates) {
+        model::PersistentVolumeClaim claim = t;
+        claim.meta.namespace_ = ss.meta.namespace_;
+        claim.meta.name = ClaimName(t, ss.meta.name, i);
+        claim.meta.pos = {};
+        for (const auto& [k, v] : ss.selector.match_labels) claim.meta.labels[k] = v;
+        Object o(claim);
+        if (objects_.count(ObjectKey(o))) continue;
+        Put(ObjectKey(o), model::ToYaml(o));
+        Take(o);
+      }
+    }
+    int32_t unavailable = 0;
+    for (int64_t i = first; i < end; ++i)
+      if (!by_ordinal.count(i) || !Running(by_ordinal[i])) ++unavailable;
+    for (int64_t i = first; i < end; ++i) {
+      auto it = by_ordinal.find(i);
+      if (it == by_ordinal.end()) {
+        CreateStatefulPod(ss, tmpl->second.pod, hash, i, owner);
+        if (ordered) return;  // the next once this one runs
+        continue;
+      }
+      if (ordered && !Running(it->second)) return;
+    }
+    if (ss.update_strategy != "RollingUpdate") return;
+    const int32_t max_unavailable =
+        ss.max_unavailable ? std::max(1, Resolve(*ss.max_unavailable, std::max(ss.replicas, 0), false)) : 1;
+    for (int64_t i = end - 1; i >= std::max<int64_t>(first, ss.partition) && unavailable <= max_unavailable; --i) {
+      const std::string& k = by_ordinal[i];
+      const PodEntry& p = pods_.at(k);
+      auto h = p.pod.meta.labels.find(kRevisionHashLabel);
+      if (h != p.pod.meta.labels.end() && h->second == hash) {
+        if (ordered && !Running(k)) return;  // one at a time: the updated one runs first
+        continue;
+      }
+      // An outdated pod that runs costs one unavailable to replace.
+      if (Running(k)) {
+        if (unavailable >= max_unavailable) return;
+        ++unavailable;
+      }
+      RemovePod(k, "rolling update");
+      Kick();  // made again with the current template on the next pass
+      if (ordered) return;
+    }
+  }
+
+  void CreateStatefulPod(const model::StatefulSet& ss, const model::Pod& sample, const std::string& hash,
+                         int64_t ordinal, const std::string& owner) {
+    model::Pod pod = sample;
+    pod.meta.name = ss.meta.name + "-" + std::to_string(ordinal);
+    pod.meta.labels[kRevisionHashLabel] = hash;
+    pod.meta.labels["statefulset.kubernetes.io/pod-name"] = pod.meta.name;
+    pod.meta.labels["apps.kubernetes.io/pod-index"] = std::to_string(ordinal);
+    for (const model::PersistentVolumeClaim& t : ss.volume_claim_templates) {
+      auto v = std::find_if(pod.spec.volumes.begin(), pod.spec.volumes.end(),
+                            [&](const model::PodVolume& pv) { return pv.name == t.meta.name; });
+      if (v == pod.spec.volumes.end()) v = pod.spec.volumes.insert(pod.spec.volumes.end(), model::PodVolume{t.meta.name, {}, false});
+      v->claim_name = ClaimName(t, ss.meta.name, ordinal);
+    }
+    CreateOwnedPod(std::move(pod), owner);
   }
 
   void CreateDaemonPod(const model::DaemonSet& ds, const model::Pod& sample, const std::string& hash,

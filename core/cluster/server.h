@@ -29,6 +29,14 @@
 //   controller adds (so it stays on a lost node); it goes when its node does
 //   or stops fitting. A changed template rolls node by node within
 //   maxUnavailable / maxSurge, or waits for deletions (OnDelete).
+// - StatefulSets: pods NAME-<ordinal> with claims made from the templates
+//   (TEMPLATE-NAME-<ordinal>) before the pods and kept after them, so a pod
+//   made again mounts the same volumes; OrderedReady one at a time in order
+//   (the highest goes first), Parallel at once; RollingUpdate from the
+//   highest ordinal down to the partition within maxUnavailable, or
+//   OnDelete. A pod evicted from a lost node is made again elsewhere at
+//   once (upstream would wait for the node to confirm it gone); the storage
+//   engine's fencing keeps the old node from writing the volume meanwhile.
 // - Scheduling: pending pods go through core/sched; the binding (spec.nodeName
 //   and an address from the node's pod CIDR) goes into the pod's manifest and
 //   so into the node's view.
