@@ -1151,10 +1151,6 @@ class Server::Impl {
 
   // ---- StatefulSets ------------------------------------------------------------------
 
-  static std::string ClaimName(const model::PersistentVolumeClaim& tmpl, const std::string& set, int64_t ordinal) {
-    return tmpl.meta.name + "-" + set + "-" + std::to_string(ordinal);
-  }
-
   // Every claim a set's templates made, for the ordinals whose claims exist.
   std::vector<std::string> SetClaims(const model::StatefulSet& ss) const {
     std::vector<std::string> out;
@@ -1225,7 +1221,7 @@ class Server::Impl {
       RemovePod(k, "scaled down");
       if (ss.when_scaled == "Delete" && i >= 0)
         for (const model::PersistentVolumeClaim& t : ss.volume_claim_templates)
-          DeleteClaimObject(ss.meta.namespace_, ClaimName(t, ss.meta.name, i));
+          DeleteClaimObject(ss.meta.namespace_, model::StatefulClaimName(t, ss.meta.name, i));
       if (ordered) {
         Kick();  // the next one on the next pass
         return;
@@ -1234,11 +1230,8 @@ class Server::Impl {
     // Claims first, then the pods, in order.
     for (int64_t i = first; i < end; ++i) {
       for (const model::PersistentVolumeClaim& t : ss.volume_claim_templates) {
-        model::PersistentVolumeClaim claim = t;
-        claim.meta.namespace_ = ss.meta.namespace_;
-        claim.meta.name = ClaimName(t, ss.meta.name, i);
+        model::PersistentVolumeClaim claim = model::StatefulClaim(ss, t, i);
         claim.meta.pos = {};
-        for (const auto& [k, v] : ss.selector.match_labels) claim.meta.labels[k] = v;
         Object o(claim);
         if (objects_.count(ObjectKey(o))) continue;
         Put(ObjectKey(o), model::ToYaml(o));
@@ -1251,7 +1244,7 @@ class Server::Impl {
     for (int64_t i = first; i < end; ++i) {
       auto it = by_ordinal.find(i);
       if (it == by_ordinal.end()) {
-        CreateStatefulPod(ss, tmpl->second.pod, hash, i, owner);
+        CreateStatefulPod(ss, hash, i, owner);
         if (ordered) return;  // the next once this one runs
         continue;
       }
@@ -1279,19 +1272,10 @@ class Server::Impl {
     }
   }
 
-  void CreateStatefulPod(const model::StatefulSet& ss, const model::Pod& sample, const std::string& hash,
-                         int64_t ordinal, const std::string& owner) {
-    model::Pod pod = sample;
-    pod.meta.name = ss.meta.name + "-" + std::to_string(ordinal);
+  void CreateStatefulPod(const model::StatefulSet& ss, const std::string& hash, int64_t ordinal,
+                         const std::string& owner) {
+    model::Pod pod = model::StatefulPod(ss, ordinal);
     pod.meta.labels[kRevisionHashLabel] = hash;
-    pod.meta.labels["statefulset.kubernetes.io/pod-name"] = pod.meta.name;
-    pod.meta.labels["apps.kubernetes.io/pod-index"] = std::to_string(ordinal);
-    for (const model::PersistentVolumeClaim& t : ss.volume_claim_templates) {
-      auto v = std::find_if(pod.spec.volumes.begin(), pod.spec.volumes.end(),
-                            [&](const model::PodVolume& pv) { return pv.name == t.meta.name; });
-      if (v == pod.spec.volumes.end()) v = pod.spec.volumes.insert(pod.spec.volumes.end(), model::PodVolume{t.meta.name, {}, false});
-      v->claim_name = ClaimName(t, ss.meta.name, ordinal);
-    }
     CreateOwnedPod(std::move(pod), owner);
   }
 

@@ -70,6 +70,52 @@ bool Matches(const LabelSelector& selector, const Labels& labels) {
   return true;
 }
 
+std::string StatefulClaimName(const PersistentVolumeClaim& tmpl, const std::string& set, int64_t ordinal) {
+  return tmpl.meta.name + "-" + set + "-" + std::to_string(ordinal);
+}
+
+PersistentVolumeClaim StatefulClaim(const StatefulSet& set, const PersistentVolumeClaim& tmpl, int64_t ordinal) {
+  PersistentVolumeClaim claim = tmpl;
+  claim.meta.namespace_ = set.meta.namespace_;
+  claim.meta.name = StatefulClaimName(tmpl, set.meta.name, ordinal);
+  claim.meta.pos = set.meta.pos;
+  for (const auto& [k, v] : set.selector.match_labels) claim.meta.labels[k] = v;
+  return claim;
+}
+
+Pod StatefulPod(const StatefulSet& set, int64_t ordinal) {
+  Pod pod;
+  pod.meta.name = set.meta.name + "-" + std::to_string(ordinal);
+  pod.meta.namespace_ = set.meta.namespace_;
+  pod.meta.labels = set.pod_template.labels;
+  pod.meta.labels["statefulset.kubernetes.io/pod-name"] = pod.meta.name;
+  pod.meta.labels["apps.kubernetes.io/pod-index"] = std::to_string(ordinal);
+  pod.meta.annotations = set.pod_template.annotations;
+  pod.meta.pos = set.meta.pos;
+  pod.spec = set.pod_template.spec;
+  for (const PersistentVolumeClaim& t : set.volume_claim_templates) {
+    auto v = std::find_if(pod.spec.volumes.begin(), pod.spec.volumes.end(),
+                          [&](const PodVolume& pv) { return pv.name == t.meta.name; });
+    if (v == pod.spec.volumes.end()) v = pod.spec.volumes.insert(pod.spec.volumes.end(), PodVolume{t.meta.name, {}, false});
+    v->claim_name = StatefulClaimName(t, set.meta.name, ordinal);
+  }
+  return pod;
+}
+
+std::vector<Pod> StatefulPods(const StatefulSet& set) {
+  std::vector<Pod> pods;
+  for (int64_t i = set.ordinals_start; i < set.ordinals_start + std::max(set.replicas, 0); ++i)
+    pods.push_back(StatefulPod(set, i));
+  return pods;
+}
+
+std::vector<PersistentVolumeClaim> StatefulClaims(const StatefulSet& set) {
+  std::vector<PersistentVolumeClaim> claims;
+  for (int64_t i = set.ordinals_start; i < set.ordinals_start + std::max(set.replicas, 0); ++i)
+    for (const PersistentVolumeClaim& t : set.volume_claim_templates) claims.push_back(StatefulClaim(set, t, i));
+  return claims;
+}
+
 std::vector<Pod> ReplicaPods(const Deployment& d) {
   std::vector<Pod> pods;
   pods.reserve(static_cast<size_t>(std::max(d.replicas, 0)));

@@ -503,6 +503,18 @@ using Object = std::variant<Namespace, ServiceAccount, Node, Pod, Deployment, Da
 // hash), with the template's labels and spec, in its namespace.
 std::vector<Pod> ReplicaPods(const Deployment& deployment);
 
+// What a StatefulSet stands for, as its controller makes them: the claim
+// of template T for ordinal i ("T-NAME-i", in the set's namespace, labelled
+// with the set's matchLabels), and the pod of ordinal i ("NAME-i", labelled
+// statefulset.kubernetes.io/pod-name and apps.kubernetes.io/pod-index, each
+// template's volume mounting that ordinal's claim). StatefulPods and
+// StatefulClaims cover ordinals start .. start+replicas-1.
+std::string StatefulClaimName(const PersistentVolumeClaim& tmpl, const std::string& set, int64_t ordinal);
+PersistentVolumeClaim StatefulClaim(const StatefulSet& set, const PersistentVolumeClaim& tmpl, int64_t ordinal);
+Pod StatefulPod(const StatefulSet& set, int64_t ordinal);
+std::vector<Pod> StatefulPods(const StatefulSet& set);
+std::vector<PersistentVolumeClaim> StatefulClaims(const StatefulSet& set);
+
 // "Pod", "GlobalNetworkPolicy", ... for any object.
 std::string KindOf(const Object& object);
 const ObjectMeta& MetaOf(const Object& object);

@@ -208,18 +208,25 @@ StatusOr<Inventory> InventoryFromObjects(const std::vector<model::Object>& objec
   size_t replica_count = 0;
   for (const model::Object& o : objects) {
     if (const auto* d = std::get_if<model::Deployment>(&o)) replica_count += static_cast<size_t>(d->replicas);
+    if (const auto* ss = std::get_if<model::StatefulSet>(&o)) replica_count += static_cast<size_t>(std::max(ss->replicas, 0));
   }
   replicas.reserve(replica_count);
   for (const model::Object& o : objects) {
+    std::vector<model::Pod> expanded;
+    std::string what;
     if (const auto* d = std::get_if<model::Deployment>(&o)) {
-      for (model::Pod& pod : model::ReplicaPods(*d)) {
-        replicas.push_back(std::move(pod));
-        const model::Pod* p = &replicas.back();
-        if (!pods.emplace(d->meta.namespace_ + "/" + p->meta.name, p).second) {
-          return AlreadyExists("pod " + d->meta.namespace_ + "/" + p->meta.name +
-                                   " (a replica of Deployment " + d->meta.name + ") is defined twice",
-                               d->meta.pos.ToString());
-        }
+      expanded = model::ReplicaPods(*d);
+      what = "a replica of Deployment " + d->meta.name;
+    } else if (const auto* ss = std::get_if<model::StatefulSet>(&o)) {
+      expanded = model::StatefulPods(*ss);
+      what = "a pod of StatefulSet " + ss->meta.name;
+    }
+    for (model::Pod& pod : expanded) {
+      replicas.push_back(std::move(pod));
+      const model::Pod* p = &replicas.back();
+      if (!pods.emplace(p->meta.namespace_ + "/" + p->meta.name, p).second) {
+        return AlreadyExists("pod " + p->meta.namespace_ + "/" + p->meta.name + " (" + what + ") is defined twice",
+                             model::MetaOf(o).pos.ToString());
       }
     }
   }

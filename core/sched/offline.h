@@ -70,6 +70,12 @@ Status AddObjects(S& s, const std::vector<model::Object>& objects, Time now,
             if (Status st = add(pod, &d->selector); !st.ok()) return st;
           }
         }
+      } else if (const auto* ss = std::get_if<model::StatefulSet>(&o)) {
+        for (const model::Pod& pod : model::StatefulPods(*ss)) {
+          if (!pod.spec.node_name.empty() == want_bound) {
+            if (Status st = add(pod, &ss->selector); !st.ok()) return st;
+          }
+        }
       }
     }
   }

@@ -156,8 +156,11 @@ Status Provisioner::AddObjects(const std::vector<model::Object>& objects) {
     if (const auto* sc = std::get_if<model::StorageClass>(&o)) UpsertStorageClass(*sc);
   }
   for (const auto& o : objects) {
-    if (const auto* c = std::get_if<model::PersistentVolumeClaim>(&o)) {
-      StatusOr<const Volume*> v = UpsertClaim(*c);
+    std::vector<model::PersistentVolumeClaim> claims;
+    if (const auto* c = std::get_if<model::PersistentVolumeClaim>(&o)) claims.push_back(*c);
+    if (const auto* ss = std::get_if<model::StatefulSet>(&o)) claims = model::StatefulClaims(*ss);
+    for (const model::PersistentVolumeClaim& c : claims) {
+      StatusOr<const Volume*> v = UpsertClaim(c);
       if (!v.ok() && v.status().code() != StatusCode::kFailedPrecondition) return v.status();
     }
   }

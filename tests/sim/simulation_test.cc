@@ -330,7 +330,7 @@ TEST(Simulation, ADiskFailureOfTheBrokerVolumesPrimaryFailsItOver) {
               "s, kind: disk-failure, target: " + scenario.nodes[i].node.meta.name + ", for: " + std::to_string(kFor) + "s}";
   faults += "]";
   const BuildingRun search = RunBuilding({"duration=" + std::to_string(kFirst + kEach * scenario.nodes.size() + 10) + "s", faults});
-  const std::vector<EventRecord> failovers = Events(search, "storage.failover", "volume=building-services/broker-data ");
+  const std::vector<EventRecord> failovers = Events(search, "storage.failover", "volume=building-services/data-mqtt-broker-0 ");
   ASSERT_FALSE(failovers.empty()) << "no node's disk failure moved the broker's volume";
   // A volume only ever fails over away from the disk failing at the time.
   for (const EventRecord& e : failovers) {
@@ -347,12 +347,12 @@ TEST(Simulation, ADiskFailureOfTheBrokerVolumesPrimaryFailsItOver) {
 
   const BuildingRun run = RunBuilding({"duration=140s", "faults=[{at: 60s, kind: disk-failure, target: " + node + ", for: 40s}]"});
   ExpectFaultRecorded(run, "disk-failure", node, 60, 100);
-  const std::vector<EventRecord> moved = Events(run, "storage.failover", "volume=building-services/broker-data ");
+  const std::vector<EventRecord> moved = Events(run, "storage.failover", "volume=building-services/data-mqtt-broker-0 ");
   ASSERT_EQ(moved.size(), 1u);
   EXPECT_TRUE(Has(moved[0].detail, " from=" + std::to_string(primary) + " ")) << moved[0].detail;
   EXPECT_GT(Seconds(moved[0].time), 60);
   EXPECT_LT(Seconds(moved[0].time), 100);
-  const std::vector<MetricSample> took = Samples(run, "storage.failover_s", "volume=building-services/broker-data");
+  const std::vector<MetricSample> took = Samples(run, "storage.failover_s", "volume=building-services/data-mqtt-broker-0");
   ASSERT_EQ(took.size(), 1u);
   EXPECT_GT(Seconds(took[0].time), 60);
   EXPECT_LT(Seconds(took[0].time), 100);
@@ -378,14 +378,14 @@ TEST(Simulation, ADiskFailureOfTheBrokerVolumesPrimaryFailsItOver) {
 TEST(Simulation, TheBrokersVolumeGoesToTheCloudAndItsRecoveryPointStaysWithinTheSchedule) {
   SCOPED_TRACE(Replay());
   const BuildingRun run = RunBuilding({"duration=11m", "faults=[]"});
-  const std::vector<EventRecord> backups = Events(run, "storage.cloudsnap", "volume=building-services/broker-data ");
+  const std::vector<EventRecord> backups = Events(run, "storage.cloudsnap", "volume=building-services/data-mqtt-broker-0 ");
   ASSERT_EQ(backups.size(), 2u);
   EXPECT_TRUE(Has(backups[0].detail, " seq=1 full ")) << Describe(backups[0]);
   EXPECT_TRUE(Has(backups[1].detail, " seq=2 incremental ")) << Describe(backups[1]);
   EXPECT_FALSE(Has(backups[1].detail, " blocks=0 ")) << "the broker wrote between the two: " << Describe(backups[1]);
   EXPECT_TRUE(Events(run, "storage.cloudsnap_failed").empty());
   for (const MetricSample& s : Samples(run, "storage.cloudsnap_s")) EXPECT_LT(s.value, 30) << Describe(s);
-  const std::vector<MetricSample> rpo = Samples(run, "storage.cloudsnap_rpo_s", "volume=building-services/broker-data");
+  const std::vector<MetricSample> rpo = Samples(run, "storage.cloudsnap_rpo_s", "volume=building-services/data-mqtt-broker-0");
   ASSERT_FALSE(rpo.empty());
   EXPECT_GT(Max(Within(rpo, 0, Seconds(backups[0].time))), 290);  // nothing in the cloud for five minutes
   EXPECT_LT(Max(Within(rpo, Seconds(backups[0].time) + 10, 660)), 300 + 30 + 10);
@@ -395,14 +395,14 @@ TEST(Simulation, TheBrokersVolumeGoesToTheCloudAndItsRecoveryPointStaysWithinThe
   // Cut the primary's floor off from 4:30 to 7:30, across the 5:06 backup.
   const std::string floor = primary.substr(0, 5);
   const BuildingRun cut = RunBuilding({"duration=11m", "faults=[{at: 270s, kind: partition, target: " + floor + ", for: 180s}]"});
-  const std::vector<EventRecord> moved = Events(cut, "storage.failover", "volume=building-services/broker-data ");
+  const std::vector<EventRecord> moved = Events(cut, "storage.failover", "volume=building-services/data-mqtt-broker-0 ");
   ASSERT_FALSE(moved.empty());
   std::vector<EventRecord> during;
-  for (const EventRecord& e : Events(cut, "storage.cloudsnap", "volume=building-services/broker-data "))
+  for (const EventRecord& e : Events(cut, "storage.cloudsnap", "volume=building-services/data-mqtt-broker-0 "))
     if (Seconds(e.time) > 270 && Seconds(e.time) < 450) during.push_back(e);
   ASSERT_FALSE(during.empty()) << "no backup while " << floor << " was cut off";
   EXPECT_FALSE(Has(during[0].detail, " node=" + floor + "-")) << Describe(during[0]);
-  EXPECT_LT(Max(Within(Samples(cut, "storage.cloudsnap_rpo_s", "volume=building-services/broker-data"),
+  EXPECT_LT(Max(Within(Samples(cut, "storage.cloudsnap_rpo_s", "volume=building-services/data-mqtt-broker-0"),
                        Seconds(during[0].time) + 10, 660)),
             300 + 60 + 10);
 }

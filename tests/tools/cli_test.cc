@@ -62,11 +62,12 @@ TEST(Validate, LoadsTheSmartBuildingManifests) {
   // A scenario file stands for its topology's nodes and every manifest it applies.
   Outcome o = Shell(kEdgebed + " validate -f " + kSource + "/scenarios/smart-building.yaml");
   EXPECT_EQ(o.exit_code, 0) << o.out;
-  EXPECT_NE(o.out.find("49 objects loaded from 1 file, 2 warnings, 0 errors"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("48 objects loaded from 1 file, 2 warnings, 0 errors"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("SchedulePolicy every-5-minutes: interval 5m keep 6"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("1 Stork schedule (1 to the cloud)"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("Node b1-f3-n4"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("Deployment building-services/inference: 2 replicas"), std::string::npos);
+  EXPECT_NE(o.out.find("StatefulSet building-services/mqtt-broker: 1 replica of 1 container"), std::string::npos);
 }
 
 TEST(Validate, ReportsEveryErrorWithItsPlaceAndExitsOne) {
