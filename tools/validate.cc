@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/sched/daemon.h"
 #include "sim/scenario.h"
 #include "tools/flags.h"
 
@@ -173,6 +174,14 @@ bool LoadAll(const std::string& command, const std::vector<std::string>& names,
     *rc = 1;
     return false;
   }
+  std::vector<model::Node> nodes;
+  for (const auto& o : *objects)
+    if (const auto* n = std::get_if<model::Node>(&o)) nodes.push_back(*n);
+  std::vector<model::Object> daemons;
+  for (const auto& o : *objects)
+    if (const auto* ds = std::get_if<model::DaemonSet>(&o))
+      for (model::Pod& pod : sched::DaemonPods(*ds, nodes)) daemons.emplace_back(std::move(pod));
+  for (auto& o : daemons) objects->push_back(std::move(o));
   return true;
 }
 

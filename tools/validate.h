@@ -35,7 +35,9 @@ StatusOr<std::vector<std::string>> ExpandManifestPaths(const std::vector<std::st
 StatusOr<model::LoadResult> LoadManifestFile(const std::string& path);
 
 // Loads every manifest `names` stand for into `objects`, for a command
-// (`command` prefixes its messages, e.g. "edgebed sched"). On any error it
+// (`command` prefixes its messages, e.g. "edgebed sched"), and adds the pod
+// each DaemonSet stands for on every node of them that takes one (as the
+// cluster's controller makes it: core/sched/daemon.h). On any error it
 // prints them all, sets *rc (1: a manifest error, 2: a file that cannot be
 // read) and returns false.
 bool LoadAll(const std::string& command, const std::vector<std::string>& names,

@@ -7,9 +7,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace edgebed {
 
 uint64_t Hash64(const void* data, size_t size, uint64_t seed = 0);
+
+// The low `digits` hex digits of `v`, zero-padded ("00ab12..."): how a hash
+// becomes part of a name.
+std::string Hex(uint64_t v, int digits);
 
 }  // namespace edgebed

@@ -4,7 +4,6 @@
 #include <cstring>
 #include <set>
 
-#include "core/base/hash.h"
 #include "core/base/ip.h"
 #include "core/cluster/auth.h"
 #include "core/cluster/policy_view.h"
@@ -13,7 +12,7 @@
 #include "core/cluster/sync.h"
 #include "core/model/emit.h"
 #include "core/policy/inventory.h"
-#include "core/sched/predicates.h"
+#include "core/sched/daemon.h"
 #include "core/sched/scheduler.h"
 #include "core/storage/provisioner.h"
 #include "core/storage/schedule.h"
@@ -26,7 +25,7 @@ using model::Object;
 constexpr const char* kUnreachableTaint = "node.kubernetes.io/unreachable";
 constexpr const char* kOwnerAnnotation = "edgebed.io/owned-by";
 constexpr const char* kTemplateHashLabel = "pod-template-hash";
-constexpr const char* kRevisionHashLabel = "controller-revision-hash";  // a DaemonSet's pods
+using sched::kRevisionHashLabel;  // a DaemonSet's and a StatefulSet's pods
 
 // The kind as a key segment: Calico's namespaced policy is told apart from
 // Kubernetes' by its group, as the API server does.
@@ -54,13 +53,6 @@ std::string PodKey(const std::string& ns, const std::string& name) { return ns +
 
 Bytes ToBytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
 std::string ToString(const Bytes& b) { return std::string(b.begin(), b.end()); }
-
-std::string Hex(uint64_t v, int digits) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out(static_cast<size_t>(digits), '0');
-  for (int i = digits - 1; i >= 0; --i, v >>= 4) out[static_cast<size_t>(i)] = kDigits[v & 15];
-  return out;
-}
 
 // The toleration a pod has for the unreachable NoExecute taint: seconds, or
 // nullopt for "forever". Pods that say nothing get the admission default.
@@ -533,9 +525,8 @@ class Server::Impl {
     sample.meta.labels = tmpl.labels;
     sample.meta.annotations = tmpl.annotations;
     sample.spec = tmpl.spec;
-    const std::string text = model::ToYaml(Object(sample));
     const std::string owner = OwnerKey(kind, ns, name);
-    templates_[owner] = Template{sample, Hex(Hash64(text.data(), text.size()), 10)};
+    templates_[owner] = Template{sample, sched::TemplateRevision(ns, tmpl)};
     dirty_owners_.insert(owner);
   }
 
@@ -1003,58 +994,6 @@ class Server::Impl {
     TakePod(pod, owner, manifest);
   }
 
-  // The tolerations upstream's DaemonSet controller adds to every pod: a
-  // daemon stays on a node that is not ready, unreachable, under pressure or
-  // cordoned (and, with host networking, whose network is not ready).
-  static std::vector<model::Toleration> DaemonTolerations(const model::PodSpec& spec) {
-    std::vector<model::Toleration> add = {
-        {"node.kubernetes.io/not-ready", "Exists", "", "NoExecute", std::nullopt},
-        {"node.kubernetes.io/unreachable", "Exists", "", "NoExecute", std::nullopt},
-        {"node.kubernetes.io/disk-pressure", "Exists", "", "NoSchedule", std::nullopt},
-        {"node.kubernetes.io/memory-pressure", "Exists", "", "NoSchedule", std::nullopt},
-        {"node.kubernetes.io/pid-pressure", "Exists", "", "NoSchedule", std::nullopt},
-        {"node.kubernetes.io/unschedulable", "Exists", "", "NoSchedule", std::nullopt}};
-    if (spec.host_network) add.push_back({"node.kubernetes.io/network-unavailable", "Exists", "", "NoSchedule", std::nullopt});
-    std::vector<model::Toleration> out = spec.tolerations;
-    for (const model::Toleration& t : add) {
-      const bool have = std::any_of(out.begin(), out.end(), [&](const model::Toleration& o) {
-        return o.key == t.key && o.effect == t.effect && o.op == "Exists";
-      });
-      if (!have) out.push_back(t);
-    }
-    return out;
-  }
-
-  // Whether a daemon pod of `spec` belongs on `node`, as upstream's
-  // controller decides: a new one where the node selector and required node
-  // affinity match and every NoSchedule and NoExecute taint is tolerated; a
-  // running one stays while its NoExecute taints are (a NoSchedule taint
-  // put on later does not drive it away).
-  struct DaemonFit {
-    bool run = false, keep = false;
-  };
-  static DaemonFit DaemonFits(const model::PodSpec& spec, const model::Node& node) {
-    DaemonFit fit;
-    if (!sched::RequiredNodeAffinityMatches(spec, node)) return fit;
-    fit.run = fit.keep = true;
-    for (const model::Taint& taint : node.taints) {
-      if (taint.effect != "NoSchedule" && taint.effect != "NoExecute") continue;
-      if (sched::TolerationsTolerate(spec.tolerations, taint)) continue;
-      fit.run = false;
-      if (taint.effect == "NoExecute") fit.keep = false;
-    }
-    return fit;
-  }
-
-  // The node a daemon pod is for: the node name its required affinity names.
-  static std::string DaemonNodeOf(const model::Pod& pod) {
-    const auto& na = pod.spec.affinity.node_affinity;
-    if (na && na->required.size() == 1 && na->required[0].match_fields.size() == 1 &&
-        na->required[0].match_fields[0].values.size() == 1)
-      return na->required[0].match_fields[0].values[0];
-    return pod.spec.node_name;
-  }
-
   // A DaemonSet's pods: one on each registered node its template fits, none
   // elsewhere. A pod names its node in required node affinity (a term of
   // matchFields metadata.name, which replaces the template's required terms,
@@ -1069,10 +1008,7 @@ class Server::Impl {
     if (object == objects_.end() || tmpl == templates_.end()) return;
     const model::DaemonSet& ds = std::get<model::DaemonSet>(object->second);
     const std::string owner = "DaemonSet/" + ds.meta.name;
-    const model::Pod& sample = tmpl->second.pod;
     const std::string& hash = tmpl->second.hash;
-    model::PodSpec fit = sample.spec;
-    fit.tolerations = DaemonTolerations(sample.spec);
     std::map<std::string, std::vector<std::string>> by_node;  // node -> its pods of this set
     std::set<std::string> names;
     static const std::set<std::string> kNone;
@@ -1080,13 +1016,13 @@ class Server::Impl {
     for (const std::string& k : owned == owned_.end() ? kNone : owned->second) {
       const PodEntry& p = pods_.at(k);
       names.insert(p.pod.meta.name);
-      by_node[DaemonNodeOf(p.pod)].push_back(k);
+      by_node[sched::DaemonNodeOf(p.pod)].push_back(k);
     }
     std::vector<std::string> eligible;  // nodes that take a new pod
     std::set<std::string> keep;          // nodes whose pods stay
     for (const auto& [name, n] : nodes_) {
       if (!n.registered) continue;
-      const DaemonFit f = DaemonFits(fit, n.node);
+      const sched::DaemonFit f = sched::DaemonFits(ds, n.node);
       if (f.run) eligible.push_back(name);
       if (f.keep) keep.insert(name);
     }
@@ -1131,20 +1067,20 @@ class Server::Impl {
         continue;
       }
       if (old.empty()) {
-        CreateDaemonPod(ds, sample, hash, node, owner, &names);
+        CreateDaemonPod(ds, hash, node, owner, &names);
         continue;
       }
       if (!rolling) continue;  // OnDelete: the old pod stays until it is deleted
       if (!running(old)) {     // costs no availability
         for (const std::string& k : old) RemovePod(k, "rolling update");
-        CreateDaemonPod(ds, sample, hash, node, owner, &names);
+        CreateDaemonPod(ds, hash, node, owner, &names);
       } else if (surging < max_surge) {
         ++surging;
-        CreateDaemonPod(ds, sample, hash, node, owner, &names);
+        CreateDaemonPod(ds, hash, node, owner, &names);
       } else if (unavailable < max_unavailable) {
         ++unavailable;
         for (const std::string& k : old) RemovePod(k, "rolling update");
-        CreateDaemonPod(ds, sample, hash, node, owner, &names);
+        CreateDaemonPod(ds, hash, node, owner, &names);
       }
     }
   }
@@ -1279,24 +1215,11 @@ class Server::Impl {
     CreateOwnedPod(std::move(pod), owner);
   }
 
-  void CreateDaemonPod(const model::DaemonSet& ds, const model::Pod& sample, const std::string& hash,
-                       const std::string& node, const std::string& owner, std::set<std::string>* names) {
-    model::Pod pod = sample;
-    const std::string seed = node + "/" + hash;
-    std::string name;
-    for (uint64_t salt = 0; name.empty() || names->count(name); ++salt) {
-      const std::string text = seed + "/" + std::to_string(salt);
-      name = ds.meta.name + "-" + Hex(Hash64(text.data(), text.size()), 10);
-    }
-    names->insert(name);
-    pod.meta.name = name;
-    pod.meta.labels[kRevisionHashLabel] = hash;
-    pod.spec.tolerations = DaemonTolerations(sample.spec);
-    model::NodeAffinity& na = pod.spec.affinity.node_affinity ? *pod.spec.affinity.node_affinity
-                                                              : pod.spec.affinity.node_affinity.emplace();
-    model::NodeSelectorTerm term;
-    term.match_fields.push_back(model::NodeSelectorRequirement{"metadata.name", "In", {node}});
-    na.required = {term};
+  void CreateDaemonPod(const model::DaemonSet& ds, const std::string& hash, const std::string& node,
+                       const std::string& owner, std::set<std::string>* names) {
+    model::Pod pod = sched::DaemonPod(ds, node, hash);
+    for (uint64_t salt = 1; names->count(pod.meta.name); ++salt) pod = sched::DaemonPod(ds, node, hash, salt);
+    names->insert(pod.meta.name);
     CreateOwnedPod(std::move(pod), owner);
   }
 

@@ -298,6 +298,42 @@ TEST(Sched, PlacesTheSmartBuilding) {
   EXPECT_EQ(Shell(kEdgebed + " sched -f " + kSource + "/scenarios/smart-building.yaml").out, o.out);
 }
 
+// A DaemonSet stands for a pod on each node that takes one, pinned there, as
+// the cluster's controller makes them; the policy matrix sees them too.
+TEST(Sched, ADaemonSetPlacesAPodOnEachNodeThatTakesOne) {
+  TempDir dir;
+  std::string text;
+  for (const char* n : {"a", "b", "c"}) {
+    text += std::string("apiVersion: v1\nkind: Node\nmetadata: {name: ") + n +
+            (std::string(n) == "c" ? ", labels: {role: storage}" : "") +
+            "}\nstatus: {capacity: {cpu: \"4\", memory: 8Gi}}\n" +
+            (std::string(n) == "b" ? "spec: {taints: [{key: gpu, value: \"1\", effect: NoSchedule}]}\n" : "") + "---\n";
+  }
+  text += R"(apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: default}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: c, image: x, resources: {requests: {cpu: 100m}}}]
+)";
+  const std::string file = dir.File("daemons.yaml", text);
+  const Outcome o = Shell(kEdgebed + " sched -f " + file);
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  // a and c; not b, whose taint it does not tolerate.
+  std::vector<std::string> lines;
+  std::istringstream in(o.out);
+  for (std::string line; std::getline(in, line);) lines.push_back(line.substr(line.find('\t') + 1));
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<std::string>{"a", "c"})) << o.out;
+  EXPECT_EQ(o.out.rfind("default/agent-", 0), 0u) << o.out;
+  const Outcome m = Shell(kEdgebed + " policy matrix -f " + file);
+  ASSERT_EQ(m.exit_code, 0) << m.out;
+  EXPECT_NE(m.out.find("default/agent-"), std::string::npos) << m.out;
+}
+
 TEST(Sched, ProfilesPreemptionAndReasons) {
   TempDir dir;
   std::string nodes;
