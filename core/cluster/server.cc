@@ -13,6 +13,7 @@
 #include "core/model/emit.h"
 #include "core/policy/inventory.h"
 #include "core/sched/daemon.h"
+#include "core/sched/predicates.h"
 #include "core/sched/scheduler.h"
 #include "core/storage/provisioner.h"
 #include "core/storage/schedule.h"
@@ -429,10 +430,12 @@ class Server::Impl {
     auto* pod = std::get_if<model::Pod>(&object);
     if (!pod) return Status::Ok();
     auto it = pods_.find(PodKey(pod->meta.namespace_, pod->meta.name));
-    if (it == pods_.end()) return Status::Ok();
+    if (it == pods_.end()) return AdmitPriority(*pod);
     const model::Pod& old = it->second.pod;
     if (pod->spec.node_name.empty()) pod->spec.node_name = old.spec.node_name;
     if (pod->pod_ips.empty()) pod->pod_ips = old.pod_ips;
+    if (!pod->spec.priority) pod->spec.priority = old.spec.priority;
+    if (pod->spec.preemption_policy.empty()) pod->spec.preemption_policy = old.spec.preemption_policy;
     for (const auto& [k, v] : old.meta.annotations)
       if (k == kOwnerAnnotation) pod->meta.annotations[k] = v;
     model::Pod a = *pod, b = old;
@@ -441,6 +444,26 @@ class Server::Impl {
       return InvalidArgument("pod " + Display(object) +
                              ": a pod's spec cannot be changed once it exists (only its labels and annotations); "
                              "delete the pod and create it again, or manage it with a Deployment");
+    return Status::Ok();
+  }
+
+  // Priority admission of a new pod (upstream's Priority admission plugin):
+  // its class, or the global default, gives spec.priority and
+  // spec.preemptionPolicy; a class that does not exist refuses the pod.
+  Status AdmitPriority(model::Pod& pod) const {
+    sched::PriorityClasses classes;
+    const std::string prefix = ObjectKey("PriorityClass", "", "");
+    for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+      const auto& pc = std::get<model::PriorityClass>(it->second);
+      classes.by_name[pc.meta.name] = pc;
+    }
+    int32_t priority = 0;
+    bool never = false;
+    std::string why;
+    if (!sched::ResolvePriority(pod.spec, classes, &priority, &never, &why))
+      return PermissionDenied("pod " + pod.meta.namespace_ + "/" + pod.meta.name + " is forbidden: " + why);
+    pod.spec.priority = priority;
+    pod.spec.preemption_policy = never ? "Never" : "PreemptLowerPriority";
     return Status::Ok();
   }
 

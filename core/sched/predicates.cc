@@ -196,29 +196,52 @@ std::string ZoneKey(const model::Labels& labels) {
   return key;
 }
 
+const model::PriorityClass* SystemPriorityClass(const std::string& name) {
+  static const model::PriorityClass* const kClasses = [] {
+    static model::PriorityClass c[2];
+    c[0].meta.name = "system-node-critical";
+    c[0].value = 2000001000;
+    c[1].meta.name = "system-cluster-critical";
+    c[1].value = 2000000000;
+    return c;
+  }();
+  for (int i = 0; i < 2; ++i)
+    if (kClasses[i].meta.name == name) return &kClasses[i];
+  return nullptr;
+}
+
 bool ResolvePriority(const model::PodSpec& spec, const PriorityClasses& classes, int32_t* priority,
                      bool* preempt_never, std::string* error) {
-  *preempt_never = spec.preemption_policy == "Never";
   const model::PriorityClass* pc = nullptr;
   if (!spec.priority_class_name.empty()) {
     auto it = classes.by_name.find(spec.priority_class_name);
-    if (it == classes.by_name.end()) {
+    pc = it != classes.by_name.end() ? &it->second : SystemPriorityClass(spec.priority_class_name);
+    if (!pc) {
       *error = "no PriorityClass with name \"" + spec.priority_class_name +
                "\" was found; create it or fix spec.priorityClassName";
       return false;
     }
-    pc = &it->second;
   } else {
     for (const auto& [name, c] : classes.by_name) {
       if (c.global_default && (!pc || c.value > pc->value)) pc = &c;
     }
   }
-  if (spec.priority) {
-    *priority = *spec.priority;
-  } else {
-    *priority = pc ? pc->value : 0;
+  const int32_t computed = pc ? pc->value : 0;
+  if (spec.priority && *spec.priority != computed && (pc || !spec.priority_class_name.empty())) {
+    *error = "the integer value of priority (" + std::to_string(*spec.priority) +
+             ") must not be provided in pod spec; priority admission controller computed " +
+             std::to_string(computed) + " from the given PriorityClass name";
+    return false;
   }
-  if (spec.preemption_policy.empty() && pc) *preempt_never = pc->preemption_policy == "Never";
+  const std::string policy = pc ? pc->preemption_policy : "PreemptLowerPriority";
+  if (!spec.preemption_policy.empty() && pc && spec.preemption_policy != policy) {
+    *error = "the string value of PreemptionPolicy (" + spec.preemption_policy +
+             ") must not be provided in pod spec; priority admission controller computed " + policy +
+             " from the given PriorityClass name";
+    return false;
+  }
+  *priority = spec.priority ? *spec.priority : computed;
+  *preempt_never = (spec.preemption_policy.empty() ? policy : spec.preemption_policy) == "Never";
   return true;
 }
 

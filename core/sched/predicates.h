@@ -86,6 +86,13 @@ std::string ZoneKey(const model::Labels& node_labels);
 struct PriorityClasses {
   std::map<std::string, model::PriorityClass> by_name;
 };
+// Priority admission, as upstream's: the pod's PriorityClass (one of
+// `classes` or a built-in system-node-critical / system-cluster-critical),
+// or the global default with the highest value, gives its priority and
+// preemption policy. Errors (false, *error says why): a class that does not
+// exist; a spec.priority or spec.preemptionPolicy that differs from what the
+// class gives. A pod with neither a class nor a default keeps its own
+// spec.priority (0 if none).
 bool ResolvePriority(const model::PodSpec& spec, const PriorityClasses& classes, int32_t* priority,
                      bool* preempt_never, std::string* error);
 
