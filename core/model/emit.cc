@@ -410,18 +410,23 @@ void Write(Writer& w, const Pod& pod) {
   });
 }
 
+// A workload's pod template (Deployment, DaemonSet, StatefulSet).
+void WritePodTemplate(Writer& w, const PodTemplate& tmpl) {
+  w.Map("template", [&] {
+    w.Map("metadata", [&] {
+      w.TextMap("labels", tmpl.labels);
+      w.TextMap("annotations", tmpl.annotations);
+    });
+    w.Map("spec", [&] { WritePodSpec(w, tmpl.spec); }, IfEmpty::kBraces);
+  }, IfEmpty::kBraces);
+}
+
 void Write(Writer& w, const Deployment& d) {
   WriteHead(w, "apps/v1", "Deployment", d.meta);
   w.Map("spec", [&] {
     w.Int("replicas", d.replicas);
     WriteLabelSelector(w, "selector", d.selector);
-    w.Map("template", [&] {
-      w.Map("metadata", [&] {
-        w.TextMap("labels", d.pod_template.labels);
-        w.TextMap("annotations", d.pod_template.annotations);
-      });
-      w.Map("spec", [&] { WritePodSpec(w, d.pod_template.spec); }, IfEmpty::kBraces);
-    }, IfEmpty::kBraces);
+    WritePodTemplate(w, d.pod_template);
     w.Map("strategy", [&] {
       w.Text("type", d.strategy);
       // Upstream refuses rollingUpdate beside Recreate.
@@ -439,13 +444,7 @@ void Write(Writer& w, const DaemonSet& d) {
   WriteHead(w, "apps/v1", "DaemonSet", d.meta);
   w.Map("spec", [&] {
     WriteLabelSelector(w, "selector", d.selector);
-    w.Map("template", [&] {
-      w.Map("metadata", [&] {
-        w.TextMap("labels", d.pod_template.labels);
-        w.TextMap("annotations", d.pod_template.annotations);
-      });
-      w.Map("spec", [&] { WritePodSpec(w, d.pod_template.spec); }, IfEmpty::kBraces);
-    }, IfEmpty::kBraces);
+    WritePodTemplate(w, d.pod_template);
     w.Map("updateStrategy", [&] {
       w.Text("type", d.update_strategy);
       if (d.update_strategy == "OnDelete") return;
@@ -622,13 +621,7 @@ void Write(Writer& w, const StatefulSet& s) {
     w.Int("replicas", s.replicas);
     w.TextIfSet("serviceName", s.service_name);
     WriteLabelSelector(w, "selector", s.selector);
-    w.Map("template", [&] {
-      w.Map("metadata", [&] {
-        w.TextMap("labels", s.pod_template.labels);
-        w.TextMap("annotations", s.pod_template.annotations);
-      });
-      w.Map("spec", [&] { WritePodSpec(w, s.pod_template.spec); }, IfEmpty::kBraces);
-    }, IfEmpty::kBraces);
+    WritePodTemplate(w, s.pod_template);
     w.List("volumeClaimTemplates", s.volume_claim_templates, [&](const PersistentVolumeClaim& claim) {
       w.Map("metadata", [&] {
         w.Text("name", claim.meta.name);
