@@ -795,6 +795,7 @@ TEST(Loader, ShippedManifestsLoadClean) {
       {"tests/model/testdata/network-policies.yaml", 3},
       {"tests/model/testdata/storage.yaml", 11},
       {"tests/model/testdata/workloads.yaml", 3},
+      {"tests/model/testdata/workload_kinds.yaml", 2},
   };
   for (const auto& [name, objects] : files) {
     const std::string text = ReadSourceFile(name);
@@ -807,6 +808,35 @@ TEST(Loader, ShippedManifestsLoadClean) {
       EXPECT_FALSE(r.objects.empty()) << name;
     }
   }
+}
+
+TEST(Loader, DaemonSetAndStatefulSetAsTheDocumentationWritesThem) {
+  const std::string name = "tests/model/testdata/workload_kinds.yaml";
+  const LoadResult r = LoadManifests(ReadSourceFile(name), name);
+  ASSERT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].ToString());
+  ASSERT_EQ(r.objects.size(), 2u);
+  const auto& ds = std::get<DaemonSet>(r.objects[0]);
+  EXPECT_EQ(ds.meta.namespace_, "kube-system");
+  EXPECT_EQ(ds.pod_template.spec.tolerations.size(), 2u);
+  EXPECT_EQ(ds.update_strategy, "RollingUpdate");
+  EXPECT_TRUE(ds.max_unavailable.is_int && ds.max_unavailable.int_value == 1);  // upstream's default
+  const auto& ss = std::get<StatefulSet>(r.objects[1]);
+  EXPECT_EQ(ss.meta.namespace_, "default");
+  EXPECT_EQ(ss.service_name, "nginx");
+  EXPECT_EQ(ss.replicas, 3);
+  EXPECT_EQ(ss.min_ready_seconds, 10);
+  ASSERT_EQ(ss.volume_claim_templates.size(), 1u);
+  EXPECT_EQ(ss.volume_claim_templates[0].meta.name, "www");
+  EXPECT_EQ(*ss.volume_claim_templates[0].storage_class_name, "my-storage-class");
+  // The pods and claims it stands for, as the cluster makes them.
+  const std::vector<Pod> pods = StatefulPods(ss);
+  ASSERT_EQ(pods.size(), 3u);
+  EXPECT_EQ(pods[2].meta.name, "web-2");
+  EXPECT_EQ(pods[2].meta.labels.at("apps.kubernetes.io/pod-index"), "2");
+  ASSERT_EQ(pods[2].spec.volumes.size(), 1u);
+  EXPECT_EQ(*pods[2].spec.volumes[0].claim_name, "www-web-2");
+  EXPECT_EQ(StatefulClaims(ss).at(1).meta.name, "www-web-1");
+  EXPECT_EQ(StatefulClaims(ss).at(1).meta.labels.at("app"), "nginx");
 }
 
 }  // namespace
