@@ -339,6 +339,10 @@ class Server::Impl {
   bool serving() const { return serving_; }
 
  private:
+  struct Template {
+    model::Pod pod;
+    std::string hash;
+  };
   struct PodEntry {
     model::Pod pod;
     std::string manifest;  // the pod as stored and as its node's view carries it
@@ -939,19 +943,33 @@ class Server::Impl {
     return r != reports_.end() && r->second.phase == PodPhase::kRunning;
   }
 
-  void ReconcileDeployment(const std::string& owner_key) {
+  // A workload controller's object and template; null when either is gone.
+  template <typename T>
+  const T* Workload(const std::string& owner_key, const Template** tmpl) const {
     auto object = objects_.find("o/" + owner_key);
-    auto tmpl = templates_.find(owner_key);
-    if (object == objects_.end() || tmpl == templates_.end()) return;
-    const model::Deployment& d = std::get<model::Deployment>(object->second);
+    auto t = templates_.find(owner_key);
+    if (object == objects_.end() || t == templates_.end()) return nullptr;
+    *tmpl = &t->second;
+    return std::get_if<T>(&object->second);
+  }
+  // The keys of the pods a workload controller owns.
+  const std::set<std::string>& OwnedBy(const std::string& owner_key) const {
+    static const std::set<std::string> kNone;
+    auto it = owned_.find(owner_key);
+    return it == owned_.end() ? kNone : it->second;
+  }
+
+  void ReconcileDeployment(const std::string& owner_key) {
+    const Template* tmpl = nullptr;
+    const model::Deployment* dp = Workload<model::Deployment>(owner_key, &tmpl);
+    if (!dp) return;
+    const model::Deployment& d = *dp;
     const std::string owner = "Deployment/" + d.meta.name;
-    const model::Pod& sample = tmpl->second.pod;
-    const std::string& hash = tmpl->second.hash;
+    const model::Pod& sample = tmpl->pod;
+    const std::string& hash = tmpl->hash;
     std::vector<std::string> current, old;
     std::set<std::string> names;
-    static const std::set<std::string> kNone;
-    auto owned = owned_.find(owner_key);
-    for (const std::string& k : owned == owned_.end() ? kNone : owned->second) {
+    for (const std::string& k : OwnedBy(owner_key)) {
       const PodEntry& p = pods_.at(k);
       names.insert(p.pod.meta.name);
       auto h = p.pod.meta.labels.find(kTemplateHashLabel);
@@ -1026,17 +1044,15 @@ class Server::Impl {
   // the new pod beside the old one on up to maxSurge nodes; OnDelete waits
   // for the old pod to be deleted.
   void ReconcileDaemonSet(const std::string& owner_key) {
-    auto object = objects_.find("o/" + owner_key);
-    auto tmpl = templates_.find(owner_key);
-    if (object == objects_.end() || tmpl == templates_.end()) return;
-    const model::DaemonSet& ds = std::get<model::DaemonSet>(object->second);
+    const Template* tmpl = nullptr;
+    const model::DaemonSet* set = Workload<model::DaemonSet>(owner_key, &tmpl);
+    if (!set) return;
+    const model::DaemonSet& ds = *set;
     const std::string owner = "DaemonSet/" + ds.meta.name;
-    const std::string& hash = tmpl->second.hash;
+    const std::string& hash = tmpl->hash;
     std::map<std::string, std::vector<std::string>> by_node;  // node -> its pods of this set
     std::set<std::string> names;
-    static const std::set<std::string> kNone;
-    auto owned = owned_.find(owner_key);
-    for (const std::string& k : owned == owned_.end() ? kNone : owned->second) {
+    for (const std::string& k : OwnedBy(owner_key)) {
       const PodEntry& p = pods_.at(k);
       names.insert(p.pod.meta.name);
       by_node[sched::DaemonNodeOf(p.pod)].push_back(k);
@@ -1152,19 +1168,17 @@ class Server::Impl {
   // highest ordinal down to `partition`, while fewer than maxUnavailable
   // are down; OnDelete once they are deleted.
   void ReconcileStatefulSet(const std::string& owner_key) {
-    auto object = objects_.find("o/" + owner_key);
-    auto tmpl = templates_.find(owner_key);
-    if (object == objects_.end() || tmpl == templates_.end()) return;
-    const model::StatefulSet& ss = std::get<model::StatefulSet>(object->second);
+    const Template* tmpl = nullptr;
+    const model::StatefulSet* set = Workload<model::StatefulSet>(owner_key, &tmpl);
+    if (!set) return;
+    const model::StatefulSet& ss = *set;
     const std::string owner = "StatefulSet/" + ss.meta.name;
-    const std::string& hash = tmpl->second.hash;
+    const std::string& hash = tmpl->hash;
     const int64_t first = ss.ordinals_start, end = first + std::max(ss.replicas, 0);
     const bool ordered = ss.pod_management_policy == "OrderedReady";
     std::map<int64_t, std::string> by_ordinal;
     std::vector<std::string> condemned;  // out of range, highest first below
-    static const std::set<std::string> kNone;
-    auto owned = owned_.find(owner_key);
-    for (const std::string& k : owned == owned_.end() ? kNone : owned->second) {
+    for (const std::string& k : OwnedBy(owner_key)) {
       const int64_t i = OrdinalOf(pods_.at(k).pod.meta.name, ss.meta.name);
       if (i >= first && i < end && !by_ordinal.count(i))
         by_ordinal[i] = k;
@@ -1993,14 +2007,11 @@ class Server::Impl {
   uint32_t next_cidr_ = 0;           // where AllocateNodeCidr looks first
   std::set<std::string> unplaced_claims_;  // object keys of claims without a volume yet
   bool volumes_dirty_ = false, snapshots_dirty_ = false, schedules_dirty_ = true;
-  // Deployments: each one's pod template and its hash, its pods, and those
-  // whose pods changed since they were last reconciled.
-  struct Template {
-    model::Pod pod;
-    std::string hash;
-  };
-  std::map<std::string, Template> templates_;               // by namespace/name
-  std::map<std::string, std::set<std::string>> owned_;      // by namespace/name: pod keys
+  // Workload controllers (Deployments, DaemonSets, StatefulSets): each one's
+  // pod template and its hash, its pods, and those whose pods changed since
+  // they were last reconciled.
+  std::map<std::string, Template> templates_;               // by Kind/namespace/name
+  std::map<std::string, std::set<std::string>> owned_;      // by Kind/namespace/name: pod keys
   std::set<std::string> dirty_owners_;
 
   std::map<uint64_t, WatchState> watches_;
