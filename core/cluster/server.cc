@@ -1466,9 +1466,6 @@ class Server::Impl {
   // Portworx's own snap_schedule: local snapshots; of several rules of one
   // kind, the last written counts.
   static WantedSchedule FromPortworx(const std::vector<model::SnapshotSchedule>& schedules) {
-    static const std::map<std::string, int> kDays = {{"sunday", 0},   {"monday", 1}, {"tuesday", 2},
-                                                     {"wednesday", 3}, {"thursday", 4}, {"friday", 5},
-                                                     {"saturday", 6}};
     WantedSchedule w;
     std::string sig = "px";
     for (const model::SnapshotSchedule& s : schedules) {
@@ -1477,8 +1474,7 @@ class Server::Impl {
       } else if (s.kind == "daily") {
         w.policy.daily = Calendar(s.hour, s.minute, 0, 1, s.retain);
       } else if (s.kind == "weekly") {
-        auto day = kDays.find(s.weekday);
-        w.policy.weekly = Calendar(s.hour, s.minute, day == kDays.end() ? 0 : day->second, 1, s.retain);
+        w.policy.weekly = Calendar(s.hour, s.minute, s.day_of_week, 1, s.retain);
       } else if (s.kind == "monthly") {
         w.policy.monthly = Calendar(s.hour, s.minute, 0, s.day_of_month, s.retain);
       }

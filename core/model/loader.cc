@@ -947,11 +947,13 @@ bool ParseSchedule(const std::string& text, SnapshotSchedule* out, std::string* 
     out->retain = 7;
     good = clock(when);
   } else if (out->kind == "weekly") {
-    static const std::set<std::string> kDays = {"sunday",   "monday", "tuesday", "wednesday",
-                                                "thursday", "friday", "saturday"};
+    static const std::vector<std::string> kDays = {"sunday",   "monday", "tuesday", "wednesday",
+                                                   "thursday", "friday", "saturday"};
     out->retain = 5;
     out->weekday = when.substr(0, at);
-    good = at != std::string::npos && kDays.count(out->weekday) && clock(when.substr(at + 1));
+    const auto day = std::find(kDays.begin(), kDays.end(), out->weekday);
+    out->day_of_week = day == kDays.end() ? -1 : static_cast<int32_t>(day - kDays.begin());
+    good = at != std::string::npos && day != kDays.end() && clock(when.substr(at + 1));
   } else if (out->kind == "monthly") {
     out->retain = 12;
     good = at != std::string::npos && number(when.substr(0, at), 1, 31, &out->day_of_month) &&

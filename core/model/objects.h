@@ -310,7 +310,8 @@ struct NetworkSet {
 struct SnapshotSchedule {
   std::string kind;              // periodic, daily, weekly, monthly
   int32_t interval_minutes = 0;  // periodic
-  std::string weekday;           // weekly: sunday..saturday
+  std::string weekday;           // weekly: sunday..saturday, as written
+  int32_t day_of_week = -1;      // weekly: that day, 0 Sunday - 6 Saturday
   int32_t day_of_month = 0;      // monthly: 1..31
   int32_t hour = 0, minute = 0;  // daily, weekly, monthly
   int32_t retain = 0;            // how many to keep (pxctl's default when not written)

@@ -198,7 +198,7 @@ class FieldWalk {
                                  FIELD(apply_on_forward))
   WALK(Tier, FIELD(meta) FIELD(order) FIELD(default_action))
   WALK(NetworkSet, FIELD(meta) FIELD(global) FIELD(nets))
-  WALK(SnapshotSchedule, FIELD(kind) FIELD(interval_minutes) FIELD(weekday) FIELD(day_of_month)
+  WALK(SnapshotSchedule, FIELD(kind) FIELD(interval_minutes) FIELD(weekday) FIELD(day_of_week) FIELD(day_of_month)
                              FIELD(hour) FIELD(minute) FIELD(retain))
   WALK(StorkSchedule, FIELD(name) FIELD(policy) FIELD(cloud) FIELD(cloud_cred_id)
                           FIELD(reclaim_policy) FIELD(annotations))

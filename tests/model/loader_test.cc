@@ -425,6 +425,8 @@ globalDefault: false
   EXPECT_EQ(sc.portworx->snapshot_schedules[1].hour, 2);
   EXPECT_EQ(sc.portworx->snapshot_schedules[1].minute, 30);
   EXPECT_EQ(sc.portworx->snapshot_schedules[2].weekday, "sunday");
+  EXPECT_EQ(sc.portworx->snapshot_schedules[2].day_of_week, 0);
+  EXPECT_EQ(sc.portworx->snapshot_schedules[1].day_of_week, -1);  // daily
   EXPECT_EQ(sc.portworx->snapshot_schedules[3].day_of_month, 1);
   EXPECT_EQ(sc.parameters.at("fs"), "ext4");  // other parameters are kept
   EXPECT_EQ(sc.reclaim_policy, "Delete");
