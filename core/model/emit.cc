@@ -410,6 +410,29 @@ void Write(Writer& w, const Pod& pod) {
   });
 }
 
+void Write(Writer& w, const Service& svc) {
+  WriteHead(w, "v1", "Service", svc.meta);
+  w.Map("spec", [&] {
+    w.Text("type", svc.type);
+    w.TextMap("selector", svc.selector);
+    w.TextIfSet("clusterIP", svc.cluster_ip);
+    w.List("ports", svc.ports, [&](const ServicePort& port) {
+      w.TextIfSet("name", port.name);
+      w.Text("protocol", port.protocol);
+      w.Int("port", port.port);
+      w.IntOrStr("targetPort", port.target_port);
+      if (port.node_port != 0) w.Int("nodePort", port.node_port);
+    });
+    w.Text("sessionAffinity", svc.session_affinity);
+    if (svc.session_affinity == "ClientIP")
+      w.Map("sessionAffinityConfig", [&] { w.Map("clientIP", [&] { w.Int("timeoutSeconds", svc.session_affinity_timeout); }); });
+    w.TextIfSet("externalTrafficPolicy", svc.external_traffic_policy);
+    w.Text("internalTrafficPolicy", svc.internal_traffic_policy);
+    w.TrueIfSet("publishNotReadyAddresses", svc.publish_not_ready_addresses);
+    w.TextIfSet("externalName", svc.external_name);
+  }, IfEmpty::kBraces);
+}
+
 // A workload's pod template (Deployment, DaemonSet, StatefulSet).
 void WritePodTemplate(Writer& w, const PodTemplate& tmpl) {
   w.Map("template", [&] {

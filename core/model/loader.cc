@@ -564,6 +564,94 @@ DaemonSet ParseDaemonSet(Document& d) {
   return ds;
 }
 
+// Checks as upstream's service validation makes them; the addresses and
+// node ports themselves are the cluster's to allocate and check (it knows
+// its ranges and what is taken).
+Service ParseService(Document& d) {
+  Service svc;
+  svc.meta = d.meta;
+  d.top.Object("spec", [&](Fields& s) {
+    s.Enum("type", &svc.type, {"ClusterIP", "NodePort", "LoadBalancer", "ExternalName"});
+    s.StringMap("selector", &svc.selector);
+    if (s.String("clusterIP", &svc.cluster_ip) && !svc.cluster_ip.empty() && svc.cluster_ip != "None" &&
+        !ParseIpv4(svc.cluster_ip)) {
+      s.ctx().Error(s.Take("clusterIP"), JoinPath(s.path(), "clusterIP"),
+                    "\"" + svc.cluster_ip + "\" must be an IPv4 address, \"None\" for a headless service, "
+                    "or left out to have one allocated");
+    }
+    std::vector<std::string> ips;
+    if (s.StringList("clusterIPs", &ips) && !ips.empty()) {
+      if (svc.cluster_ip.empty()) svc.cluster_ip = ips[0];
+      if (ips[0] != svc.cluster_ip || ips.size() > 1)
+        s.ctx().Error(s.Take("clusterIPs"), JoinPath(s.path(), "clusterIPs"),
+                      "must hold exactly clusterIP (one IPv4 address; dual-stack is not modelled)");
+    }
+    if (svc.headless() && svc.node_ports())
+      s.ctx().Error(s.Take("clusterIP"), JoinPath(s.path(), "clusterIP"),
+                    "may not be set to 'None' for " + svc.type + " services; leave it out, or make the service "
+                    "type ClusterIP");
+    std::set<std::string> names;
+    std::set<std::pair<int32_t, std::string>> ports;
+    s.List("ports", [&](Fields& p, size_t) {
+      ServicePort port;
+      if (p.String("name", &port.name) && !port.name.empty()) {
+        if (!IsDnsLabel(port.name))
+          p.ctx().Error(p.Take("name"), JoinPath(p.path(), "name"),
+                        "\"" + port.name + "\" is not a valid port name: lowercase letters, digits and '-'");
+        else if (!names.insert(port.name).second)
+          p.ctx().Error(p.Take("name"), JoinPath(p.path(), "name"),
+                        "port name \"" + port.name + "\" is used twice in the service");
+      }
+      p.Int32("port", &port.port, 1, 65535, true);
+      p.Enum("protocol", &port.protocol, kProtocols);
+      if (p.IntOrStr("targetPort", &port.target_port) && port.target_port) {
+        const IntOrString& t = *port.target_port;
+        if (t.is_int ? (t.int_value < 1 || t.int_value > 65535) : !IsPortName(t.str_value))
+          p.ctx().Error(p.Take("targetPort"), JoinPath(p.path(), "targetPort"),
+                        "\"" + t.ToString() + "\" must be a port number 1-65535 or a container port's name "
+                        "(1-15 lowercase letters, digits and '-', with a letter)");
+      }
+      if (p.Int32("nodePort", &port.node_port, 1, 65535) && port.node_port != 0 && !svc.node_ports())
+        p.ctx().Error(p.Take("nodePort"), JoinPath(p.path(), "nodePort"),
+                      "may not be used when `type` is '" + svc.type + "'; remove it, or make the service "
+                      "type NodePort");
+      p.Ignored({"appProtocol"});
+      if (port.port != 0 && !ports.emplace(port.port, port.protocol).second)
+        p.ctx().Error(p.Take("port"), JoinPath(p.path(), "port"),
+                      "port " + std::to_string(port.port) + "/" + port.protocol + " is listed twice");
+      svc.ports.push_back(std::move(port));
+    });
+    if (svc.ports.size() > 1)
+      for (size_t i = 0; i < svc.ports.size(); ++i)
+        if (svc.ports[i].name.empty())
+          s.ctx().Error(s.node()["ports"][i], IndexPath(JoinPath(s.path(), "ports"), i) + ".name",
+                        "a service with several ports must name each of them");
+    if (svc.ports.empty() && !svc.headless() && svc.type != "ExternalName")
+      s.ctx().Error(s.node(), JoinPath(s.path(), "ports"),
+                    "a " + svc.type + " service needs at least one port (or clusterIP: None for a headless one)");
+    s.Enum("sessionAffinity", &svc.session_affinity, {"None", "ClientIP"});
+    s.Object("sessionAffinityConfig", [&](Fields& a) {
+      a.Object("clientIP", [&](Fields& c) {
+        c.Int32("timeoutSeconds", &svc.session_affinity_timeout, 1, 86400);
+      });
+    });
+    if (s.Enum("externalTrafficPolicy", &svc.external_traffic_policy, {"Cluster", "Local"}) &&
+        !svc.external_traffic_policy.empty() && !svc.node_ports())
+      s.ctx().Error(s.Take("externalTrafficPolicy"), JoinPath(s.path(), "externalTrafficPolicy"),
+                    "may only be set when `type` is 'NodePort' or 'LoadBalancer'");
+    s.Enum("internalTrafficPolicy", &svc.internal_traffic_policy, {"Cluster", "Local"});
+    s.Bool("publishNotReadyAddresses", &svc.publish_not_ready_addresses);
+    if (s.String("externalName", &svc.external_name, svc.type == "ExternalName") && !svc.external_name.empty() &&
+        svc.type != "ExternalName")
+      s.ctx().Error(s.Take("externalName"), JoinPath(s.path(), "externalName"),
+                    "may only be set when `type` is 'ExternalName'");
+    s.Ignored({"ipFamilies", "ipFamilyPolicy", "externalIPs", "loadBalancerIP", "loadBalancerSourceRanges",
+               "loadBalancerClass", "allocateLoadBalancerNodePorts", "healthCheckNodePort", "trafficDistribution"});
+  });
+  d.top.Ignored({"status"}, "status is set by the cluster");
+  return svc;
+}
+
 // Upstream refuses a list of policy types that names one twice.
 void CheckNoRepeats(Fields& f, const std::string& key, const std::vector<std::string>& list) {
   for (size_t i = 0; i < list.size(); ++i) {
@@ -1569,6 +1657,7 @@ const std::vector<KindInfo>& Kinds() {
       {"Node", "v1", false, [](Document& d) -> Object { return ParseNode(d); }},
       {"ServiceAccount", "v1", true, [](Document& d) -> Object { return ParseServiceAccount(d); }},
       {"Pod", "v1", true, [](Document& d) -> Object { return ParsePod(d); }},
+      {"Service", "v1", true, [](Document& d) -> Object { return ParseService(d); }},
       {"PersistentVolumeClaim", "v1", true, [](Document& d) -> Object { return ParsePvc(d); }},
       {"Deployment", "apps/v1", true, [](Document& d) -> Object { return ParseDeployment(d); }},
       {"DaemonSet", "apps/v1", true, [](Document& d) -> Object { return ParseDaemonSet(d); }},

@@ -138,6 +138,7 @@ std::string KindOf(const Object& object) {
                  [](const ServiceAccount&) { return std::string("ServiceAccount"); },
                  [](const Node&) { return std::string("Node"); },
                  [](const Pod&) { return std::string("Pod"); },
+                 [](const Service&) { return std::string("Service"); },
                  [](const Deployment&) { return std::string("Deployment"); },
                  [](const DaemonSet&) { return std::string("DaemonSet"); },
                  [](const StatefulSet&) { return std::string("StatefulSet"); },
@@ -188,6 +189,22 @@ std::string Summarize(const Object& object) {
             return s;
           },
           [](const Pod& p) { return PodSpecSummary(p.spec); },
+          [](const Service& svc) {
+            std::string s = svc.headless() ? "headless" : svc.type;
+            if (!svc.cluster_ip.empty() && !svc.headless()) s += " " + svc.cluster_ip;
+            std::string ports;
+            for (const ServicePort& p : svc.ports) {
+              ports += (ports.empty() ? "" : ", ") + std::to_string(p.port) + "/" + p.protocol;
+              if (p.target_port && p.target_port->ToString() != std::to_string(p.port))
+                ports += "->" + p.target_port->ToString();
+              if (p.node_port) ports += " node port " + std::to_string(p.node_port);
+            }
+            if (!ports.empty()) s += ", ports " + ports;
+            if (svc.selector.empty()) return s + ", no selector";
+            std::string sel;
+            for (const auto& [k, v] : svc.selector) sel += (sel.empty() ? "" : ",") + k + "=" + v;
+            return s + ", selector " + sel;
+          },
           [](const Deployment& d) {
             return Plural(static_cast<size_t>(d.replicas), "replica") + " of " + PodSpecSummary(d.pod_template.spec) +
                    ", " + d.strategy;

@@ -183,6 +183,38 @@ struct Pod {
   std::vector<std::string> pod_ips;
 };
 
+// v1 Service: a stable name and address for the pods its selector picks.
+// ClusterIP (the default) gets a virtual address from the service range
+// that the nodes' proxies translate to one Ready pod; clusterIP "None"
+// makes it headless (no address: its name resolves to the pods');
+// NodePort (and LoadBalancer, which K3s's ServiceLB serves on the nodes'
+// ports) also opens a port from the node-port range on every node.
+// ExternalName is only a DNS alias. A service without a selector has
+// endpoints nobody here manages (none).
+struct ServicePort {
+  std::string name;  // required when there are several
+  std::string protocol = "TCP";
+  int32_t port = 0;
+  std::optional<IntOrString> target_port;  // a number or a container port's name; absent: port
+  int32_t node_port = 0;                   // 0: allocated (NodePort, LoadBalancer)
+};
+
+struct Service {
+  ObjectMeta meta;
+  std::string type = "ClusterIP";  // ClusterIP, NodePort, LoadBalancer, ExternalName
+  Labels selector;                 // empty: no managed endpoints
+  std::string cluster_ip;          // "": allocated; "None": headless
+  std::vector<ServicePort> ports;
+  std::string session_affinity = "None";  // or ClientIP
+  int32_t session_affinity_timeout = 10800;
+  std::string external_traffic_policy;    // Cluster or Local (NodePort, LoadBalancer); "": Cluster
+  std::string internal_traffic_policy = "Cluster";  // or Local
+  bool publish_not_ready_addresses = false;
+  std::string external_name;
+  bool headless() const { return cluster_ip == "None"; }
+  bool node_ports() const { return type == "NodePort" || type == "LoadBalancer"; }
+};
+
 struct PodTemplate {
   Labels labels, annotations;
   PodSpec spec;
@@ -495,7 +527,7 @@ struct KubeSchedulerConfiguration {
   std::vector<SchedulerProfile> profiles;
 };
 
-using Object = std::variant<Namespace, ServiceAccount, Node, Pod, Deployment, DaemonSet, StatefulSet, NetworkPolicy,
+using Object = std::variant<Namespace, ServiceAccount, Node, Pod, Service, Deployment, DaemonSet, StatefulSet, NetworkPolicy,
                             CalicoPolicy, Tier, NetworkSet, StorageClass, PersistentVolumeClaim,
                             VolumeSnapshot, PriorityClass, SchedulePolicy, KubeSchedulerConfiguration>;
 

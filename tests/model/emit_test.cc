@@ -27,7 +27,7 @@ class FieldWalk {
 
   void WalkObject(const Object& a, const Object& b) {
     static const char* const kRoots[] = {
-        "Namespace",   "ServiceAccount", "Node",         "Pod",
+        "Namespace",   "ServiceAccount", "Node",         "Pod",         "Service",
         "Deployment",  "DaemonSet",      "StatefulSet", "NetworkPolicy",  "CalicoPolicy", "Tier",
         "NetworkSet",  "StorageClass",   "PersistentVolumeClaim",
         "VolumeSnapshot", "PriorityClass", "SchedulePolicy", "KubeSchedulerConfiguration"};
@@ -168,6 +168,10 @@ class FieldWalk {
                                 FIELD(topology_spread_constraints) FIELD(restart_policy)
                                     FIELD(host_network))
   WALK(Pod, FIELD(meta) FIELD(spec) FIELD(pod_ips))
+  WALK(ServicePort, FIELD(name) FIELD(protocol) FIELD(port) FIELD(target_port) FIELD(node_port))
+  WALK(Service, FIELD(meta) FIELD(type) FIELD(selector) FIELD(cluster_ip) FIELD(ports) FIELD(session_affinity)
+                    FIELD(session_affinity_timeout) FIELD(external_traffic_policy) FIELD(internal_traffic_policy)
+                        FIELD(publish_not_ready_addresses) FIELD(external_name))
   WALK(PodTemplate, FIELD(labels) FIELD(annotations) FIELD(spec))
   WALK(Deployment, FIELD(meta) FIELD(replicas) FIELD(selector) FIELD(pod_template)
                        FIELD(strategy) FIELD(max_surge) FIELD(max_unavailable)
@@ -640,6 +644,27 @@ kind: VolumeSnapshot
 metadata: {name: imported, namespace: building-services}
 spec:
   source: {volumeSnapshotContentName: "2024-05-01"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: mqtt, namespace: building-services}
+spec:
+  type: NodePort
+  selector: {app: mqtt-broker}
+  clusterIP: 10.43.0.20
+  ports:
+  - {name: mqtt, port: 1883, targetPort: mqtt, nodePort: 31883}
+  - {name: coap, protocol: UDP, port: 5683, targetPort: 5683}
+  sessionAffinity: ClientIP
+  sessionAffinityConfig: {clientIP: {timeoutSeconds: 600}}
+  externalTrafficPolicy: Local
+  internalTrafficPolicy: Local
+  publishNotReadyAddresses: true
+---
+apiVersion: v1
+kind: Service
+metadata: {name: archive, namespace: building-services}
+spec: {type: ExternalName, externalName: archive.example.com}
 ---
 apiVersion: scheduling.k8s.io/v1
 kind: PriorityClass
