@@ -9,6 +9,7 @@ constexpr uint16_t kMagic = 0xEB90;
 constexpr uint8_t kVersion = 1;
 constexpr int kSynAttempts = 4;  // the first and three retries: 1 s, 2 s, 4 s
 constexpr size_t kMaxWaiting = 1024;  // messages queued on a connection being opened
+constexpr Duration kUdpTranslationIdle = std::chrono::seconds(30);  // nf_conntrack_udp_timeout
 
 uint32_t BindingKey(uint16_t port, uint8_t protocol) { return uint32_t{port} << 8 | protocol; }
 
@@ -29,6 +30,36 @@ void PodNetwork::Bind(uint32_t ip, uint16_t port, uint8_t protocol, Handler hand
   bindings_[{ip, BindingKey(port, protocol)}] = std::move(handler);
 }
 
+void PodNetwork::set_services(std::function<const policy::ServiceTable*()> services, std::string node_name) {
+  services_ = std::move(services);
+  proxy_ = std::make_unique<policy::ServiceProxy>(std::move(node_name));
+}
+
+bool PodNetwork::Translate(const FlowKey& key, uint8_t protocol, FlowKey* wire) {
+  *wire = key;
+  const policy::ServiceTable* table = services_ ? services_() : nullptr;
+  if (!table) return true;
+  const policy::ServiceProxy::Translation t = proxy_->Translate(
+      *table, policy::ServiceProxy::Flow{key.src_ip, key.dst_ip, key.dst_port, protocol}, false, env_.random(),
+      env_.now());
+  if (t.outcome == policy::ServiceProxy::kNotAService) return true;
+  if (t.outcome == policy::ServiceProxy::kNoEndpoints) {
+    ++stats_.service_rejects;
+    return false;
+  }
+  ++stats_.service_flows;
+  *wire = FlowKey{key.src_ip, t.ip, key.src_port, t.port};
+  translated_[*wire] = key;
+  return true;
+}
+
+PodNetwork::FlowKey PodNetwork::Original(const FlowKey& wire) const {
+  auto it = translated_.find(wire);
+  return it == translated_.end() ? wire : it->second;
+}
+
+void PodNetwork::ForgetTranslation(const FlowKey& wire) { translated_.erase(wire); }
+
 void PodNetwork::Unbind(uint32_t ip) {
   bindings_.erase(bindings_.lower_bound({ip, 0}), bindings_.lower_bound({ip + 1, 0}));
   failure_handlers_.erase(failure_handlers_.lower_bound({ip, 0}), failure_handlers_.lower_bound({ip + 1, 0}));
@@ -36,7 +67,16 @@ void PodNetwork::Unbind(uint32_t ip) {
   for (auto it = connections_.begin(); it != connections_.end();) {
     if (it->first.src_ip == ip) {
       env_.Cancel(it->second.retry);
+      ForgetTranslation(it->second.wire);
       it = connections_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = udp_translations_.begin(); it != udp_translations_.end();) {
+    if (it->first.src_ip == ip) {
+      ForgetTranslation(it->second.wire);
+      it = udp_translations_.erase(it);
     } else {
       ++it;
     }
@@ -92,13 +132,32 @@ void PodNetwork::Send(uint32_t src_ip, uint16_t src_port, uint32_t dst_ip, uint1
                       Bytes payload) {
   const FlowKey key{src_ip, dst_ip, src_port, dst_port};
   if (protocol != policy::kTcp) {
-    Transmit(FrameType::kDatagram, key, protocol, ByteView(payload));
+    // Conntrack keeps a UDP flow's translation while it is not silent for long.
+    auto u = udp_translations_.find(key);
+    if (u != udp_translations_.end() && env_.now() - u->second.last >= kUdpTranslationIdle) {
+      ForgetTranslation(u->second.wire);
+      udp_translations_.erase(u);
+      u = udp_translations_.end();
+    }
+    FlowKey wire = key;
+    if (u != udp_translations_.end()) {
+      wire = u->second.wire;
+      u->second.last = env_.now();
+    } else {
+      if (!Translate(key, protocol, &wire)) return;  // dropped, as the REJECT rule's ICMP error is by UDP senders
+      if (wire.dst_ip != key.dst_ip || wire.dst_port != key.dst_port) udp_translations_[key] = UdpTranslation{wire, env_.now()};
+    }
+    Transmit(FrameType::kDatagram, wire, protocol, ByteView(payload));
     return;
   }
   auto [it, inserted] = connections_.try_emplace(key);
   Connection& c = it->second;
+  if (inserted && !Translate(key, protocol, &c.wire)) {
+    Fail(key, /*reset=*/true);  // refused by the node's own proxy
+    return;
+  }
   if (c.established) {
-    Transmit(FrameType::kData, key, protocol, ByteView(payload));
+    Transmit(FrameType::kData, c.wire, protocol, ByteView(payload));
     return;
   }
   if (c.waiting.size() < kMaxWaiting) c.waiting.push_back(std::move(payload));
@@ -112,8 +171,9 @@ void PodNetwork::Reply(const Message& to, Bytes payload) {
 }
 
 void PodNetwork::SendSyn(const FlowKey& key) {
-  ++connections_.at(key).attempts;
-  Transmit(FrameType::kSyn, key, policy::kTcp, {});
+  Connection& c = connections_.at(key);
+  ++c.attempts;
+  Transmit(FrameType::kSyn, FlowKey(c.wire), policy::kTcp, {});
   // A pod of this node answers within Transmit: the connection may be
   // established, or reset and gone (its failure handler may even have
   // opened it again, with a timer of its own), by now.
@@ -136,6 +196,7 @@ void PodNetwork::Fail(const FlowKey& key, bool reset) {
   auto it = connections_.find(key);
   if (it == connections_.end()) return;
   env_.Cancel(it->second.retry);
+  ForgetTranslation(it->second.wire);
   connections_.erase(it);
   ++(reset ? stats_.resets : stats_.connect_failures);
   auto handler = failure_handlers_.find({key.src_ip, key.src_port});
@@ -217,7 +278,7 @@ void PodNetwork::Arrive(FrameType type, const FlowKey& key, uint8_t protocol, By
       return;
     }
     case FrameType::kSynAck: {
-      auto it = connections_.find(back);
+      auto it = connections_.find(Original(back));
       if (it == connections_.end() || it->second.established) return;
       Connection& c = it->second;
       env_.Cancel(c.retry);
@@ -228,7 +289,7 @@ void PodNetwork::Arrive(FrameType type, const FlowKey& key, uint8_t protocol, By
       return;
     }
     case FrameType::kRst:
-      Fail(back, /*reset=*/true);
+      Fail(Original(back), /*reset=*/true);
       return;
     case FrameType::kData:
     case FrameType::kDatagram: {
@@ -241,7 +302,9 @@ void PodNetwork::Arrive(FrameType type, const FlowKey& key, uint8_t protocol, By
       }
       ++stats_.delivered;
       Handler handler = it->second;  // it may unbind
-      handler(Message{key.src_ip, key.dst_ip, key.src_port, key.dst_port, protocol, payload});
+      // An answer from a service's pod comes from the service's address.
+      const FlowKey sent = Original(back);
+      handler(Message{sent.dst_ip, key.dst_ip, sent.dst_port, key.dst_port, protocol, payload});
       return;
     }
   }

@@ -16,6 +16,14 @@
 // retries (1 s, 2 s, 4 s, as Linux's first ones) fails the connection, and
 // messages waiting on it are dropped. UDP messages are sent as they come.
 //
+// Services: a flow to a ClusterIP is translated before policy, as the
+// node's kube-proxy rules do. The node's ServiceProxy (core/policy/
+// services.h) picks the pod from the agent's service table and the node's
+// seeded random source; the connection (or, for UDP, the flow until 30 s of
+// silence, as conntrack's) keeps that pod; both dataplanes judge the
+// translated flow; and the answers come back from the service's address. A
+// ClusterIP with no endpoint for the port refuses the connection at once.
+//
 // New flows, allowed or denied, go to the node's intrusion detector
 // (core/policy/ids.h) and to the counters the simulation records.
 //
@@ -32,6 +40,7 @@
 #include "core/env/env.h"
 #include "core/policy/dataplane.h"
 #include "core/policy/ids.h"
+#include "core/policy/services.h"
 
 namespace edgebed::sim {
 
@@ -51,6 +60,8 @@ struct PodNetworkStats {
   uint64_t denied_packets = 0;  // every packet it dropped
   uint64_t connect_failures = 0, resets = 0;
   uint64_t no_route = 0, bad_frames = 0, unbound = 0;
+  uint64_t service_flows = 0;    // new flows to a service, translated to one of its pods
+  uint64_t service_rejects = 0;  // new flows to a service with no endpoint for them
 };
 
 class PodNetwork {
@@ -96,6 +107,11 @@ class PodNetwork {
   void Reply(const Message& to, Bytes payload);
 
   void set_deny_observer(DenyObserver observer) { deny_observer_ = std::move(observer); }
+  // The node's service table, asked on each new flow (null: none yet), and
+  // the node's name (for Local traffic policies).
+  void set_services(std::function<const policy::ServiceTable*()> services, std::string node_name);
+  // For name lookups (cluster DNS): null when the node has no table yet.
+  const policy::ServiceTable* services() const { return services_ ? services_() : nullptr; }
   // Node-local IDS over every new flow; alerts go to the Env's sink.
   void EnableIds(policy::IdsOptions options);
   const policy::IntrusionDetector* ids() const { return ids_.get(); }
@@ -111,6 +127,7 @@ class PodNetwork {
     }
   };
   struct Connection {
+    FlowKey wire{};  // the flow as sent: the key's own, or translated to a service's pod
     bool established = false;
     int attempts = 0;
     TimerId retry = kNoTimer;
@@ -126,6 +143,12 @@ class PodNetwork {
   void SendSyn(const FlowKey& key);
   void Fail(const FlowKey& key, bool reset);
   void TickIds();
+  // The flow `key` goes out as: itself, or translated to a service's pod.
+  // False when a service refuses it (no endpoint).
+  bool Translate(const FlowKey& key, uint8_t protocol, FlowKey* wire);
+  // The flow as the local pod opened it, of one on the wire.
+  FlowKey Original(const FlowKey& wire) const;
+  void ForgetTranslation(const FlowKey& wire);
 
   // Stamps the IDS's events with this node.
   class NodeSink final : public MetricsSink {
@@ -153,6 +176,14 @@ class PodNetwork {
   std::map<std::pair<uint32_t, uint32_t>, Handler> bindings_;  // (ip, port << 8 | protocol)
   std::map<std::pair<uint32_t, uint16_t>, FailureHandler> failure_handlers_;
   std::map<FlowKey, Connection> connections_;  // opened here
+  std::function<const policy::ServiceTable*()> services_;
+  std::unique_ptr<policy::ServiceProxy> proxy_;
+  std::map<FlowKey, FlowKey> translated_;  // wire flow -> as the local pod sent it
+  struct UdpTranslation {
+    FlowKey wire;
+    Time last;
+  };
+  std::map<FlowKey, UdpTranslation> udp_translations_;  // by the flow as sent
   std::map<uint32_t, std::string> workloads_;   // local pod address -> workload
   DenyObserver deny_observer_;
   std::unique_ptr<policy::IntrusionDetector> ids_;

@@ -270,6 +270,20 @@ bool ReadTarget(Fields& f, Target* out, bool forward = false) {
     return false;
   }
   bool good = ReadPodMatch(f, &out->pods);
+  const bool has_selector = f.Has("selector");
+  if (f.String("service", &out->service) && !out->service.empty()) {
+    if (has_selector) {
+      f.ctx().Error(f.Take("selector"), JoinPath(f.path(), "selector"),
+                    "a target names a service or selects pods, not both: remove the selector (the service's "
+                    "own selector picks its pods) or the service");
+      good = false;
+    }
+    if (!f.Has("namespace") || out->pods.namespace_glob.find_first_of("*?") != std::string::npos) {
+      f.ctx().Error(f.Has("namespace") ? f.Take("namespace") : f.node(), JoinPath(f.path(), "namespace"),
+                    "a service target needs the service's namespace, without wildcards");
+      good = false;
+    }
+  }
   for (const char* key : {"namespace", "selector"}) {
     const std::string text = key[0] == 'n' ? out->pods.namespace_glob : out->pods.selector;
     for (size_t open = text.find("${"); open != std::string::npos; open = text.find("${", open + 2)) {

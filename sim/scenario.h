@@ -126,9 +126,14 @@ struct PodMatch {
 // the sending pod's place: ${site}, ${building}, ${building_number},
 // ${floor}, ${floor_number}, ${node} (a sensor publishing to the broker of
 // its own building: namespace: "${building}-services").
+//
+// Or a Service, by namespace and name: the message goes to its ClusterIP
+// and the sending node's proxy picks the pod (a headless service's name
+// resolves to one of its Ready pods instead, as cluster DNS answers).
 struct Target {
   PodMatch pods;
-  uint16_t port = 0;
+  std::string service;  // "": the pods of the match
+  uint16_t port = 0;    // a service's own port when it names one
   std::string protocol = "TCP";
   double fraction = 1.0;  // a broker's forward_to: the share of messages sent there
 };

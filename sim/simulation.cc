@@ -155,6 +155,12 @@ class Simulation::Impl final : public PodRouter {
       NodeSlot& slot = nodes_[id];
       return slot.agent ? slot.agent->dataplane() : nullptr;
     });
+    n.net->set_services(
+        [this, id]() -> const policy::ServiceTable* {
+          NodeSlot& slot = nodes_[id];
+          return slot.agent ? &slot.agent->services() : nullptr;
+        },
+        g.node.meta.name);
     n.net->EnableIds(policy::IdsOptions{});
     n.net->set_deny_observer([this, id](const policy::Packet& p, bool at_egress, const policy::Verdict&) {
       OnDenied(id, p, at_egress);

@@ -155,13 +155,32 @@ class WorkloadModel {
     return t;
   }
 
-  // A pod of `target` for this pod to talk to: the same one as long as it
-  // is there (by a hash of this pod's name), another when it is not.
-  const Directory::Pod* Pick(const Target& target, uint64_t salt) {
-    const std::vector<const Directory::Pod*>& pods = directory_.Find(target.pods);
-    if (pods.empty()) return nullptr;
+  struct Address {
+    uint32_t ip = 0;
+    uint16_t port = 0;
+  };
+  // Where to send for `target`: a pod of it for this pod to talk to, the
+  // same one as long as it is there (by a hash of this pod's name), another
+  // when it is not; or a service's ClusterIP (the node's proxy picks the
+  // pod); or, for a headless service, one of the pods its name resolves to.
+  std::optional<Address> Pick(const Target& target, uint64_t salt) {
     const uint64_t h = MixSeed(std::hash<std::string>()(pod_key_), salt);
-    return pods[h % pods.size()];
+    if (target.service.empty()) {
+      const std::vector<const Directory::Pod*>& pods = directory_.Find(target.pods);
+      if (pods.empty()) return std::nullopt;
+      return Address{pods[h % pods.size()]->ip, target.port};
+    }
+    const policy::ServiceTable* services = net_.services();
+    const policy::ServiceEntry* svc = services ? services->Find(target.pods.namespace_glob, target.service) : nullptr;
+    if (!svc) return std::nullopt;
+    if (svc->cluster_ip != 0) return Address{svc->cluster_ip, target.port};
+    const uint8_t protocol = target.protocol == "UDP" ? policy::kUdp : policy::kTcp;
+    for (const policy::ServicePortEntry& p : svc->ports) {
+      if (p.port != target.port || p.protocol != protocol || p.backends.empty()) continue;
+      const policy::ServiceBackend& b = p.backends[h % p.backends.size()];
+      return Address{b.ip, b.port};
+    }
+    return std::nullopt;
   }
 
   // Binds every port the pod's containers declare.
@@ -224,14 +243,14 @@ class SensorModel final : public WorkloadModel {
   }
 
   void Publish() {
-    const Directory::Pod* target = Pick(*publish_to_, salt_);
-    if (!target) {
+    const std::optional<Address> to = Pick(*publish_to_, salt_);
+    if (!to) {
       ++counters_.no_target;
       return;
     }
     const Reading r{next_id_++, ToNanos(env_.now())};
     ++counters_.messages_sent;
-    net_.Send(ip_, client_port_, target->ip, publish_to_->port, publish_to_->protocol == "UDP" ? policy::kUdp : policy::kTcp,
+    net_.Send(ip_, client_port_, to->ip, to->port, publish_to_->protocol == "UDP" ? policy::kUdp : policy::kTcp,
               EncodeReading(r, spec_.payload_bytes));
   }
 
@@ -266,13 +285,13 @@ class BrokerModel final : public WorkloadModel {
       for (size_t i = 0; i < forward_to_.size(); ++i) {
         const Target& t = forward_to_[i];
         if (!env_.random().Chance(t.fraction)) continue;
-        const Directory::Pod* to = Pick(t, salt_ + next_forward_++);
+        const std::optional<Address> to = Pick(t, salt_ + next_forward_++);
         if (!to) {
           ++counters_.no_target;
           continue;
         }
         ++counters_.forwarded;
-        net_.Send(ip_, static_cast<uint16_t>(client_port_ + i), to->ip, t.port,
+        net_.Send(ip_, static_cast<uint16_t>(client_port_ + i), to->ip, to->port,
                   t.protocol == "UDP" ? policy::kUdp : policy::kTcp, EncodeReading(r, kReadingHeader));
       }
     });

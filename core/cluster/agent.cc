@@ -71,6 +71,7 @@ class Agent::Impl {
     for (const auto& [key, run] : running_) out.push_back(key);
     return out;
   }
+  const policy::ServiceTable& services() const { return services_; }
   policy::Dataplane* dataplane() { return dataplane_.get(); }
   std::vector<std::string> view_keys() const {
     std::vector<std::string> out;
@@ -248,6 +249,8 @@ class Agent::Impl {
         policy = true;  // the set of local endpoints may have changed
       } else if (StartsWith(key, "backup/")) {
         NextBackup(key.substr(7));
+      } else if (StartsWith(key, "svc/")) {
+        OnService(key);
       } else {
         policy = true;
       }
@@ -257,6 +260,21 @@ class Agent::Impl {
         program_timer_ = kNoTimer;
         Program();
       });
+  }
+
+  // The node's proxy and name lookups follow the services of the view.
+  void OnService(const std::string& key) {
+    auto value = view_.values().find(key);
+    const std::string name = key.substr(4);  // "<ns>/<name>"
+    const size_t slash = name.find('/');
+    if (value == view_.values().end()) {
+      if (slash != std::string::npos) services_.Remove(name.substr(0, slash), name.substr(slash + 1));
+      return;
+    }
+    policy::ServiceEntry entry;
+    if (Status s = Decode(value->second, &entry); !s.ok()) return Bad(o_.server, s);
+    if (entry.key() != name) return Bad(o_.server, Corruption("view key " + key + " holds service " + entry.key()));
+    services_.Upsert(std::move(entry));
   }
 
   void OnPod(const std::string& key) {
@@ -304,7 +322,7 @@ class Agent::Impl {
   void Program() {
     PolicyViews::View view;
     for (const auto& [key, value] : view_.values())
-      if (!StartsWith(key, "pod/") && !StartsWith(key, "backup/")) view.emplace(key, value);
+      if (IsPolicyViewKey(key)) view.emplace(key, value);
     StatusOr<std::unique_ptr<CompiledView>> next = CompileView(view, &manifests_);
     if (!next.ok()) return Bad(o_.server, next.status());
     std::vector<std::string> local;
@@ -435,6 +453,7 @@ class Agent::Impl {
   std::unique_ptr<CompiledView> compiled_;
   ManifestCache manifests_;
   std::unique_ptr<policy::Dataplane> dataplane_;
+  policy::ServiceTable services_;
   // Storage.
   storage::StorageNode storage_;
   storage::SharedVolumeServer shared_server_;
@@ -463,6 +482,7 @@ bool Agent::server_reachable() const { return impl_->server_reachable(); }
 const std::string& Agent::pod_cidr() const { return impl_->pod_cidr(); }
 std::vector<std::string> Agent::pods() const { return impl_->pods(); }
 policy::Dataplane* Agent::dataplane() { return impl_->dataplane(); }
+const policy::ServiceTable& Agent::services() const { return impl_->services(); }
 std::vector<std::string> Agent::view_keys() const { return impl_->view_keys(); }
 const AgentStats& Agent::stats() const { return impl_->stats(); }
 storage::StorageNode& Agent::storage() { return impl_->storage(); }

@@ -12,6 +12,9 @@
 //   their status goes back to the server;
 // - the policy part of the view is compiled into the node's dataplane
 //   (core/policy), whose connection table survives every reprogramming;
+// - the services of the view (every Service with its Ready endpoints) are the
+//   node's proxy table (core/policy/services.h), which the node's packet path
+//   translates connections to a ClusterIP or a node port through;
 // - the node hosts its volume replicas (a storage::StorageNode and a sharedv4
 //   server beside it) and gives its pods block I/O on the volumes they mount,
 //   wherever the primary is.
@@ -30,6 +33,7 @@
 #include "core/env/env.h"
 #include "core/model/objects.h"
 #include "core/policy/dataplane.h"
+#include "core/policy/services.h"
 #include "core/storage/object_store.h"
 #include "core/storage/replication.h"
 
@@ -84,6 +88,9 @@ class Agent final : public VolumeAccess {
   std::vector<std::string> pods() const;
   // The node's dataplane; null until the view gave it endpoints and policy.
   policy::Dataplane* dataplane();
+  // The services the node's proxy translates and its name lookups answer,
+  // as the view last gave them.
+  const policy::ServiceTable& services() const;
   // Keys of the view as last received (for tests: what reached this node).
   std::vector<std::string> view_keys() const;
   const AgentStats& stats() const;

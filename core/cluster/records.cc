@@ -190,6 +190,71 @@ Status Decode(ByteView b, policy::NetworkSet* n) {
   return End(r, "network set");
 }
 
+// A service's endpoints may be many more than any other list here (the
+// view's value bound, 1 MiB, is the real cap).
+constexpr size_t kMaxBackends = 1u << 16;
+
+Bytes Encode(const policy::ServiceEntry& e) {
+  Writer w;
+  Begin(w);
+  w.PutString(e.namespace_);
+  w.PutString(e.name);
+  w.PutU32(e.cluster_ip);
+  w.PutU8(static_cast<uint8_t>((e.client_ip_affinity ? 1 : 0) | (e.internal_local ? 2 : 0) | (e.external_local ? 4 : 0)));
+  w.PutU32(e.affinity_seconds);
+  w.PutVarint(e.ports.size());
+  for (const policy::ServicePortEntry& p : e.ports) {
+    w.PutString(p.name);
+    w.PutU8(p.protocol);
+    w.PutU16(p.port);
+    w.PutU16(p.node_port);
+    w.PutVarint(p.backends.size());
+    for (const policy::ServiceBackend& b : p.backends) {
+      w.PutU32(b.ip);
+      w.PutU16(b.port);
+      w.PutString(b.node);
+    }
+  }
+  return std::move(w).Finish();
+}
+
+Status Decode(ByteView b, policy::ServiceEntry* e) {
+  Reader r(b);
+  if (Status s = Start(r, "service"); !s.ok()) return s;
+  *e = {};
+  uint8_t flags = 0;
+  uint64_t ports = 0;
+  r.GetString(kMaxName, &e->namespace_);
+  r.GetString(kMaxName, &e->name);
+  r.GetU32(&e->cluster_ip);
+  r.GetU8(&flags);
+  r.GetU32(&e->affinity_seconds);
+  r.GetBoundedVarint(kMaxList, &ports);
+  if (flags > 7) return Corruption("service " + e->namespace_ + "/" + e->name + ": unknown flags " + std::to_string(flags));
+  e->client_ip_affinity = flags & 1;
+  e->internal_local = flags & 2;
+  e->external_local = flags & 4;
+  for (uint64_t i = 0; i < ports && r.status().ok(); ++i) {
+    policy::ServicePortEntry p;
+    uint64_t backends = 0;
+    r.GetString(kMaxName, &p.name);
+    r.GetU8(&p.protocol);
+    r.GetU16(&p.port);
+    r.GetU16(&p.node_port);
+    r.GetBoundedVarint(kMaxBackends, &backends);
+    for (uint64_t j = 0; j < backends && r.status().ok(); ++j) {
+      policy::ServiceBackend backend;
+      r.GetU32(&backend.ip);
+      r.GetU16(&backend.port);
+      r.GetString(kMaxName, &backend.node);
+      p.backends.push_back(std::move(backend));
+    }
+    e->ports.push_back(std::move(p));
+  }
+  if (!r.status().ok()) return r.status();
+  return End(r, "service");
+}
+
 const char* PodPhaseName(PodPhase phase) {
   switch (phase) {
     case PodPhase::kPending: return "Pending";

@@ -14,8 +14,16 @@
 #include "core/env/env.h"
 #include "core/model/objects.h"
 #include "core/policy/inventory.h"
+#include "core/policy/services.h"
 
 namespace edgebed::cluster {
+
+// A node's view holds, by key prefix: pod assignments ("pod/"), cloud
+// backup requests ("backup/"), services ("svc/"), and under every other key
+// the policy state of policy_view.h.
+inline bool IsPolicyViewKey(const std::string& key) {
+  return key.rfind("pod/", 0) != 0 && key.rfind("backup/", 0) != 0 && key.rfind("svc/", 0) != 0;
+}
 
 // A volume a pod mounts, as the node's agent needs it to reach the data.
 struct VolumeMount {
@@ -45,6 +53,10 @@ Status Decode(ByteView b, policy::Endpoint* e);
 
 Bytes Encode(const policy::NetworkSet& n);
 Status Decode(ByteView b, policy::NetworkSet* n);
+
+// A Service as every node's proxy needs it (view key "svc/<ns>/<name>").
+Bytes Encode(const policy::ServiceEntry& e);
+Status Decode(ByteView b, policy::ServiceEntry* e);
 
 // What an agent says of a pod it runs.
 enum class PodPhase : uint8_t { kPending = 0, kRunning = 1, kSucceeded = 2, kFailed = 3 };

@@ -100,6 +100,9 @@ class Server::Impl {
     std::string why;
     cidr_ok_ = ParseCidr(o_.cluster_cidr, &cluster_cidr_, &why) && cluster_cidr_.family == 4 &&
                o_.node_cidr_prefix >= cluster_cidr_.prefix && o_.node_cidr_prefix <= 30;
+    services_ok_ = ParseCidr(o_.service_cidr, &service_range_, &why) && service_range_.family == 4 &&
+                   service_range_.prefix >= 8 && service_range_.prefix <= 28 && o_.node_port_min > 0 &&
+                   o_.node_port_min <= o_.node_port_max && o_.node_port_max <= 65535;
   }
 
   ~Impl() {
@@ -116,6 +119,10 @@ class Server::Impl {
       return Later(done, InvalidArgument("cluster CIDR " + o_.cluster_cidr + " with node prefix /" +
                                          std::to_string(o_.node_cidr_prefix) +
                                          " is not an IPv4 range split into node ranges of /30 or larger"));
+    if (!services_ok_)
+      return Later(done, InvalidArgument("service CIDR " + o_.service_cidr + " with node ports " +
+                                         std::to_string(o_.node_port_min) + "-" + std::to_string(o_.node_port_max) +
+                                         " is not an IPv4 range of /8 to /28 and a port range within 1-65535"));
     datastore_ = std::make_unique<Datastore>(env_, NewSqliteStore(), o_.datastore);
     datastore_->Open([this, done](Status s) {
       if (!s.ok()) return done(s);
@@ -420,7 +427,10 @@ class Server::Impl {
 
   NodeEntry& NodeNamed(const std::string& name) {
     NodeEntry& n = nodes_[name];
-    if (!n.view) n.view = std::make_unique<SyncSender>(epoch_);
+    if (!n.view) {
+      n.view = std::make_unique<SyncSender>(epoch_);
+      for (const auto& [key, value] : service_values_) n.view->Put(key, value);
+    }
     return n;
   }
 
@@ -431,6 +441,7 @@ class Server::Impl {
   // A pod's spec cannot change once it exists, as upstream's validation
   // says; its binding and address are kept from what the cluster gave it.
   Status Admit(Object& object) {
+    if (auto* svc = std::get_if<model::Service>(&object)) return AdmitService(*svc);
     auto* pod = std::get_if<model::Pod>(&object);
     if (!pod) return Status::Ok();
     auto it = pods_.find(PodKey(pod->meta.namespace_, pod->meta.name));
@@ -448,6 +459,94 @@ class Server::Impl {
       return InvalidArgument("pod " + Display(object) +
                              ": a pod's spec cannot be changed once it exists (only its labels and annotations); "
                              "delete the pod and create it again, or manage it with a Deployment");
+    return Status::Ok();
+  }
+
+  // A Service's address and node ports, as the API server allocates them:
+  // kept from the service as it stands, taken as asked when free and in
+  // range, else drawn at random (addresses from the upper part of the
+  // range, the lower being left for services that ask for one, as
+  // upstream does).
+  Status AdmitService(model::Service& svc) {
+    const std::string name = svc.meta.namespace_ + "/" + svc.meta.name;
+    const model::Service* old = nullptr;
+    std::set<uint32_t> ips;
+    std::set<std::pair<int32_t, std::string>> node_ports;
+    const std::string prefix = "o/Service/";
+    for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+      const auto& other = std::get<model::Service>(it->second);
+      if (other.meta.namespace_ == svc.meta.namespace_ && other.meta.name == svc.meta.name) {
+        old = &other;
+        continue;
+      }
+      if (auto ip = ParseIpv4(other.cluster_ip)) ips.insert(*ip);
+      for (const model::ServicePort& p : other.ports)
+        if (p.node_port) node_ports.emplace(p.node_port, p.protocol);
+    }
+    if (svc.type == "ExternalName") {
+      svc.cluster_ip.clear();
+    } else if (!svc.headless()) {
+      if (old && !old->cluster_ip.empty() && !old->headless()) {
+        if (!svc.cluster_ip.empty() && svc.cluster_ip != old->cluster_ip)
+          return InvalidArgument("service " + name + ": spec.clusterIP: field is immutable (it is " + old->cluster_ip +
+                                 "); leave it out, or delete the service and create it again");
+        svc.cluster_ip = old->cluster_ip;
+      }
+      const uint32_t first = service_range_.v4(), size = 1u << (32 - service_range_.prefix);
+      if (svc.cluster_ip.empty()) {
+        // The first address is the network's, the second the API server's
+        // ("kubernetes.default"); the static band below is for asked ones.
+        const uint32_t band = std::min<uint32_t>({std::max<uint32_t>(16, size / 16), 256, size / 4});
+        std::optional<uint32_t> ip;
+        for (int attempt = 0; attempt < 64 && !ip; ++attempt) {
+          const uint32_t candidate = first + band + static_cast<uint32_t>(env_.random().Uniform(size - band - 1));
+          if (!ips.count(candidate)) ip = candidate;
+        }
+        for (uint32_t a = first + 2; !ip && a < first + size - 1; ++a)
+          if (!ips.count(a)) ip = a;
+        if (!ip)
+          return ResourceExhausted("service " + name + ": spec.clusterIP: no address left in " + o_.service_cidr +
+                                   "; delete unused services or widen the service range");
+        svc.cluster_ip = FormatIpv4(*ip);
+      } else if (!old || svc.cluster_ip != old->cluster_ip) {
+        const uint32_t ip = *ParseIpv4(svc.cluster_ip);
+        if (ip - first >= size || ip == first || ip == first + size - 1)
+          return InvalidArgument("service " + name + ": spec.clusterIP: failed to allocate IP " + svc.cluster_ip +
+                                 ": provided IP is not in the valid range. The range of valid IPs is " +
+                                 o_.service_cidr);
+        if (ips.count(ip))
+          return InvalidArgument("service " + name + ": spec.clusterIP: failed to allocate IP " + svc.cluster_ip +
+                                 ": provided IP is already allocated");
+      }
+    }
+    if (!svc.node_ports()) return Status::Ok();
+    const int32_t lo = o_.node_port_min, hi = o_.node_port_max;
+    for (size_t i = 0; i < svc.ports.size(); ++i) {
+      model::ServicePort& p = svc.ports[i];
+      const std::string path = "spec.ports[" + std::to_string(i) + "].nodePort";
+      if (p.node_port == 0 && old)  // the port the service had keeps its node port
+        for (const model::ServicePort& q : old->ports)
+          if (q.port == p.port && q.protocol == p.protocol && q.node_port) p.node_port = q.node_port;
+      if (p.node_port != 0) {
+        if (p.node_port < lo || p.node_port > hi)
+          return InvalidArgument("service " + name + ": " + path + ": " + std::to_string(p.node_port) +
+                                 ": provided port is not in the valid range. The range of valid ports is " +
+                                 std::to_string(lo) + "-" + std::to_string(hi));
+        if (!node_ports.emplace(p.node_port, p.protocol).second)
+          return InvalidArgument("service " + name + ": " + path + ": " + std::to_string(p.node_port) +
+                                 ": provided port is already allocated");
+        continue;
+      }
+      for (int attempt = 0; attempt < 64 && p.node_port == 0; ++attempt) {
+        const auto candidate = static_cast<int32_t>(env_.random().UniformInt(lo, hi));
+        if (node_ports.emplace(candidate, p.protocol).second) p.node_port = candidate;
+      }
+      for (int32_t candidate = lo; p.node_port == 0 && candidate <= hi; ++candidate)
+        if (node_ports.emplace(candidate, p.protocol).second) p.node_port = candidate;
+      if (p.node_port == 0)
+        return ResourceExhausted("service " + name + ": " + path + ": no node port left in " + std::to_string(lo) +
+                                 "-" + std::to_string(hi) + "; delete unused NodePort services");
+    }
     return Status::Ok();
   }
 
@@ -526,6 +625,8 @@ class Server::Impl {
       schedules_dirty_ = true;
     } else if (auto* pvc = std::get_if<model::PersistentVolumeClaim>(&object)) {
       TakeClaim(*pvc);
+    } else if (auto* svc = std::get_if<model::Service>(&object)) {
+      services_dirty_.insert(svc->meta.namespace_);
     } else if (auto* pod = std::get_if<model::Pod>(&object)) {
       TakePod(*pod, "", manifest);
     } else if (auto* d = std::get_if<model::Deployment>(&object)) {
@@ -641,6 +742,7 @@ class Server::Impl {
         if (const storage::Volume* vol = provisioner_.Find(pod.meta.namespace_, *v.claim_name))
           if (!placements_.count(vol->name)) RecordPlacement(*vol);
     if (!pod.pod_ips.empty()) policy_.UpsertEndpoint(EndpointOf(pod), node_name);
+    services_dirty_.insert(pod.meta.namespace_);
     AttachVolumes(e);
     RefreshPodView(e);
   }
@@ -672,6 +774,7 @@ class Server::Impl {
       if (auto v4 = ParseIpv4(ip)) node.used_ips.erase(*v4);
     provisioner_.ReleaseConsumer(pod, pod.spec.node_name);
     policy_.RemoveEndpoint(key);
+    services_dirty_.insert(pod.meta.namespace_);
     if (node.view->Erase("pod/" + key)) touched_.insert(pod.spec.node_name);
   }
 
@@ -708,7 +811,7 @@ class Server::Impl {
     bool changed = false;
     std::vector<std::string> gone;
     for (const auto& [key, value] : node.view->values())
-      if (key.rfind("pod/", 0) != 0 && key.rfind("backup/", 0) != 0 && !view.count(key)) gone.push_back(key);
+      if (IsPolicyViewKey(key) && !view.count(key)) gone.push_back(key);
     for (const std::string& key : gone) changed |= node.view->Erase(key);
     for (const auto& [key, value] : view) changed |= node.view->Put(key, value);
     if (changed) {
@@ -751,6 +854,8 @@ class Server::Impl {
       (void)scheduler_->RemoveNode(node->meta.name, env_.now());
       provisioner_.RemoveNode(node->meta.name);
       DaemonSetsDirty();
+    } else if (auto* svc = std::get_if<model::Service>(&object)) {
+      services_dirty_.insert(svc->meta.namespace_);
     } else if (auto* set = std::get_if<model::NetworkSet>(&object)) {
       policy_.RemoveNetworkSet(set->global ? "" : set->meta.namespace_, set->meta.name);
     } else if (std::holds_alternative<model::StorageClass>(object) ||
@@ -888,6 +993,7 @@ class Server::Impl {
       }
     }
     Schedule();
+    ReconcileServices();
     if (volumes_dirty_) {
       volumes_dirty_ = false;
       ReconcileVolumes();
@@ -1258,6 +1364,64 @@ class Server::Impl {
     for (uint64_t salt = 1; names->count(pod.meta.name); ++salt) pod = sched::DaemonPod(ds, node, hash, salt);
     names->insert(pod.meta.name);
     CreateOwnedPod(std::move(pod), owner);
+  }
+
+  // ---- Services ------------------------------------------------------------------
+
+  // A pod is an endpoint while it is Running on a Ready node with an address
+  // (upstream's Ready condition, which the node lifecycle controller clears
+  // on a node that stops reporting).
+  bool PodReady(const PodEntry& e) const {
+    if (e.pod.pod_ips.empty() || !Running(PodKey(e.pod.meta.namespace_, e.pod.meta.name))) return false;
+    auto n = nodes_.find(e.pod.spec.node_name);
+    return n != nodes_.end() && n->second.status.ready;
+  }
+
+  void AllServicesDirty() {
+    const std::string prefix = "o/Service/";
+    for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.rfind(prefix, 0) == 0; ++it)
+      services_dirty_.insert(model::MetaOf(it->second).namespace_);
+  }
+
+  // The endpoints controller and the proxies' feed in one: each service of a
+  // namespace that changed is built again over the namespace's pods, and
+  // reaches every node's view when it differs.
+  void ReconcileServices() {
+    std::set<std::string> namespaces;
+    namespaces.swap(services_dirty_);
+    for (const std::string& ns : namespaces) {
+      std::vector<policy::ServicePod> pods;
+      const std::string pod_prefix = ns + "/";
+      for (auto it = pods_.lower_bound(pod_prefix); it != pods_.end() && it->first.rfind(pod_prefix, 0) == 0; ++it) {
+        const PodEntry& e = it->second;
+        const auto ip = e.pod.pod_ips.empty() ? std::nullopt : ParseIpv4(e.pod.pod_ips.front());
+        pods.push_back(policy::ServicePod{&e.pod, e.pod.spec.node_name, ip.value_or(0), PodReady(e)});
+      }
+      std::set<std::string> live;
+      const std::string prefix = ObjectKey("Service", ns, "");
+      for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+        const auto& svc = std::get<model::Service>(it->second);
+        const std::string key = "svc/" + ns + "/" + svc.meta.name;
+        live.insert(key);
+        Bytes value = Encode(policy::BuildServiceEntry(svc, pods));
+        Bytes& held = service_values_[key];
+        if (held == value) continue;
+        held = value;
+        for (auto& [name, n] : nodes_)
+          if (NodeNamed(name).view->Put(key, value)) touched_.insert(name);
+      }
+      const std::string view_prefix = "svc/" + ns + "/";
+      for (auto it = service_values_.lower_bound(view_prefix);
+           it != service_values_.end() && it->first.rfind(view_prefix, 0) == 0;) {
+        if (live.count(it->first)) {
+          ++it;
+          continue;
+        }
+        for (auto& [name, n] : nodes_)
+          if (NodeNamed(name).view->Erase(it->first)) touched_.insert(name);
+        it = service_values_.erase(it);
+      }
+    }
   }
 
   void Schedule() {
@@ -1633,6 +1797,7 @@ class Server::Impl {
       if (!n.registered || n.status.pod_cidr.empty()) continue;  // never joined
       if (n.status.ready && now - n.last_renew > o_.node_monitor_grace) {
         n.status.ready = false;
+        AllServicesDirty();
         n.not_ready_since = now;
         SetUnreachableTaint(name, n, true);
         env_.RecordEvent("cluster.node_not_ready", "node=" + name + " silent_s=" +
@@ -1869,6 +2034,7 @@ class Server::Impl {
     n.last_renew = env_.now();
     if (!n.status.ready) {
       n.status.ready = true;
+      AllServicesDirty();
       if (n.status.unreachable_taint) {
         SetUnreachableTaint(name, n, false);
         env_.RecordEvent("cluster.node_ready", "node=" + name);
@@ -1904,6 +2070,8 @@ class Server::Impl {
       if (old != reports_.end() && old->second.phase == report.phase && old->second.reason == report.reason &&
           old->second.restarts == report.restarts)
         continue;
+      if (old == reports_.end() || (old->second.phase == PodPhase::kRunning) != (report.phase == PodPhase::kRunning))
+        services_dirty_.insert(p->second.pod.meta.namespace_);
       reports_[pod_key] = report;
       Put("s/Pod/" + pod_key, ToString(Encode(report)));
       if (report.phase == PodPhase::kRunning)
@@ -1966,6 +2134,8 @@ class Server::Impl {
   Key key_{};
   bool token_ok_ = false;
   bool cidr_ok_ = false;
+  bool services_ok_ = false;
+  IpPrefix service_range_;
   IpPrefix cluster_cidr_;
   const uint64_t epoch_;
   bool serving_ = false;
@@ -2009,6 +2179,10 @@ class Server::Impl {
   std::map<std::string, Template> templates_;               // by Kind/namespace/name
   std::map<std::string, std::set<std::string>> owned_;      // by Kind/namespace/name: pod keys
   std::set<std::string> dirty_owners_;
+  // Namespaces whose services' endpoints may have changed; each service's
+  // entry as every node's view holds it ("svc/<ns>/<name>").
+  std::set<std::string> services_dirty_;
+  std::map<std::string, Bytes> service_values_;
 
   std::map<uint64_t, WatchState> watches_;
   uint64_t next_watch_ = 1;

@@ -86,6 +86,8 @@ struct ServerOptions {
   std::string token;  // the cluster secret, or a K10 token holding it
   std::string cluster_cidr = "10.42.0.0/16";  // K3s's default
   int node_cidr_prefix = 24;                  // each node's share of it
+  std::string service_cidr = "10.43.0.0/16";  // K3s's: where ClusterIPs come from
+  int32_t node_port_min = 30000, node_port_max = 32767;
   Duration lease_renew = std::chrono::seconds(10);         // what agents are told... and use
   Duration node_monitor_period = std::chrono::seconds(5);
   Duration node_monitor_grace = std::chrono::seconds(40);
