@@ -10,6 +10,8 @@ constexpr uint8_t kVersion = 1;
 constexpr int kSynAttempts = 4;  // the first and three retries: 1 s, 2 s, 4 s
 constexpr size_t kMaxWaiting = 1024;  // messages queued on a connection being opened
 constexpr Duration kUdpTranslationIdle = std::chrono::seconds(30);  // nf_conntrack_udp_timeout
+constexpr Duration kForwardIdle = std::chrono::minutes(10);         // a forwarded flow's entry, unused
+constexpr uint16_t kMasqueradeFirstPort = 32768;                    // Linux's ephemeral range
 
 uint32_t BindingKey(uint16_t port, uint8_t protocol) { return uint32_t{port} << 8 | protocol; }
 
@@ -30,9 +32,11 @@ void PodNetwork::Bind(uint32_t ip, uint16_t port, uint8_t protocol, Handler hand
   bindings_[{ip, BindingKey(port, protocol)}] = std::move(handler);
 }
 
-void PodNetwork::set_services(std::function<const policy::ServiceTable*()> services, std::string node_name) {
+void PodNetwork::set_services(std::function<const policy::ServiceTable*()> services, std::string node_name,
+                              std::function<uint32_t()> node_address) {
   services_ = std::move(services);
   proxy_ = std::make_unique<policy::ServiceProxy>(std::move(node_name));
+  node_address_ = std::move(node_address);
 }
 
 bool PodNetwork::Translate(const FlowKey& key, uint8_t protocol, FlowKey* wire) {
@@ -224,7 +228,15 @@ policy::Packet PodNetwork::PacketOf(FrameType type, const FlowKey& key, uint8_t 
 // Egress: through this node's dataplane, then to the node holding the
 // destination (itself included, without a second pass: one dataplane judged
 // both ends).
-void PodNetwork::Transmit(FrameType type, const FlowKey& key, uint8_t protocol, ByteView payload) {
+void PodNetwork::Transmit(FrameType type, const FlowKey& sent, uint8_t protocol, ByteView payload) {
+  // A local pod's answer on a node-port flow this node forwarded: conntrack
+  // turns it back towards the client, as the node sees it leave the pod.
+  FlowKey key = sent;
+  if (!forwards_.empty())
+    if (auto f = forwards_.find(sent); f != forwards_.end()) {
+      f->second.last = env_.now();
+      key = f->second.out;
+    }
   const policy::Packet packet = PacketOf(type, key, protocol);
   ++stats_.sent;
   if (!Pass(packet, /*at_egress=*/true, payload.size())) return;
@@ -269,6 +281,7 @@ void PodNetwork::OnFrame(NodeId, ByteView frame) {
 
 // A frame that both dataplanes let through reaches the local stack.
 void PodNetwork::Arrive(FrameType type, const FlowKey& key, uint8_t protocol, ByteView payload) {
+  if (node_address_ && key.dst_ip != 0 && key.dst_ip == node_address_()) return ArriveAtNode(type, key, protocol, payload);
   const FlowKey back{key.dst_ip, key.src_ip, key.dst_port, key.src_port};
   switch (type) {
     case FrameType::kSyn: {
@@ -308,6 +321,58 @@ void PodNetwork::Arrive(FrameType type, const FlowKey& key, uint8_t protocol, By
       return;
     }
   }
+}
+
+}  // namespace edgebed::sim
+
+namespace edgebed::sim {
+
+// The node-port rules of this node: a new flow to one of its node ports is
+// translated to a pod (and, with externalTrafficPolicy Cluster, given this
+// node's address and a port of its own as the source), remembered in both
+// directions, and forwarded; the pod's answers come back here and go on to
+// the client from the node port. Anything else to the node's address finds
+// nothing listening.
+void PodNetwork::ArriveAtNode(FrameType type, const FlowKey& key, uint8_t protocol, ByteView payload) {
+  const Time now = env_.now();
+  if (now >= next_forward_sweep_) {
+    for (auto it = forwards_.begin(); it != forwards_.end();)
+      it = now - it->second.last >= kForwardIdle ? forwards_.erase(it) : std::next(it);
+    next_forward_sweep_ = now + kForwardIdle;
+  }
+  auto it = forwards_.find(key);
+  if (it == forwards_.end() && (type == FrameType::kSyn || type == FrameType::kDatagram)) {
+    const policy::ServiceTable* table = services_ ? services_() : nullptr;
+    const policy::ServiceProxy::Translation t =
+        table ? proxy_->Translate(*table, policy::ServiceProxy::Flow{key.src_ip, key.dst_ip, key.dst_port, protocol},
+                                  /*to_node_address=*/true, env_.random(), now)
+              : policy::ServiceProxy::Translation{};
+    if (t.outcome == policy::ServiceProxy::kTranslated) {
+      FlowKey out{key.src_ip, t.ip, key.src_port, t.port};
+      if (t.masquerade) {
+        out.src_ip = key.dst_ip;
+        do {  // a source port no other forwarded flow to that pod holds
+          out.src_port = static_cast<uint16_t>(kMasqueradeFirstPort + next_masquerade_port_++ % 28000);
+        } while (forwards_.count(Reversed(out)));
+      }
+      ++stats_.node_port_flows;
+      forwards_[key] = Forward{out, now};
+      forwards_[Reversed(out)] = Forward{Reversed(key), now};
+      it = forwards_.find(key);
+    } else if (t.outcome == policy::ServiceProxy::kNoEndpoints) {
+      ++stats_.service_rejects;
+    }
+  }
+  if (it == forwards_.end()) {
+    ++stats_.unbound;
+    if (type == FrameType::kSyn || type == FrameType::kData)
+      Transmit(FrameType::kRst, Reversed(key), protocol, {});
+    return;
+  }
+  it->second.last = now;
+  const FlowKey out = it->second.out;
+  if (auto back = forwards_.find(Reversed(out)); back != forwards_.end()) back->second.last = now;
+  Transmit(type, out, protocol, payload);
 }
 
 }  // namespace edgebed::sim

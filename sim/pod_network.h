@@ -23,6 +23,11 @@
 // silence, as conntrack's) keeps that pod; both dataplanes judge the
 // translated flow; and the answers come back from the service's address. A
 // ClusterIP with no endpoint for the port refuses the connection at once.
+// A node's own address (the gateway of its pod range, which every pod can
+// reach) serves the node ports: a flow to it is translated there and
+// forwarded to the chosen pod, from the node's address (externalTraffic-
+// Policy Cluster, so the pod's policy sees the node) or from the client's
+// (Local, to this node's pods only); the answers go back the same way.
 //
 // New flows, allowed or denied, go to the node's intrusion detector
 // (core/policy/ids.h) and to the counters the simulation records.
@@ -62,6 +67,7 @@ struct PodNetworkStats {
   uint64_t no_route = 0, bad_frames = 0, unbound = 0;
   uint64_t service_flows = 0;    // new flows to a service, translated to one of its pods
   uint64_t service_rejects = 0;  // new flows to a service with no endpoint for them
+  uint64_t node_port_flows = 0;  // new flows to this node's node ports, forwarded to a pod
 };
 
 class PodNetwork {
@@ -107,9 +113,11 @@ class PodNetwork {
   void Reply(const Message& to, Bytes payload);
 
   void set_deny_observer(DenyObserver observer) { deny_observer_ = std::move(observer); }
-  // The node's service table, asked on each new flow (null: none yet), and
-  // the node's name (for Local traffic policies).
-  void set_services(std::function<const policy::ServiceTable*()> services, std::string node_name);
+  // The node's service table, asked on each new flow (null: none yet), the
+  // node's name (for Local traffic policies) and its own address (0: none
+  // yet), where it serves node ports.
+  void set_services(std::function<const policy::ServiceTable*()> services, std::string node_name,
+                    std::function<uint32_t()> node_address);
   // For name lookups (cluster DNS): null when the node has no table yet.
   const policy::ServiceTable* services() const { return services_ ? services_() : nullptr; }
   // Node-local IDS over every new flow; alerts go to the Env's sink.
@@ -149,6 +157,9 @@ class PodNetwork {
   // The flow as the local pod opened it, of one on the wire.
   FlowKey Original(const FlowKey& wire) const;
   void ForgetTranslation(const FlowKey& wire);
+  // A frame to this node's own address: a node port's flow, forwarded.
+  void ArriveAtNode(FrameType type, const FlowKey& key, uint8_t protocol, ByteView payload);
+  static FlowKey Reversed(const FlowKey& k) { return FlowKey{k.dst_ip, k.src_ip, k.dst_port, k.src_port}; }
 
   // Stamps the IDS's events with this node.
   class NodeSink final : public MetricsSink {
@@ -184,6 +195,16 @@ class PodNetwork {
     Time last;
   };
   std::map<FlowKey, UdpTranslation> udp_translations_;  // by the flow as sent
+  std::function<uint32_t()> node_address_;
+  // Node-port flows through this node, both directions: a frame arriving
+  // as the key leaves as the value. Forgotten after kForwardIdle unused.
+  struct Forward {
+    FlowKey out;
+    Time last;
+  };
+  std::map<FlowKey, Forward> forwards_;
+  uint16_t next_masquerade_port_ = 0;
+  Time next_forward_sweep_{};
   std::map<uint32_t, std::string> workloads_;   // local pod address -> workload
   DenyObserver deny_observer_;
   std::unique_ptr<policy::IntrusionDetector> ids_;

@@ -123,6 +123,9 @@ class Simulation::Impl final : public PodRouter {
     std::unique_ptr<SimRuntime> runtime;
     std::unique_ptr<cluster::Agent> agent;
     std::string pod_cidr;  // as last routed
+    // The gateway of the node's pod range: an address of the node's own that
+    // every pod reaches, where its node ports answer (0 until routed).
+    uint32_t address = 0;
     bool up = false;
   };
 
@@ -160,7 +163,8 @@ class Simulation::Impl final : public PodRouter {
           NodeSlot& slot = nodes_[id];
           return slot.agent ? &slot.agent->services() : nullptr;
         },
-        g.node.meta.name);
+        g.node.meta.name,
+        [this, id]() -> uint32_t { return nodes_[id].address; });
     n.net->EnableIds(policy::IdsOptions{});
     n.net->set_deny_observer([this, id](const policy::Packet& p, bool at_egress, const policy::Verdict&) {
       OnDenied(id, p, at_egress);
@@ -192,6 +196,7 @@ class Simulation::Impl final : public PodRouter {
     n.resources.reset();
     n.env.reset();
     n.pod_cidr.clear();
+    n.address = 0;
     n.up = false;
   }
 
@@ -223,6 +228,7 @@ class Simulation::Impl final : public PodRouter {
       std::string why;
       if (!ParseCidr(n.agent->pod_cidr(), &prefix, &why)) continue;
       n.pod_cidr = n.agent->pod_cidr();
+      n.address = prefix.v4() + 1;
       routes_[prefix.v4() >> (32 - s_.cluster.node_cidr_prefix)] = id;
     }
     // One look at the server's pods and nodes serves the directory and the

@@ -23,13 +23,17 @@ namespace {
 using cluster::testing::Cluster;
 using cluster::testing::ClusterOptions;
 
-// Which node holds a pod's address, as the server placed it.
+// Which node holds an address: the one whose pod range holds it.
 class ServerRouter final : public PodRouter {
  public:
   explicit ServerRouter(Cluster& c) : c_(c) {}
-  NodeId NodeOf(uint32_t pod_ip) override {
-    for (const cluster::PodInfo& p : c_.server().Pods())
-      if (ParseIpv4(p.ip) == pod_ip && !p.node.empty()) return c_.IdOf(p.node);
+  NodeId NodeOf(uint32_t ip) override {
+    for (NodeId id = 1; c_.agent(id) || id <= 6; ++id) {
+      IpPrefix range;
+      std::string why;
+      if (c_.agent(id) && ParseCidr(c_.agent(id)->pod_cidr(), &range, &why) && range.Contains(Ipv4Prefix(ip, 32)))
+        return id;
+    }
     return kNoNode;
   }
 
@@ -37,8 +41,11 @@ class ServerRouter final : public PodRouter {
   Cluster& c_;
 };
 
-std::string World(const std::string& allowed_port) {
-  return R"(apiVersion: v1
+// The world of these tests: three brokers behind a service, two floor
+// gateways, and a policy letting the floors in on one port.
+std::string World(const std::string& allowed_port, const std::string& service_spec = "",
+                  const std::string& extra_peer = "") {
+  return std::string(R"(apiVersion: v1
 kind: Namespace
 metadata: {name: building, labels: {role: services}}
 ---
@@ -66,8 +73,8 @@ kind: Service
 metadata: {name: mqtt, namespace: building}
 spec:
   selector: {app: broker}
-  ports: [{name: mqtt, port: 1883, targetPort: mqtt}]
----
+  ports: [{name: mqtt, port: 1883, targetPort: mqtt)") + (service_spec.empty() ? "" : ", nodePort: 31883") + R"(}]
+)" + (service_spec.empty() ? "" : service_spec + "\n") + R"(---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: gateway, namespace: floor-1}
@@ -86,14 +93,14 @@ spec:
   podSelector: {matchLabels: {app: broker}}
   policyTypes: [Ingress]
   ingress:
-  - from: [{namespaceSelector: {matchLabels: {role: floor}}}]
+  - from: [{namespaceSelector: {matchLabels: {role: floor}}})" + extra_peer + R"(]
     ports: [{port: )" + allowed_port + R"(}]
 )";
 }
 
 class ServicePathTest : public ::testing::TestWithParam<uint64_t> {
  protected:
-  void Build(const std::string& allowed_port) {
+  void Build(const std::string& allowed_port, const std::string& service_spec = "", const std::string& extra_peer = "") {
     ClusterOptions o;
     o.nodes = 6;
     o.floors = 3;
@@ -108,9 +115,9 @@ class ServicePathTest : public ::testing::TestWithParam<uint64_t> {
           [this, id]() -> const policy::ServiceTable* {
             return cluster_->agent(id) ? &cluster_->agent(id)->services() : nullptr;
           },
-          "edge-" + std::to_string(id));
+          "edge-" + std::to_string(id), [this, id]() -> uint32_t { return NodeAddress(id); });
     }
-    const cluster::ApplyResult r = cluster_->Apply(World(allowed_port));
+    const cluster::ApplyResult r = cluster_->Apply(World(allowed_port, service_spec, extra_peer));
     ASSERT_TRUE(r.status.ok()) << r.status.ToString();
     ASSERT_TRUE(cluster_->RunUntil([&] { return cluster_->RunningCount() == 5 && EveryNodeSeesEndpoints(3); },
                                    std::chrono::minutes(2)));
@@ -134,6 +141,22 @@ class ServicePathTest : public ::testing::TestWithParam<uint64_t> {
     const policy::ServiceEntry* svc = cluster_->agent(1)->services().Find("building", "mqtt");
     ASSERT_NE(svc, nullptr);
     cluster_ip_ = svc->cluster_ip;
+  }
+
+  // The gateway of a node's pod range: its own address, where node ports answer.
+  uint32_t NodeAddress(NodeId id) {
+    IpPrefix range;
+    std::string why;
+    if (!cluster_ || !cluster_->agent(id) || !ParseCidr(cluster_->agent(id)->pod_cidr(), &range, &why)) return 0;
+    return range.v4() + 1;
+  }
+
+  // Nodes that hold a broker, and those that do not.
+  std::set<NodeId> BrokerNodes() {
+    std::set<NodeId> out;
+    for (const cluster::PodInfo& p : cluster_->server().Pods())
+      if (p.labels.at("app") == "broker") out.insert(cluster_->IdOf(p.node));
+    return out;
   }
 
   bool EveryNodeSeesEndpoints(size_t n) {
@@ -247,6 +270,60 @@ TEST_P(ServicePathTest, EndpointsFollowTheBrokersThatAreReady) {
         return true;
       },
       std::chrono::seconds(30)));
+}
+
+TEST_P(ServicePathTest, ANodePortForwardsFromTheNodesAddressUnlessTrafficPolicyIsLocal) {
+  // externalTrafficPolicy Cluster: any node's port reaches a broker, whose
+  // policy sees the node's address as the source; the floors' rule does
+  // not match it, a rule for the nodes' addresses does.
+  Build("mqtt", "  type: NodePort", ", {ipBlock: {cidr: 10.42.0.0/16}}");
+  NodeId away = 0;
+  for (NodeId id = 1; id <= 6; ++id)
+    if (!BrokerNodes().count(id)) away = id;
+  ASSERT_NE(away, 0u);
+  const auto [gw, node] = gateways_[0];
+  for (int i = 0; i < 5; ++i) nets_[node]->Send(gw, 40000, NodeAddress(away), 31883, policy::kTcp, Bytes{'x'});
+  cluster_->loop().RunFor(std::chrono::seconds(2));
+  EXPECT_EQ(Received(1884), 5);
+  EXPECT_EQ(nets_[away]->stats().node_port_flows, 1u);
+  EXPECT_EQ(answers_[gw], std::set<uint32_t>{NodeAddress(away)}) << "answers come back from the node port";
+}
+
+TEST_P(ServicePathTest, ANodePortWithLocalTrafficPolicyKeepsTheClientAndTheNodesOwnPods) {
+  Build("mqtt", "  type: NodePort\n  externalTrafficPolicy: Local");
+  const auto [gw, node] = gateways_[0];
+  const NodeId home = *BrokerNodes().begin();
+  NodeId away = 0;
+  for (NodeId id = 1; id <= 6; ++id)
+    if (!BrokerNodes().count(id)) away = id;
+  ASSERT_NE(away, 0u);
+  // The client's own address reaches the broker: the floors' rule lets it in.
+  nets_[node]->Send(gw, 40000, NodeAddress(home), 31883, policy::kTcp, Bytes{'x'});
+  cluster_->loop().RunFor(std::chrono::seconds(2));
+  EXPECT_EQ(Received(1884), 1);
+  for (const auto& [key, count] : received_) EXPECT_EQ(BrokerNodes().count(cluster_->IdOf([&] {
+    for (const cluster::PodInfo& p : cluster_->server().Pods())
+      if (p.ip == FormatIpv4(key.first)) return p.node;
+    return std::string("edge-0");
+  }())), 1u);
+  // A node without a broker has no endpoint to offer: refused at once.
+  nets_[node]->Send(gw, 40001, NodeAddress(away), 31883, policy::kTcp, Bytes{'x'});
+  cluster_->loop().RunFor(std::chrono::seconds(2));
+  EXPECT_EQ(Received(1884), 1);
+  EXPECT_EQ(nets_[away]->stats().service_rejects, 1u);
+  EXPECT_EQ(failures_[gw], 0) << "the failure is heard on port 40001";
+}
+
+TEST_P(ServicePathTest, ANodePortFromTheNodesAddressIsDeniedByAPolicyForPodsOnly) {
+  Build("mqtt", "  type: NodePort");
+  const auto [gw, node] = gateways_[0];
+  NodeId away = 0;
+  for (NodeId id = 1; id <= 6; ++id)
+    if (!BrokerNodes().count(id)) away = id;
+  nets_[node]->Send(gw, 40000, NodeAddress(away), 31883, policy::kTcp, Bytes{'x'});
+  cluster_->loop().RunFor(std::chrono::seconds(20));
+  EXPECT_EQ(Received(1884), 0);
+  EXPECT_EQ(failures_[gw], 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ServicePathTest, ::testing::Values(1, 2, 3, 4));
