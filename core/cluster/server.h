@@ -37,6 +37,15 @@
 //   OnDelete. A pod evicted from a lost node is made again elsewhere at
 //   once (upstream would wait for the node to confirm it gone); the storage
 //   engine's fencing keeps the old node from writing the volume meanwhile.
+// - Services: a ClusterIP from service_cidr and node ports from
+//   node_port_min..max are allocated at admission (kept from the service as
+//   it stands; one asked for is refused in upstream's words when taken or
+//   out of range, and a changed clusterIP as immutable). Every node's view
+//   holds every service with its endpoints ("svc/<ns>/<name>",
+//   core/policy/services.h): the Ready pods its selector picks, a pod being
+//   Ready while it runs on a Ready node, each with the targetPort resolved
+//   for it. A pod's change reaches the views of all nodes, as every
+//   kube-proxy watches every EndpointSlice.
 // - Scheduling: pending pods go through core/sched; the binding (spec.nodeName
 //   and an address from the node's pod CIDR) goes into the pod's manifest and
 //   so into the node's view.
