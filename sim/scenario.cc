@@ -248,8 +248,15 @@ bool ReadDelay(Fields& f, const std::string& key, DelayDistribution* out, const 
   return good;
 }
 
-bool ReadPodMatch(Fields& f, PodMatch* out) {
+bool ReadPodMatch(Fields& f, PodMatch* out, bool by_node = false) {
   bool good = f.String("namespace", &out->namespace_glob);
+  if (by_node) {
+    good &= f.String("node", &out->node_glob);
+  } else if (f.Has("node")) {
+    f.ctx().Error(f.Take("node"), JoinPath(f.path(), "node"),
+                  "only a workload's own pods can be narrowed to nodes; a target's pods are any of the match's");
+    good = false;
+  }
   YAML::Node sel = f.Take("selector");
   if (sel.IsDefined()) {
     if (!f.String("selector", &out->selector)) return false;
@@ -572,7 +579,7 @@ class Loader {
              : kind == "stream" ? Workload::Kind::kStream
              : kind == "inference" ? Workload::Kind::kInference
                                    : Workload::Kind::kSensor;
-    f.Object("pods", [&](Fields& p) { ReadPodMatch(p, &w.pods); }, true);
+    f.Object("pods", [&](Fields& p) { ReadPodMatch(p, &w.pods, /*by_node=*/true); }, true);
     int64_t memory = 0;
     ReadBytes(f, "memory", &memory, int64_t{1} << 50);
     w.memory_bytes = memory;
@@ -978,8 +985,8 @@ std::string Expand(const std::string& text, const std::map<std::string, std::str
   return out;
 }
 
-bool PodMatch::Matches(const std::string& ns, const model::Labels& labels) const {
-  if (!GlobMatch(namespace_glob.c_str(), ns.c_str())) return false;
+bool PodMatch::Matches(const std::string& ns, const model::Labels& labels, const std::string& node) const {
+  if (!GlobMatch(namespace_glob.c_str(), ns.c_str()) || !GlobMatch(node_glob.c_str(), node.c_str())) return false;
   auto parsed = policy::Selector::Parse(selector);
   return parsed.ok() && parsed->Matches(labels);
 }

@@ -116,10 +116,13 @@ struct ManifestSource {
 
 // Which pods a workload runs in: a namespace (a glob: "floor-*") and a
 // Calico selector on the pod's labels.
+// A workload's own pods may also be narrowed to nodes (a glob on the
+// node's name): one device behind one of a DaemonSet's pods.
 struct PodMatch {
   std::string namespace_glob = "*";
   std::string selector = "all()";
-  bool Matches(const std::string& ns, const model::Labels& labels) const;
+  std::string node_glob = "*";
+  bool Matches(const std::string& ns, const model::Labels& labels, const std::string& node = "") const;
 };
 
 // Where a workload sends: the pods of a match, on a port. The match may use

@@ -494,7 +494,8 @@ void SimRuntime::Launch(const std::string& key) {
                                  (app != run.pod.meta.labels.end() ? app->second : run.pod.meta.name));
   }
   for (const Workload& w : scenario_.workloads) {
-    if (!w.pods.Matches(run.pod.meta.namespace_, run.pod.meta.labels) || pod.ip == 0) continue;
+    if (!w.pods.Matches(run.pod.meta.namespace_, run.pod.meta.labels, run.pod.spec.node_name) || pod.ip == 0)
+      continue;
     // Each model of the pod opens its connections from ports of its own.
     const auto client_port = static_cast<uint16_t>(40000 + 100 * pod.models.size());
     WorkloadModel::Context c{env_,  net_, resources_, directory_, stats_.by_workload[w.name], w, run,

@@ -171,6 +171,11 @@ TEST(Scenario, BadScenariosGetPositionedErrors) {
       {"kind: node-crash", "kind: node-explode", "node-explode", 29},
       {"selector: \"app == 'gw'\"", "selector: \"app == \"", "selector", 25},
       {"port: 1883}", "port: 70000}", "port", 26},
+      {"port: 1883}", "port: 1883, node: n1}", "only a workload's own pods can be narrowed to nodes", 26},
+      {"{namespace: svc, selector: \"app == 'broker'\", port: 1883}", "{namespace: svc, service: mqtt, selector: \"app == 'broker'\", port: 1883}",
+       "a target names a service or selects pods, not both", 26},
+      {"{namespace: svc, selector: \"app == 'broker'\", port: 1883}", "{service: mqtt, port: 1883}",
+       "a service target needs the service's namespace, without wildcards", 26},
       {"    kind: sensor\n", "    kind: sensor\n    window: 5s\n", "applies to stream workloads only", 0},
   };
   for (const BadCase& c : cases) {
