@@ -1480,6 +1480,7 @@ class Server::Impl {
     Put(ObjectKey(o), e.manifest);
     PlacePod(e);
     ++stats_.bindings;
+    env_.RecordEvent("cluster.pod_scheduled", "pod=" + key + " node=" + node_name);
     env_.RecordMetric("cluster.pod_scheduling_s", ToSeconds(env_.now() - e.created), "node=" + node_name);
   }
 
