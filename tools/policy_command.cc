@@ -61,13 +61,37 @@ std::vector<const Endpoint*> SortedPods(const Inventory& inventory) {
   return pods;
 }
 
-// An address for "NS/POD" or an IPv4 address.
-StatusOr<uint32_t> Resolve(const Inventory& inventory, const std::string& text,
-                           const std::string& flag) {
+// The first pod (by name) of the Deployment, DaemonSet or StatefulSet
+// "NS/NAME" of the manifests: its pods are named NAME-..., and its selector
+// picks them. Null when there is no such workload or it has no pod.
+const Endpoint* FirstPodOf(const std::vector<model::Object>& objects, const Inventory& inventory,
+                           const std::string& text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos) return nullptr;
+  const std::string ns = text.substr(0, slash), name = text.substr(slash + 1);
+  const model::LabelSelector* selector = nullptr;
+  for (const model::Object& o : objects) {
+    const model::ObjectMeta& meta = model::MetaOf(o);
+    if (meta.namespace_ != ns || meta.name != name) continue;
+    if (const auto* d = std::get_if<model::Deployment>(&o)) selector = &d->selector;
+    if (const auto* ds = std::get_if<model::DaemonSet>(&o)) selector = &ds->selector;
+    if (const auto* ss = std::get_if<model::StatefulSet>(&o)) selector = &ss->selector;
+  }
+  if (!selector) return nullptr;
+  for (const Endpoint* e : SortedPods(inventory))
+    if (e->namespace_ == ns && e->name.rfind(name + "-", 0) == 0 && model::Matches(*selector, e->labels)) return e;
+  return nullptr;
+}
+
+// An address for "NS/POD", "NS/WORKLOAD" (its first pod) or an IPv4 address.
+StatusOr<uint32_t> Resolve(const std::vector<model::Object>& objects, const Inventory& inventory,
+                           const std::string& text, const std::string& flag) {
   if (auto ip = ParseIpv4(text)) return *ip;
   const Endpoint* e = inventory.FindEndpoint(text);
+  if (!e) e = FirstPodOf(objects, inventory, text);
   if (!e) {
-    return NotFound("\"" + text + "\" is neither a pod of the manifests (NS/POD) nor an IPv4 address",
+    return NotFound("\"" + text + "\" is neither a pod of the manifests (NS/POD), a Deployment, DaemonSet or "
+                    "StatefulSet with pods (NS/NAME), nor an IPv4 address",
                     flag);
   }
   if (e->ips.empty()) return NotFound("pod " + text + " has no address (hostNetwork)", flag);
@@ -129,9 +153,9 @@ StatusOr<std::string> ExplainConnection(const std::vector<model::Object>& object
   if (!packet.ok()) return packet.status();
   StatusOr<policy::PolicyWorld> e = policy::PolicyWorldFromObjects(objects);
   if (!e.ok()) return e.status();
-  StatusOr<uint32_t> src = Resolve(e->inventory, from, "--from");
+  StatusOr<uint32_t> src = Resolve(objects, e->inventory, from, "--from");
   if (!src.ok()) return src.status();
-  StatusOr<uint32_t> dst = Resolve(e->inventory, to, "--to");
+  StatusOr<uint32_t> dst = Resolve(objects, e->inventory, to, "--to");
   if (!dst.ok()) return dst.status();
   Packet p = *packet;
   p.src = *src;
@@ -164,7 +188,7 @@ int RunPolicy(int argc, char** argv) {
     (help ? std::cout : std::cerr)
         << (help || sub.empty() ? "" : "edgebed policy: unknown subcommand '" + sub + "'\n")
         << "Usage: edgebed policy matrix -f FILE... [--port N] [--protocol TCP|UDP|SCTP]\n"
-           "       edgebed policy explain -f FILE... --from NS/POD|IP --to NS/POD|IP --port N "
+           "       edgebed policy explain -f FILE... --from NS/POD|NS/WORKLOAD|IP --to NS/POD|NS/WORKLOAD|IP --port N "
            "[--protocol P]\n"
            "       edgebed policy explain -f FILE... --from ... --to ... --protocol ICMP "
            "[--icmp-type T] [--icmp-code C]\n"
@@ -179,8 +203,8 @@ int RunPolicy(int argc, char** argv) {
   flags.Int("port", "destination port", &port);
   flags.String("protocol", matrix ? "TCP, UDP or SCTP" : "TCP, UDP, SCTP, ICMP or ICMPv6", &protocol);
   if (!matrix) {
-    flags.String("from", "the source: NS/POD or an IPv4 address", &from);
-    flags.String("to", "the destination: NS/POD or an IPv4 address", &to);
+    flags.String("from", "the source: NS/POD, NS/WORKLOAD (its first pod) or an IPv4 address", &from);
+    flags.String("to", "the destination: NS/POD, NS/WORKLOAD (its first pod) or an IPv4 address", &to);
     flags.Int("icmp-type", "ICMP type (8: echo request)", &icmp_type);
     flags.Int("icmp-code", "ICMP code", &icmp_code);
   }
