@@ -1544,7 +1544,8 @@ class Server::Impl {
       }
       dirty_owners_.insert(cron);
     }
-    Kick();  // a TTL, a CronJob's history, on the next pass
+    dirty_owners_.insert(owner);  // its TTL, on the next pass
+    Kick();
   }
 
   // A Job, as upstream's controller keeps it; see server.h.
@@ -1599,11 +1600,14 @@ class Server::Impl {
       st.completed_indexes.assign(done.begin(), done.end());
       st.succeeded = static_cast<int32_t>(done.size());
     }
-    ReconcileJobPods(owner, job, st, active, active_indexes, restarts);
-    if (Encode(st) != before) Put("s/" + owner, ToString(Encode(st)));
+    if (!ReconcileJobPods(owner, job, st, active, active_indexes, restarts)) return;  // its TTL ran out: gone
+    if (const Bytes after = Encode(st); after != before) Put("s/" + owner, ToString(after));
   }
 
-  void ReconcileJobPods(const std::string& owner, const model::Job& job, JobStatusRecord& st,
+  // Removes, creates and finishes as the Job's state asks. False when the
+  // Job itself was deleted (ttlSecondsAfterFinished): `job` and `st` are
+  // gone then.
+  bool ReconcileJobPods(const std::string& owner, const model::Job& job, JobStatusRecord& st,
                         const std::vector<std::string>& active, const std::set<int32_t>& active_indexes,
                         uint32_t restarts) {
     const model::JobSpec& spec = job.spec;
@@ -1615,16 +1619,16 @@ class Server::Impl {
         if (now_ns >= due) {
           env_.RecordEvent("cluster.job_ttl_expired", "job=" + owner.substr(4));
           (void)RemoveObject("o/" + owner);
-          return;
+          return false;
         }
         WakeAt(owner, Time(Duration(due)));
       }
-      return;
+      return true;
     }
     if (spec.suspend) {
       RemoveJobPods(active, "job suspended");
       st.start_ns = -1;  // upstream starts the clock of activeDeadlineSeconds again on resume
-      return;
+      return true;
     }
     if (st.start_ns < 0) st.start_ns = now_ns;
     // Failed: too many failures (or restarts in place), or active too long.
@@ -1634,14 +1638,14 @@ class Server::Impl {
     if (st.failed > spec.backoff_limit || restarts_exceeded) {
       FinishJob(owner, job, st, "Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit");
       RemoveJobPods(active, "job failed: BackoffLimitExceeded");
-      return;
+      return true;
     }
     if (spec.active_deadline_seconds && *spec.active_deadline_seconds < (int64_t{1} << 32)) {
       const int64_t deadline = st.start_ns + *spec.active_deadline_seconds * 1'000'000'000;
       if (now_ns >= deadline) {
         FinishJob(owner, job, st, "Failed", "DeadlineExceeded", "Job was active longer than specified deadline");
         RemoveJobPods(active, "job failed: DeadlineExceeded");
-        return;
+        return true;
       }
       WakeAt(owner, Time(Duration(deadline)));
     }
@@ -1652,7 +1656,7 @@ class Server::Impl {
     if (complete) {
       FinishJob(owner, job, st, "Complete", "", "");
       RemoveJobPods(active, "job complete");
-      return;
+      return true;
     }
     // How many should be active, and which indexes are still wanted.
     std::vector<int32_t> wanted_indexes;
@@ -1679,21 +1683,22 @@ class Server::Impl {
                        [&](const std::string& a, const std::string& b) { return Running(a) < Running(b); });
       by_progress.resize(static_cast<size_t>(have - want));
       RemoveJobPods(by_progress, "job parallelism lowered");
-      return;
+      return true;
     }
-    if (have == want) return;
+    if (have == want) return true;
     const Duration backoff = JobPodBackoff(st.failures_since_success);
     if (backoff > Duration::zero() && st.last_failure_ns >= 0) {
       const int64_t ready = st.last_failure_ns + backoff.count();
       if (now_ns < ready) {
         WakeAt(owner, Time(Duration(ready)));
-        return;
+        return true;
       }
     }
     for (int32_t n = 0; n < want - have; ++n) {
       if (indexed && static_cast<size_t>(n) >= wanted_indexes.size()) break;
       CreateJobPod(job, st.uid, indexed ? wanted_indexes[static_cast<size_t>(n)] : -1);
     }
+    return true;
   }
 
   // The newest time of `schedule` in (after, until], found from `until`

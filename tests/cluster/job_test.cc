@@ -196,6 +196,19 @@ TEST(JobTest, IndexedPodsEachCompleteTheirIndexOnce) {
   EXPECT_EQ(indexes, (std::set<std::string>{"0", "1", "2", "3"}));
 }
 
+TEST(JobTest, TtlSecondsAfterFinishedDeletesTheJobWithItsPods) {
+  Cluster c(11, Options());
+  c.Start();
+  ASSERT_TRUE(c.Apply(JobYaml("once", "  ttlSecondsAfterFinished: 20\n", "Never", 2)).status.ok());
+  ASSERT_TRUE(c.RunUntil([&] { return Finished(c, "once"); }, std::chrono::minutes(1)));
+  const Time finished = c.loop().now();
+  EXPECT_EQ(PodsOf(c, "once").size(), 1u);
+  ASSERT_TRUE(c.RunUntil([&] { return !FindJob(c, "once"); }, std::chrono::minutes(1)));
+  EXPECT_NEAR(ToSeconds(c.loop().now() - finished), 20.0, 0.5);
+  EXPECT_TRUE(PodsOf(c, "once").empty());
+  EXPECT_FALSE(c.server().Get("Job", "default", "once").has_value());
+}
+
 TEST_P(JobSeeds, AServerRestartMidJobResumesWithoutCountingAnythingTwice) {
   Cluster c(GetParam() + 20, Options());
   c.Start();
