@@ -573,8 +573,9 @@ class Loader {
     w.pos = f.ctx().Pos(f.node());
     f.String("name", &w.name, true);
     std::string kind;
-    f.Enum("kind", &kind, {"sensor", "broker", "stream", "inference", "scanner"}, true);
-    w.kind = kind == "scanner" ? Workload::Kind::kScanner
+    f.Enum("kind", &kind, {"sensor", "broker", "stream", "inference", "scanner", "batch"}, true);
+    w.kind = kind == "batch" ? Workload::Kind::kBatch
+             : kind == "scanner" ? Workload::Kind::kScanner
              : kind == "broker" ? Workload::Kind::kBroker
              : kind == "stream" ? Workload::Kind::kStream
              : kind == "inference" ? Workload::Kind::kInference
@@ -653,6 +654,18 @@ class Loader {
       ReadDelay(f, "service_time", &w.service_time, directory_);
     } else {
       only({"model", "service_time"}, "inference");
+    }
+    if (w.kind == Workload::Kind::kBatch) {
+      ReadDuration(f, "cpu", &w.cpu);
+      if (w.cpu < Duration(0)) f.ctx().Error(f.Take("cpu"), JoinPath(f.path(), "cpu"), "must not be negative");
+      f.Object("read", [&](Fields& r) {
+        r.String("volume", &w.read_volume, true);
+        int64_t blocks = 16;
+        r.Int("blocks", &blocks, 1, 1'000'000);
+        w.read_blocks = static_cast<uint32_t>(blocks);
+      });
+    } else {
+      only({"cpu", "read"}, "batch");
     }
     for (const Workload& other : s->workloads)
       if (other.name == w.name && !w.name.empty())

@@ -142,7 +142,7 @@ struct Target {
 };
 
 struct Workload {
-  enum class Kind { kSensor, kBroker, kStream, kInference, kScanner };
+  enum class Kind { kSensor, kBroker, kStream, kInference, kScanner, kBatch };
   std::string name;
   Kind kind = Kind::kSensor;
   PodMatch pods;
@@ -166,6 +166,12 @@ struct Workload {
   std::optional<PodMatch> scan;
   uint16_t port_from = 1, port_to = 1024;
   Duration start_after{0};
+  // batch: a run to completion (a Job's or CronJob's pod): reads
+  // `read_blocks` of the pod volume `read_volume` (if given), spends `cpu`
+  // of one core's time on its node, then the pod has Succeeded.
+  Duration cpu = std::chrono::seconds(1);
+  std::string read_volume;
+  uint32_t read_blocks = 0;
   // Every kind: memory the workload holds while it runs.
   int64_t memory_bytes = 0;
   model::SourcePos pos;

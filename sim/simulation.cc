@@ -566,6 +566,9 @@ class Simulation::Impl final : public PodRouter {
       quantiles("storage.write_latency_ms", c.write_ms, all_write_);
       for (double s : c.model_load_s) Record("workload.model_load_s", s, w);
       c.model_load_s.clear();
+      for (double s : c.job_s) Record("workload.job_s", s, w);
+      c.job_s.clear();
+      if (c.jobs_done) Record("workload.jobs_done", static_cast<double>(c.jobs_done), w);
       if (c.volume_writes) Record("storage.writes", static_cast<double>(c.volume_writes), w);
     }
     last_sample_ = now;

@@ -426,6 +426,58 @@ class InferenceModel final : public WorkloadModel {
   std::vector<Request> waiting_;
 };
 
+// A run to completion: its input read block after block, then its cpu
+// spent; `done` once both are.
+class BatchModel final : public WorkloadModel {
+ public:
+  BatchModel(const Context& c, bool again, std::function<void()> done)
+      : WorkloadModel(c), volume_(Volume(c.run, c.spec.read_volume)), io_(c.run.io), again_(again),
+        done_(std::move(done)) {
+    Begin();
+  }
+
+ private:
+  void Begin() {
+    started_ = ToNanos(env_.now());
+    ReadNext(0);
+  }
+
+  uint32_t Blocks() const { return volume_ && io_ ? std::min(spec_.read_blocks, volume_->blocks) : 0; }
+
+  void ReadNext(uint32_t block) {
+    if (block >= Blocks()) {
+      Work(spec_.cpu, [this] { Finish(); });
+      return;
+    }
+    io_->Read(volume_->volume, block, [this, block, alive = alive_](StatusOr<Bytes> data) {
+      if (!*alive) return;
+      if (data.ok()) {
+        ++counters_.volume_reads;
+        ReadNext(block + 1);
+      } else {
+        ++counters_.volume_read_errors;
+        After(std::chrono::seconds(1), [this, block] { ReadNext(block); });  // the volume may fail over
+      }
+    });
+  }
+
+  void Finish() {
+    ++counters_.jobs_done;
+    counters_.job_s.push_back(MillisSince(env_, started_) / 1000);
+    if (again_) {
+      Begin();
+      return;
+    }
+    done_();
+  }
+
+  const cluster::VolumeMount* volume_;
+  cluster::VolumeAccess* io_;
+  const bool again_;  // restartPolicy Always: the container runs again
+  std::function<void()> done_;
+  int64_t started_ = 0;
+};
+
 // Probes every port of the range on each pod of its targets in turn (a
 // vertical scan per host), one connection attempt each `interval`.
 class ScannerModel final : public WorkloadModel {
@@ -506,9 +558,24 @@ void SimRuntime::Launch(const std::string& key) {
       case Workload::Kind::kStream: pod.models.push_back(std::make_unique<StreamModel>(c)); break;
       case Workload::Kind::kInference: pod.models.push_back(std::make_unique<InferenceModel>(c)); break;
       case Workload::Kind::kScanner: pod.models.push_back(std::make_unique<ScannerModel>(c)); break;
+      case Workload::Kind::kBatch:
+        ++pod.batch_running;
+        pod.models.push_back(std::make_unique<BatchModel>(c, run.pod.spec.restart_policy == "Always",
+                                                          [this, key] { BatchDone(key); }));
+        break;
     }
   }
   if (reporter_) reporter_(key, cluster::PodReport{cluster::PodPhase::kRunning, "Started", 0});
+}
+
+// The pod has Succeeded once every batch workload in it is done; told on
+// the next turn, not from inside the model's own callback.
+void SimRuntime::BatchDone(const std::string& key) {
+  auto it = pods_.find(key);
+  if (it == pods_.end() || --it->second.batch_running > 0) return;
+  env_.Schedule(Duration::zero(), [this, key] {
+    if (pods_.count(key) && reporter_) reporter_(key, cluster::PodReport{cluster::PodPhase::kSucceeded, "Completed", 0});
+  });
 }
 
 void SimRuntime::Stop(const std::string& pod_key) {

@@ -15,7 +15,12 @@
 //   stream     takes messages, spends cpu on each, counts them per window;
 //   inference  reads its model from a (shared) volume before serving, then
 //              per request reads one model block, spends a service_time
-//              drawn from its distribution on the node's cpu, and answers.
+//              drawn from its distribution on the node's cpu, and answers;
+//   batch      runs to completion, as a Job's pod does: reads its input
+//              blocks from a volume (if any), spends `cpu` on the node's
+//              cpu, and the pod is reported Succeeded (under restartPolicy
+//              Always the container runs again instead, as a kubelet
+//              restarts it), counting jobs_done and each run's job_s.
 //
 // Cpu: each node's cores (its allocatable cpu) serve work in arrival order,
 // so a busy node makes every workload on it slower. Memory: each running
@@ -97,11 +102,13 @@ struct WorkloadCounters {
   uint64_t connect_failures = 0, no_target = 0;
   uint64_t volume_writes = 0, volume_write_errors = 0, volume_reads = 0, volume_read_errors = 0;
   uint64_t models_loaded = 0;
+  uint64_t jobs_done = 0;          // batch: runs completed
   // Since the last sample (the simulation takes and clears them).
   std::vector<double> publish_ms;  // sensor -> broker
   std::vector<double> e2e_ms;      // sensor -> broker -> inference answered
   std::vector<double> write_ms;    // a broker's volume write, acknowledged
   std::vector<double> model_load_s;
+  std::vector<double> job_s;       // batch: start to completion of each run
   uint64_t window_messages = 0;    // stream: messages of windows closed since
 };
 struct WorkloadStats {
@@ -129,8 +136,10 @@ class SimRuntime final : public cluster::WorkloadRuntime {
     TimerId start = kNoTimer;
     uint32_t ip = 0;
     std::vector<std::unique_ptr<WorkloadModel>> models;
+    int batch_running = 0;  // batch models not done yet
   };
   void Launch(const std::string& key);
+  void BatchDone(const std::string& key);
 
   Env& env_;
   const Scenario& scenario_;

@@ -17,7 +17,8 @@ namespace fs = std::filesystem;
 
 constexpr const char* kSummary =
     "Loads Kubernetes-style manifests (Namespace, ServiceAccount, Node, Pod,\n"
-    "Deployment, DaemonSet, StatefulSet, NetworkPolicy, Calico NetworkPolicy, GlobalNetworkPolicy, Tier,\n"
+    "Deployment, DaemonSet, StatefulSet, Job, CronJob, NetworkPolicy, Calico NetworkPolicy,\n"
+    "GlobalNetworkPolicy, Tier,\n"
     "NetworkSet and GlobalNetworkSet, StorageClass, PersistentVolumeClaim,\n"
     "VolumeSnapshot, PriorityClass, Stork's SchedulePolicy; also a v1 List of them)\n"
     "and prints one line per object loaded, then a warning for each field edgebed\n"

@@ -288,6 +288,84 @@ Status Decode(ByteView b, PodReport* p) {
   return End(r, "pod report");
 }
 
+Bytes Encode(const JobStatusRecord& s) {
+  Writer w;
+  Begin(w);
+  w.PutString(s.uid);
+  w.PutI64(s.start_ns);
+  w.PutI64(s.finish_ns);
+  w.PutU32(static_cast<uint32_t>(s.succeeded));
+  w.PutU32(static_cast<uint32_t>(s.failed));
+  w.PutString(s.condition);
+  w.PutString(s.reason);
+  w.PutString(s.message);
+  w.PutVarint(s.counted.size());
+  for (const std::string& pod : s.counted) w.PutString(pod);
+  w.PutVarint(s.completed_indexes.size());
+  for (int32_t i : s.completed_indexes) w.PutU32(static_cast<uint32_t>(i));
+  w.PutU32(static_cast<uint32_t>(s.failures_since_success));
+  w.PutI64(s.last_failure_ns);
+  return std::move(w).Finish();
+}
+
+Status Decode(ByteView b, JobStatusRecord* s) {
+  // A Job's pods and indexes: upstream bounds an Indexed Job at 100000.
+  constexpr uint64_t kMaxPods = 1u << 20;
+  Reader r(b);
+  if (Status st = Start(r, "job status"); !st.ok()) return st;
+  uint32_t succeeded = 0, failed = 0, failures = 0;
+  uint64_t n = 0;
+  r.GetString(kMaxName, &s->uid);
+  r.GetI64(&s->start_ns);
+  r.GetI64(&s->finish_ns);
+  r.GetU32(&succeeded);
+  r.GetU32(&failed);
+  r.GetString(kMaxName, &s->condition);
+  r.GetString(kMaxName, &s->reason);
+  r.GetString(kMaxName, &s->message);
+  r.GetBoundedVarint(kMaxPods, &n);
+  s->counted.clear();
+  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
+    std::string pod;
+    r.GetString(kMaxName, &pod);
+    s->counted.push_back(std::move(pod));
+  }
+  r.GetBoundedVarint(kMaxPods, &n);
+  s->completed_indexes.clear();
+  for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
+    uint32_t index = 0;
+    r.GetU32(&index);
+    s->completed_indexes.push_back(static_cast<int32_t>(index));
+  }
+  r.GetU32(&failures);
+  r.GetI64(&s->last_failure_ns);
+  if (!r.status().ok()) return r.status();
+  if (succeeded > INT32_MAX || failed > INT32_MAX || failures > INT32_MAX) return Corruption("job status: count out of range");
+  s->succeeded = static_cast<int32_t>(succeeded);
+  s->failed = static_cast<int32_t>(failed);
+  s->failures_since_success = static_cast<int32_t>(failures);
+  return End(r, "job status");
+}
+
+Bytes Encode(const CronJobStatusRecord& s) {
+  Writer w;
+  Begin(w);
+  w.PutI64(s.created_unix);
+  w.PutI64(s.last_schedule_unix);
+  w.PutI64(s.last_successful_unix);
+  return std::move(w).Finish();
+}
+
+Status Decode(ByteView b, CronJobStatusRecord* s) {
+  Reader r(b);
+  if (Status st = Start(r, "cronjob status"); !st.ok()) return st;
+  r.GetI64(&s->created_unix);
+  r.GetI64(&s->last_schedule_unix);
+  r.GetI64(&s->last_successful_unix);
+  if (!r.status().ok()) return r.status();
+  return End(r, "cronjob status");
+}
+
 Bytes Encode(const BackupRequest& q) {
   Writer w;
   Begin(w);

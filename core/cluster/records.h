@@ -100,6 +100,34 @@ struct BackupReport {
 Bytes Encode(const BackupReport& r);
 Status Decode(ByteView b, BackupReport* r);
 
+// The status the Job controller keeps of a Job ("s/Job/<namespace>/<name>"),
+// so that a restarted server goes on counting where it stopped: each
+// terminated pod is counted once, by name, in the same commit as the counts.
+struct JobStatusRecord {
+  std::string uid;                 // the controller-uid its pods are labelled with
+  int64_t start_ns = -1;           // when it first ran (server clock); -1: not yet (or suspended)
+  int64_t finish_ns = -1;          // when it completed or failed
+  int32_t succeeded = 0, failed = 0;
+  std::string condition;           // "", "Complete" or "Failed"
+  std::string reason, message;     // of the condition: BackoffLimitExceeded, DeadlineExceeded
+  std::vector<std::string> counted;          // pods whose termination is counted
+  std::vector<int32_t> completed_indexes;    // Indexed mode, ascending
+  int32_t failures_since_success = 0;        // the pod back-off grows with these
+  int64_t last_failure_ns = -1;
+};
+Bytes Encode(const JobStatusRecord& s);
+Status Decode(ByteView b, JobStatusRecord* s);
+
+// The status the CronJob controller keeps ("s/CronJob/<namespace>/<name>"),
+// on the wall clock (seconds since 1970, UTC).
+struct CronJobStatusRecord {
+  int64_t created_unix = 0;        // when the controller first saw it: no run is due before
+  int64_t last_schedule_unix = -1; // the newest scheduled time a Job was made for
+  int64_t last_successful_unix = -1;  // when a Job of it last completed
+};
+Bytes Encode(const CronJobStatusRecord& s);
+Status Decode(ByteView b, CronJobStatusRecord* s);
+
 // The server's status of a node, kept in its datastore beside the Node.
 struct NodeStatus {
   std::string pod_cidr;

@@ -7,7 +7,13 @@
 // plainest model: a container takes a seeded start-up time (image pull and
 // start), then runs until stopped — or, for a pod whose restartPolicy is not
 // Always and that carries the annotation edgebed.io/run-seconds, runs that
-// long and completes.
+// long and exits, with the code edgebed.io/exit-code says (0 when absent),
+// or 1 for each of its first edgebed.io/failures runs. Exit 0 completes the
+// pod (Succeeded). Any other code fails it under restartPolicy Never
+// (Failed, reason Error); under OnFailure the container is restarted in
+// place as the kubelet does, after its crash-loop back-off (10 s, doubling
+// per restart, at most 5 min; Running, reason CrashLoopBackOff, meanwhile),
+// and the pod's restart count goes up by one when it starts again.
 #pragma once
 
 #include <functional>
@@ -66,7 +72,14 @@ class ModelRuntime final : public WorkloadRuntime {
  private:
   struct Pod {
     std::vector<TimerId> timers;
+    Duration run{};           // how long each run of the container lasts
+    bool restart_in_place = false;  // restartPolicy OnFailure
+    int exit_code = 0;        // what a run ends with, past the failures
+    int failures = 0;         // runs that end with a failure first
+    int runs = 0;
+    uint32_t restarts = 0;
   };
+  void Exit(const std::string& key);
   Env& env_;
   ModelRuntimeOptions options_;
   Reporter reporter_;

@@ -1,6 +1,8 @@
 #include "core/cluster/server.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -10,6 +12,7 @@
 #include "core/cluster/protocol.h"
 #include "core/cluster/records.h"
 #include "core/cluster/sync.h"
+#include "core/model/cron.h"
 #include "core/model/emit.h"
 #include "core/policy/inventory.h"
 #include "core/sched/daemon.h"
@@ -26,6 +29,7 @@ using model::Object;
 constexpr const char* kUnreachableTaint = "node.kubernetes.io/unreachable";
 constexpr const char* kOwnerAnnotation = "edgebed.io/owned-by";
 constexpr const char* kTemplateHashLabel = "pod-template-hash";
+constexpr const char* kCompletionIndex = "batch.kubernetes.io/job-completion-index";
 using sched::kRevisionHashLabel;  // a DaemonSet's and a StatefulSet's pods
 
 // The kind as a key segment: Calico's namespaced policy is told apart from
@@ -107,7 +111,7 @@ class Server::Impl {
 
   ~Impl() {
     env_.Unlisten(kServerPort);
-    for (TimerId t : {monitor_timer_, resend_timer_, reconcile_timer_, backoff_timer_})
+    for (TimerId t : {monitor_timer_, resend_timer_, reconcile_timer_, backoff_timer_, wake_timer_})
       if (t != kNoTimer) env_.Cancel(t);
   }
 
@@ -130,6 +134,7 @@ class Server::Impl {
       volumes_->Open([this, done](Status vs) {
         if (!vs.ok()) env_.RecordEvent("cluster.volume_state_lost", vs.ToString());
         storage::SnapshotScheduler::Options so;
+        so.wall_epoch = o_.wall_epoch;
         so.on_ready = [this](const std::string& volume, const std::string& schedule,
                              const storage::SnapshotRecord& snap) { OnScheduledSnapshot(volume, schedule, snap); };
         snapshot_schedules_ = std::make_unique<storage::SnapshotScheduler>(env_, *volumes_, std::move(so));
@@ -189,7 +194,17 @@ class Server::Impl {
     }
     for (const Record& r : store.List("s/Pod/")) {
       PodReport report;
-      if (Decode(r.value, &report).ok()) reports_[r.key.substr(6)] = report;
+      if (!Decode(r.value, &report).ok()) continue;
+      reports_[r.key.substr(6)] = report;
+      if (Terminal(report.phase)) terminal_.insert(r.key.substr(6));
+    }
+    for (const Record& r : store.List("s/Job/")) {
+      JobStatusRecord status;
+      if (Decode(r.value, &status).ok()) job_status_[r.key.substr(2)] = status;
+    }
+    for (const Record& r : store.List("s/CronJob/")) {
+      CronJobStatusRecord status;
+      if (Decode(r.value, &status).ok()) cron_status_[r.key.substr(2)] = status;
     }
     for (const Record& r : store.List("s/CloudBackup/")) {
       BackupReport report;
@@ -199,6 +214,7 @@ class Server::Impl {
       c.newest_snapshot = report.snapshot;
     }
     for (const Recovered& r : objects) Take(r.object, r.manifest);
+    for (auto it = terminal_.begin(); it != terminal_.end();) it = pods_.count(*it) ? std::next(it) : terminal_.erase(it);
     for (const auto& [key, report] : reports_)
       if (report.phase == PodPhase::kRunning && pods_.count(key)) {
         running_.insert(key);
@@ -333,6 +349,69 @@ class Server::Impl {
     return out;
   }
 
+  std::vector<JobInfo> Jobs() const {
+    std::vector<JobInfo> out;
+    const std::string prefix = "o/Job/";
+    for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+      const auto& job = std::get<model::Job>(it->second);
+      const std::string owner = it->first.substr(2);
+      JobInfo info;
+      info.namespace_ = job.meta.namespace_;
+      info.name = job.meta.name;
+      auto cron = job.meta.annotations.find(kOwnerAnnotation);
+      if (cron != job.meta.annotations.end()) info.owner = cron->second;
+      for (const std::string& k : OwnedBy(owner)) {
+        if (terminal_.count(k)) continue;
+        ++info.active;
+        auto r = reports_.find(k);
+        if (r == reports_.end()) continue;
+        info.ready += r->second.phase == PodPhase::kRunning && r->second.reason != "CrashLoopBackOff";
+        info.restarts += r->second.restarts;
+      }
+      auto st = job_status_.find(owner);
+      if (st != job_status_.end()) {
+        const JobStatusRecord& s = st->second;
+        info.succeeded = s.succeeded;
+        info.failed = s.failed;
+        info.condition = s.condition;
+        info.reason = s.reason;
+        info.message = s.message;
+        info.completed_indexes = s.completed_indexes;
+        info.start_ns = s.start_ns;
+        (s.condition == "Complete" ? info.completion_ns : info.failed_ns) = s.finish_ns;
+      }
+      if (info.condition.empty() && job.spec.suspend) info.condition = "Suspended";
+      out.push_back(std::move(info));
+    }
+    return out;
+  }
+
+  std::vector<CronJobInfo> CronJobs() const {
+    std::vector<CronJobInfo> out;
+    const std::string prefix = "o/CronJob/";
+    for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+      const auto& cj = std::get<model::CronJob>(it->second);
+      const std::string owner = it->first.substr(2);
+      CronJobInfo info;
+      info.namespace_ = cj.meta.namespace_;
+      info.name = cj.meta.name;
+      if (auto jobs = cron_jobs_.find(owner); jobs != cron_jobs_.end())
+        for (const std::string& job : jobs->second) {
+          auto st = job_status_.find(job);
+          if (st == job_status_.end() || st->second.condition.empty()) info.active.push_back(job.substr(job.rfind('/') + 1));
+        }
+      if (auto st = cron_status_.find(owner); st != cron_status_.end()) {
+        info.last_schedule_unix = st->second.last_schedule_unix;
+        info.last_successful_unix = st->second.last_successful_unix;
+      }
+      model::CronSchedule schedule;
+      std::string why;
+      if (!cj.suspend && model::ParseCron(cj.schedule, &schedule, &why)) info.next_schedule_unix = schedule.Next(WallNow());
+      out.push_back(std::move(info));
+    }
+    return out;
+  }
+
   const ServerStats& stats() const { return stats_; }
   const storage::VolumeController& volumes() const { return *volumes_; }
   std::vector<CloudBackupInfo> CloudBackups() const {
@@ -356,6 +435,9 @@ class Server::Impl {
     std::string owner;  // "Deployment/<name>", or empty
     Time created{};
     bool startup_recorded = false;
+    // Terminated (or recovered terminated): out of the scheduler, its node's
+    // view and the policy world, its address given back.
+    bool released = false;
   };
   struct NodeEntry {
     model::Node node;
@@ -442,6 +524,7 @@ class Server::Impl {
   // says; its binding and address are kept from what the cluster gave it.
   Status Admit(Object& object) {
     if (auto* svc = std::get_if<model::Service>(&object)) return AdmitService(*svc);
+    if (auto* job = std::get_if<model::Job>(&object)) return AdmitJob(*job);
     auto* pod = std::get_if<model::Pod>(&object);
     if (!pod) return Status::Ok();
     auto it = pods_.find(PodKey(pod->meta.namespace_, pod->meta.name));
@@ -550,6 +633,26 @@ class Server::Impl {
     return Status::Ok();
   }
 
+  // A Job's completions, completion mode and pod template cannot change once
+  // it exists, as upstream's validation says; parallelism, suspend, the
+  // deadline, the back-off limit and the TTL may.
+  Status AdmitJob(const model::Job& job) const {
+    auto it = objects_.find(ObjectKey("Job", job.meta.namespace_, job.meta.name));
+    if (it == objects_.end()) return Status::Ok();
+    const auto& old = std::get<model::Job>(it->second);
+    model::Job mutated = job;
+    mutated.meta = old.meta;
+    mutated.spec.parallelism = old.spec.parallelism;
+    mutated.spec.suspend = old.spec.suspend;
+    mutated.spec.active_deadline_seconds = old.spec.active_deadline_seconds;
+    mutated.spec.backoff_limit = old.spec.backoff_limit;
+    mutated.spec.ttl_seconds_after_finished = old.spec.ttl_seconds_after_finished;
+    if (Equal(Object(mutated), Object(old))) return Status::Ok();
+    return InvalidArgument("Job " + job.meta.namespace_ + "/" + job.meta.name +
+                           ": field is immutable: a Job's completions, completionMode and template cannot change once "
+                           "it exists; delete the Job and create it again");
+  }
+
   // Priority admission of a new pod (upstream's Priority admission plugin):
   // its class, or the global default, gives spec.priority and
   // spec.preemptionPolicy; a class that does not exist refuses the pod.
@@ -635,6 +738,14 @@ class Server::Impl {
       TakeTemplate("DaemonSet", ds->meta.namespace_, ds->meta.name, ds->pod_template);
     } else if (auto* ss = std::get_if<model::StatefulSet>(&object)) {
       TakeTemplate("StatefulSet", ss->meta.namespace_, ss->meta.name, ss->pod_template);
+    } else if (auto* job = std::get_if<model::Job>(&object)) {
+      TakeTemplate("Job", job->meta.namespace_, job->meta.name, job->spec.pod_template);
+      if (std::string cron = CronJobOf(*job); !cron.empty()) {
+        cron_jobs_[cron].insert(OwnerKey("Job", job->meta.namespace_, job->meta.name));
+        dirty_owners_.insert(cron);
+      }
+    } else if (auto* cj = std::get_if<model::CronJob>(&object)) {
+      dirty_owners_.insert(OwnerKey("CronJob", cj->meta.namespace_, cj->meta.name));
     } else if (IsPolicy(object)) {
       if (recovering_) (void)policy_.UpsertPolicy(key, object, manifest.empty() ? model::ToYaml(object) : manifest);
     } else if (auto* set = std::get_if<model::NetworkSet>(&object)) {
@@ -708,6 +819,10 @@ class Server::Impl {
     e.owner = it != pod.meta.annotations.end() ? it->second : owner;
     if (std::string o = OwnerKeyOf(e); !o.empty()) owned_[o].insert(key);
     if (existing == pods_.end() || e.created == Time{}) e.created = env_.now();
+    if (terminal_.count(key)) {
+      e.released = true;  // it ran to its end before: it holds nothing
+      return;
+    }
     const model::LabelSelector* selector = OwnerSelector(e);
     Status s = scheduler_->AddPod(pod, env_.now(), selector);
     if (!s.ok() && s.code() != StatusCode::kFailedPrecondition)
@@ -766,6 +881,7 @@ class Server::Impl {
   }
 
   void UnplacePod(const PodEntry& e) {
+    if (e.released) return;  // a terminated pod gave all this back when it ended
     const model::Pod& pod = e.pod;
     const std::string key = PodKey(pod.meta.namespace_, pod.meta.name);
     if (pod.spec.node_name.empty()) return;
@@ -848,6 +964,32 @@ class Server::Impl {
       // A StatefulSet's claims stay unless its retention policy says otherwise.
       if (const auto* ss = std::get_if<model::StatefulSet>(&object); ss && ss->when_deleted == "Delete")
         for (const std::string& claim : SetClaims(*ss)) DeleteClaimObject(ss->meta.namespace_, claim);
+    } else if (auto* job = std::get_if<model::Job>(&object)) {
+      const std::string owner = key.substr(2);
+      templates_.erase(owner);
+      auto owned = owned_.find(owner);
+      if (owned != owned_.end()) {
+        job_controller_removing_ = true;
+        for (const std::string& k : std::set<std::string>(owned->second)) RemovePod(k, "owner deleted");
+        job_controller_removing_ = false;
+      }
+      job_status_.erase(owner);
+      wake_.erase(owner);
+      Erase("s/" + owner);
+      if (std::string cron = CronJobOf(*job); !cron.empty()) {
+        cron_jobs_[cron].erase(owner);
+        dirty_owners_.insert(cron);
+      }
+    } else if (std::holds_alternative<model::CronJob>(object)) {
+      const std::string owner = key.substr(2);
+      auto jobs = cron_jobs_.find(owner);
+      if (jobs != cron_jobs_.end())
+        for (const std::string& job : std::set<std::string>(jobs->second))
+          if (objects_.count("o/" + job)) (void)RemoveObject("o/" + job);
+      cron_jobs_.erase(owner);
+      cron_status_.erase(owner);
+      wake_.erase(owner);
+      Erase("s/" + owner);
     } else if (auto* node = std::get_if<model::Node>(&object)) {
       NodeEntry& n = NodeNamed(node->meta.name);
       n.registered = false;
@@ -886,6 +1028,9 @@ class Server::Impl {
     if (it == pods_.end()) return;
     const model::Pod pod = it->second.pod;
     const std::string it_owner = it->second.owner;
+    const bool finished = terminal_.erase(key) > 0;
+    if (!finished && !job_controller_removing_ && it_owner.rfind("Job/", 0) == 0)
+      CountLostJobPod(OwnerKeyFor(it_owner, pod.meta.namespace_), key, why);
     (void)scheduler_->RemovePod(pod.meta.namespace_, pod.meta.name, env_.now());
     UnplacePod(it->second);
     pods_.erase(it);
@@ -990,6 +1135,8 @@ class Server::Impl {
         if (owner.rfind("Deployment/", 0) == 0) ReconcileDeployment(owner);
         if (owner.rfind("DaemonSet/", 0) == 0) ReconcileDaemonSet(owner);
         if (owner.rfind("StatefulSet/", 0) == 0) ReconcileStatefulSet(owner);
+        if (owner.rfind("Job/", 0) == 0) ReconcileJob(owner);
+        if (owner.rfind("CronJob/", 0) == 0) ReconcileCronJob(owner);
       }
     }
     Schedule();
@@ -1006,6 +1153,7 @@ class Server::Impl {
       schedules_dirty_ = false;
       ReconcileSchedules();
     }
+    ArmWake();
     Flush();
   }
 
@@ -1016,7 +1164,7 @@ class Server::Impl {
     return kind + "/" + ns + "/" + name;
   }
   static std::string OwnerKeyFor(const std::string& owner_ref, const std::string& ns) {
-    for (const char* kind : {"Deployment/", "DaemonSet/", "StatefulSet/"}) {
+    for (const char* kind : {"Deployment/", "DaemonSet/", "StatefulSet/", "Job/"}) {
       const size_t n = std::strlen(kind);
       if (owner_ref.compare(0, n, kind) == 0) return owner_ref.substr(0, n) + ns + "/" + owner_ref.substr(n);
     }
@@ -1349,6 +1497,428 @@ class Server::Impl {
       Kick();  // made again with the current template on the next pass
       if (ordered) return;
     }
+  }
+
+  // ---- Jobs and CronJobs ----------------------------------------------------------------
+
+  static bool Terminal(PodPhase phase) { return phase == PodPhase::kSucceeded || phase == PodPhase::kFailed; }
+
+  // A pod that ran to its end gives back what it held: upstream's scheduler
+  // no longer counts a finished pod toward its node's requests, and its
+  // network is gone. Its manifest and report stay, for its owner to count.
+  void ReleaseTerminated(const std::string& key, PodEntry& e, const PodReport& report) {
+    if (!terminal_.insert(key).second) return;
+    if (!e.released) {
+      (void)scheduler_->RemovePod(e.pod.meta.namespace_, e.pod.meta.name, env_.now());
+      UnplacePod(e);
+      e.released = true;
+    }
+    evict_at_.erase(key);
+    env_.RecordEvent("cluster.pod_finished", "pod=" + key + " node=" + e.pod.spec.node_name +
+                                                 " phase=" + PodPhaseName(report.phase) + " reason=" + report.reason);
+  }
+
+  // "CronJob/namespace/name" of the CronJob that made a Job, or "".
+  static std::string CronJobOf(const model::Job& job) {
+    auto it = job.meta.annotations.find(kOwnerAnnotation);
+    if (it == job.meta.annotations.end() || it->second.rfind("CronJob/", 0) != 0) return "";
+    return OwnerKey("CronJob", job.meta.namespace_, it->second.substr(8));
+  }
+
+  int64_t WallNow() const { return o_.wall_epoch + ToNanos(env_.now()) / 1'000'000'000; }
+  Time TimeOfWall(int64_t unix_seconds) const {
+    return Time(std::chrono::seconds(std::max<int64_t>(unix_seconds - o_.wall_epoch, 0)));
+  }
+
+  // Asks for `owner` to be reconciled again at `at` (the earliest asked wins).
+  void WakeAt(const std::string& owner, Time at) {
+    auto it = wake_.find(owner);
+    if (it == wake_.end() || at < it->second) wake_[owner] = at;
+  }
+
+  void ArmWake() {
+    if (wake_.empty()) return;
+    Time earliest = wake_.begin()->second;
+    for (const auto& [owner, at] : wake_) earliest = std::min(earliest, at);
+    if (wake_timer_ != kNoTimer) {
+      if (wake_timer_at_ <= earliest) return;
+      env_.Cancel(wake_timer_);
+    }
+    wake_timer_at_ = earliest;
+    wake_timer_ = env_.Schedule(std::max(earliest - env_.now(), Duration::zero()), [this] {
+      wake_timer_ = kNoTimer;
+      const Time now = env_.now();
+      for (auto it = wake_.begin(); it != wake_.end();) {
+        if (it->second <= now) {
+          dirty_owners_.insert(it->first);
+          it = wake_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      Kick();
+      ArmWake();
+    });
+  }
+
+  // An active pod of a Job that went without terminating (its node lost,
+  // preempted, deleted): upstream counts it as failed.
+  void CountLostJobPod(const std::string& owner, const std::string& pod_key, const std::string& why) {
+    auto st = job_status_.find(owner);
+    if (st == job_status_.end() || !st->second.condition.empty()) return;
+    ++st->second.failed;
+    ++st->second.failures_since_success;
+    st->second.last_failure_ns = ToNanos(env_.now());
+    Put("s/" + owner, ToString(Encode(st->second)));
+    env_.RecordEvent("cluster.job_pod_failed", "job=" + owner.substr(4) + " pod=" + pod_key + " reason=\"" + why + "\"");
+  }
+
+  std::string NewUid() {
+    const uint64_t a = env_.random().Next(), b = env_.random().Next();
+    char text[40];
+    std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                  static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                  static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+    return text;
+  }
+
+  static int32_t CompletionIndexOf(const model::Pod& pod) {
+    auto it = pod.meta.annotations.find(kCompletionIndex);
+    if (it == pod.meta.annotations.end() || it->second.empty() || it->second.size() > 9 ||
+        !std::all_of(it->second.begin(), it->second.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return -1;
+    return std::atoi(it->second.c_str());
+  }
+
+  // A Job's pod as upstream's controller makes it: generateName <job>- (or
+  // <job>-<index>- when Indexed), so the API server's five characters from
+  // its alphabet of consonants and digits, drawn here from the Env's seeded
+  // random source; the Job's name and uid as labels.
+  void CreateJobPod(const model::Job& job, const std::string& uid, int32_t index) {
+    static const char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+    model::Pod pod;
+    pod.meta.namespace_ = job.meta.namespace_;
+    pod.meta.labels = job.spec.pod_template.labels;
+    pod.meta.annotations = job.spec.pod_template.annotations;
+    for (const char* label : {"job-name", "batch.kubernetes.io/job-name"}) pod.meta.labels[label] = job.meta.name;
+    for (const char* label : {"controller-uid", "batch.kubernetes.io/controller-uid"}) pod.meta.labels[label] = uid;
+    std::string base = job.meta.name + "-";
+    if (index >= 0) {
+      pod.meta.labels[kCompletionIndex] = pod.meta.annotations[kCompletionIndex] = std::to_string(index);
+      base += std::to_string(index) + "-";
+    }
+    base = base.substr(0, 58);  // the API server keeps a generated name within 63
+    pod.spec = job.spec.pod_template.spec;
+    do {
+      pod.meta.name = base;
+      for (int i = 0; i < 5; ++i) pod.meta.name += kAlphabet[env_.random().Uniform(sizeof kAlphabet - 1)];
+    } while (pods_.count(PodKey(pod.meta.namespace_, pod.meta.name)));
+    CreateOwnedPod(std::move(pod), "Job/" + job.meta.name);
+  }
+
+  void RemoveJobPods(const std::vector<std::string>& keys, const std::string& why) {
+    job_controller_removing_ = true;
+    for (const std::string& k : keys) RemovePod(k, why);
+    job_controller_removing_ = false;
+  }
+
+  // The pod back-off after failures: 10 s, doubled for each failure since
+  // the last success, at most 6 minutes.
+  static Duration JobPodBackoff(int32_t failures) {
+    if (failures <= 0) return Duration::zero();
+    const Duration d = std::chrono::seconds(10) * (int64_t{1} << std::min(failures - 1, 10));
+    return std::min<Duration>(d, std::chrono::minutes(6));
+  }
+
+  void FinishJob(const std::string& owner, const model::Job& job, JobStatusRecord& st, const std::string& condition,
+                 const std::string& reason, const std::string& message) {
+    st.condition = condition;
+    st.reason = reason;
+    st.message = message;
+    st.finish_ns = ToNanos(env_.now());
+    env_.RecordEvent(condition == "Complete" ? "cluster.job_complete" : "cluster.job_failed",
+                     "job=" + owner.substr(4) + " succeeded=" + std::to_string(st.succeeded) +
+                         " failed=" + std::to_string(st.failed) + (reason.empty() ? "" : " reason=" + reason));
+    if (st.start_ns >= 0)
+      env_.RecordMetric("cluster.job_duration_s", ToSeconds(Duration(st.finish_ns - st.start_ns)),
+                        "job=" + owner.substr(4) + " condition=" + condition);
+    if (std::string cron = CronJobOf(job); !cron.empty()) {
+      if (condition == "Complete") {
+        CronJobStatusRecord& cs = cron_status_[cron];
+        cs.last_successful_unix = WallNow();
+        Put("s/" + cron, ToString(Encode(cs)));
+      }
+      dirty_owners_.insert(cron);
+    }
+    dirty_owners_.insert(owner);  // its TTL, on the next pass
+    Kick();
+  }
+
+  // A Job, as upstream's controller keeps it; see server.h.
+  void ReconcileJob(const std::string& owner) {
+    const Template* tmpl = nullptr;
+    const model::Job* found = Workload<model::Job>(owner, &tmpl);
+    if (!found) return;
+    const model::Job& job = *found;
+    const model::JobSpec& spec = job.spec;
+    const int64_t now_ns = ToNanos(env_.now());
+    JobStatusRecord& st = job_status_[owner];
+    const Bytes before = Encode(st);
+    if (st.uid.empty()) st.uid = NewUid();
+    const bool indexed = spec.completion_mode == "Indexed";
+    // Count each pod that terminated once, by name.
+    std::set<std::string> counted(st.counted.begin(), st.counted.end()), still_there;
+    std::set<int32_t> done(st.completed_indexes.begin(), st.completed_indexes.end()), active_indexes;
+    std::vector<std::string> active;
+    uint32_t restarts = 0;
+    for (const std::string& k : OwnedBy(owner)) {
+      const PodEntry& p = pods_.at(k);
+      const std::string& name = p.pod.meta.name;
+      auto r = reports_.find(k);
+      if (!terminal_.count(k) || r == reports_.end()) {
+        active.push_back(k);
+        if (r != reports_.end()) restarts += r->second.restarts;
+        if (indexed) active_indexes.insert(CompletionIndexOf(p.pod));
+        continue;
+      }
+      still_there.insert(name);
+      if (!counted.insert(name).second || !st.condition.empty()) continue;
+      if (r->second.phase == PodPhase::kSucceeded) {
+        if (indexed) {
+          const int32_t i = CompletionIndexOf(p.pod);
+          if (i >= 0 && spec.completions && i < *spec.completions) done.insert(i);
+        } else {
+          ++st.succeeded;
+        }
+        st.failures_since_success = 0;
+      } else {
+        ++st.failed;
+        ++st.failures_since_success;
+        st.last_failure_ns = now_ns;
+        env_.RecordEvent("cluster.job_pod_failed", "job=" + owner.substr(4) + " pod=" + k + " reason=" + r->second.reason);
+      }
+    }
+    // Pods counted and since deleted need no remembering: they cannot come back.
+    st.counted.clear();
+    for (const std::string& name : counted)
+      if (still_there.count(name)) st.counted.push_back(name);
+    if (indexed) {
+      st.completed_indexes.assign(done.begin(), done.end());
+      st.succeeded = static_cast<int32_t>(done.size());
+    }
+    if (!ReconcileJobPods(owner, job, st, active, active_indexes, restarts)) return;  // its TTL ran out: gone
+    if (const Bytes after = Encode(st); after != before) Put("s/" + owner, ToString(after));
+  }
+
+  // Removes, creates and finishes as the Job's state asks. False when the
+  // Job itself was deleted (ttlSecondsAfterFinished): `job` and `st` are
+  // gone then.
+  bool ReconcileJobPods(const std::string& owner, const model::Job& job, JobStatusRecord& st,
+                        const std::vector<std::string>& active, const std::set<int32_t>& active_indexes,
+                        uint32_t restarts) {
+    const model::JobSpec& spec = job.spec;
+    const int64_t now_ns = ToNanos(env_.now());
+    if (!st.condition.empty()) {
+      RemoveJobPods(active, "job " + st.condition);
+      if (spec.ttl_seconds_after_finished && st.finish_ns >= 0) {
+        const int64_t due = st.finish_ns + int64_t{*spec.ttl_seconds_after_finished} * 1'000'000'000;
+        if (now_ns >= due) {
+          env_.RecordEvent("cluster.job_ttl_expired", "job=" + owner.substr(4));
+          (void)RemoveObject("o/" + owner);
+          return false;
+        }
+        WakeAt(owner, Time(Duration(due)));
+      }
+      return true;
+    }
+    if (spec.suspend) {
+      RemoveJobPods(active, "job suspended");
+      st.start_ns = -1;  // upstream starts the clock of activeDeadlineSeconds again on resume
+      return true;
+    }
+    if (st.start_ns < 0) st.start_ns = now_ns;
+    // Failed: too many failures (or restarts in place), or active too long.
+    const bool in_place = spec.pod_template.spec.restart_policy == "OnFailure";
+    const bool restarts_exceeded =
+        in_place && (spec.backoff_limit == 0 ? restarts > 0 : restarts >= static_cast<uint32_t>(spec.backoff_limit));
+    if (st.failed > spec.backoff_limit || restarts_exceeded) {
+      FinishJob(owner, job, st, "Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit");
+      RemoveJobPods(active, "job failed: BackoffLimitExceeded");
+      return true;
+    }
+    if (spec.active_deadline_seconds && *spec.active_deadline_seconds < (int64_t{1} << 32)) {
+      const int64_t deadline = st.start_ns + *spec.active_deadline_seconds * 1'000'000'000;
+      if (now_ns >= deadline) {
+        FinishJob(owner, job, st, "Failed", "DeadlineExceeded", "Job was active longer than specified deadline");
+        RemoveJobPods(active, "job failed: DeadlineExceeded");
+        return true;
+      }
+      WakeAt(owner, Time(Duration(deadline)));
+    }
+    // Complete: enough successes, or (a work queue) one success and nothing left running.
+    const bool indexed = spec.completion_mode == "Indexed";
+    const int32_t succeeded = st.succeeded;
+    const bool complete = spec.completions ? succeeded >= *spec.completions : succeeded > 0 && active.empty();
+    if (complete) {
+      FinishJob(owner, job, st, "Complete", "", "");
+      RemoveJobPods(active, "job complete");
+      return true;
+    }
+    // How many should be active, and which indexes are still wanted.
+    std::vector<int32_t> wanted_indexes;
+    int32_t want = std::max(spec.parallelism, 0);
+    if (indexed) {
+      const std::set<int32_t> done(st.completed_indexes.begin(), st.completed_indexes.end());
+      int32_t pending = 0;
+      for (int32_t i = 0; i < *spec.completions; ++i) {
+        if (done.count(i)) continue;
+        ++pending;
+        if (!active_indexes.count(i)) wanted_indexes.push_back(i);
+      }
+      want = std::min(want, pending);
+    } else if (spec.completions) {
+      want = std::min(want, *spec.completions - succeeded);
+    } else if (succeeded > 0) {
+      want = static_cast<int32_t>(active.size());  // a work queue drains: no new pods
+    }
+    const int32_t have = static_cast<int32_t>(active.size());
+    if (have > want) {
+      // Parallelism went down: the pods that run least go first.
+      std::vector<std::string> by_progress = active;
+      std::stable_sort(by_progress.begin(), by_progress.end(),
+                       [&](const std::string& a, const std::string& b) { return Running(a) < Running(b); });
+      by_progress.resize(static_cast<size_t>(have - want));
+      RemoveJobPods(by_progress, "job parallelism lowered");
+      return true;
+    }
+    if (have == want) return true;
+    const Duration backoff = JobPodBackoff(st.failures_since_success);
+    if (backoff > Duration::zero() && st.last_failure_ns >= 0) {
+      const int64_t ready = st.last_failure_ns + backoff.count();
+      if (now_ns < ready) {
+        WakeAt(owner, Time(Duration(ready)));
+        return true;
+      }
+    }
+    for (int32_t n = 0; n < want - have; ++n) {
+      if (indexed && static_cast<size_t>(n) >= wanted_indexes.size()) break;
+      CreateJobPod(job, st.uid, indexed ? wanted_indexes[static_cast<size_t>(n)] : -1);
+    }
+    return true;
+  }
+
+  // The newest time of `schedule` in (after, until], found from `until`
+  // backwards in growing windows (there may be many since `after`).
+  static int64_t NewestScheduled(const model::CronSchedule& schedule, int64_t after, int64_t until) {
+    for (int64_t window = 3600;; window *= 2) {
+      const int64_t from = std::max(after, until - window);
+      int64_t newest = -1;
+      for (int64_t t = schedule.Next(from); t >= 0 && t <= until; t = schedule.Next(t)) newest = t;
+      if (newest >= 0 || from == after) return newest;
+    }
+  }
+
+  static std::string Rfc3339(int64_t unix_seconds) {
+    const CivilTime c = ToCivil(unix_seconds);
+    char text[32];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year, c.month, c.day, c.hour, c.minute,
+                  c.second);
+    return text;
+  }
+
+  // A CronJob, as upstream's controller keeps it; see server.h.
+  void ReconcileCronJob(const std::string& owner) {
+    auto object = objects_.find("o/" + owner);
+    if (object == objects_.end()) return;
+    const auto& cj = std::get<model::CronJob>(object->second);
+    CronJobStatusRecord& st = cron_status_[owner];
+    const Bytes before = Encode(st);
+    const int64_t now = WallNow();
+    if (st.created_unix == 0) st.created_unix = now;
+    // Its Jobs: the active ones, and the finished ones past the history limits go, oldest first.
+    std::vector<std::string> active;
+    std::vector<std::pair<int64_t, std::string>> succeeded, failed;
+    for (const std::string& job : cron_jobs_[owner]) {
+      auto js = job_status_.find(job);
+      if (js == job_status_.end() || js->second.condition.empty())
+        active.push_back(job);
+      else
+        (js->second.condition == "Complete" ? succeeded : failed).emplace_back(js->second.finish_ns, job);
+    }
+    const auto trim = [&](std::vector<std::pair<int64_t, std::string>>& finished, int32_t limit) {
+      std::sort(finished.begin(), finished.end());
+      for (size_t i = 0; i + static_cast<size_t>(std::max(limit, 0)) < finished.size(); ++i) {
+        env_.RecordEvent("cluster.cronjob_job_deleted", "cronjob=" + owner.substr(8) + " job=" + finished[i].second.substr(4) +
+                                                            " why=history limit");
+        if (objects_.count("o/" + finished[i].second)) (void)RemoveObject("o/" + finished[i].second);
+      }
+    };
+    trim(succeeded, cj.successful_jobs_history_limit);
+    trim(failed, cj.failed_jobs_history_limit);
+    const auto persist = [&] {
+      if (Encode(st) != before) Put("s/" + owner, ToString(Encode(st)));
+    };
+    model::CronSchedule schedule;
+    std::string why;
+    if (cj.suspend || !model::ParseCron(cj.schedule, &schedule, &why)) return persist();
+    if (const int64_t next = schedule.Next(now); next >= 0) WakeAt(owner, TimeOfWall(next));
+    // The newest time missed since the last run (or since the CronJob came,
+    // or since startingDeadlineSeconds ago), and how many were missed.
+    int64_t earliest = st.last_schedule_unix >= 0 ? st.last_schedule_unix : st.created_unix;
+    if (cj.starting_deadline_seconds) earliest = std::max(earliest, now - std::min<int64_t>(*cj.starting_deadline_seconds, now));
+    int64_t newest = -1;
+    int missed = 0;
+    for (int64_t t = schedule.Next(earliest); t >= 0 && t <= now && missed <= 100; t = schedule.Next(t)) {
+      newest = t;
+      ++missed;
+    }
+    if (missed > 100) {
+      newest = NewestScheduled(schedule, earliest, now);
+      env_.RecordEvent("cluster.cronjob_too_many_missed",
+                       "cronjob=" + owner.substr(8) + " missed=" + std::to_string(missed) + "+" +
+                           " (set or decrease spec.startingDeadlineSeconds, or check the clock)");
+    }
+    if (newest < 0) return persist();
+    const std::string run = owner + "@" + std::to_string(newest / 60);
+    if (cj.starting_deadline_seconds && newest + *cj.starting_deadline_seconds < now) {
+      if (skipped_runs_.insert(run).second)
+        env_.RecordEvent("cluster.cronjob_missed", "cronjob=" + owner.substr(8) + " scheduled=" + Rfc3339(newest) +
+                                                       " (past startingDeadlineSeconds)");
+      return persist();
+    }
+    if (cj.concurrency_policy == "Forbid" && !active.empty()) {
+      // Not run, and not counted as run: when the active Job ends, this time
+      // still runs if it is within the deadline.
+      if (skipped_runs_.insert(run).second)
+        env_.RecordEvent("cluster.cronjob_skipped", "cronjob=" + owner.substr(8) + " scheduled=" + Rfc3339(newest) +
+                                                        " active=" + active.front().substr(4) + " policy=Forbid");
+      return persist();
+    }
+    if (cj.concurrency_policy == "Replace")
+      for (const std::string& job : active) {
+        env_.RecordEvent("cluster.cronjob_job_deleted", "cronjob=" + owner.substr(8) + " job=" + job.substr(4) +
+                                                            " why=replaced");
+        if (objects_.count("o/" + job)) (void)RemoveObject("o/" + job);
+      }
+    model::Job job;
+    job.meta.namespace_ = cj.meta.namespace_;
+    job.meta.name = cj.meta.name + "-" + std::to_string(newest / 60);
+    job.meta.labels = cj.job_labels;
+    job.meta.annotations = cj.job_annotations;
+    job.meta.annotations[kOwnerAnnotation] = "CronJob/" + cj.meta.name;
+    job.meta.annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"] = Rfc3339(newest);
+    job.spec = cj.job_template;
+    Object o(job);
+    if (!objects_.count(ObjectKey(o))) {
+      Put(ObjectKey(o), model::ToYaml(o));
+      Take(o);
+      env_.RecordEvent("cluster.cronjob_job_created", "cronjob=" + owner.substr(8) + " job=" + job.meta.name +
+                                                          " scheduled=" + Rfc3339(newest) +
+                                                          " late_s=" + std::to_string(now - newest));
+      Kick();
+    }
+    st.last_schedule_unix = newest;
+    persist();
   }
 
   void CreateStatefulPod(const model::StatefulSet& ss, const std::string& hash, int64_t ordinal,
@@ -1835,7 +2405,7 @@ class Server::Impl {
 
   void ScheduleEvictions(const std::string& node_name, const NodeEntry& n) {
     for (const auto& [key, p] : pods_) {
-      if (p.pod.spec.node_name != node_name) continue;
+      if (p.pod.spec.node_name != node_name || p.released) continue;
       std::optional<int64_t> seconds = UnreachableToleration(p.pod, o_.default_toleration_seconds);
       if (!seconds) continue;  // tolerates it forever
       evict_at_[key] = n.not_ready_since + std::chrono::seconds(std::max<int64_t>(*seconds, 0));
@@ -2075,6 +2645,7 @@ class Server::Impl {
         services_dirty_.insert(p->second.pod.meta.namespace_);
       reports_[pod_key] = report;
       Put("s/Pod/" + pod_key, ToString(Encode(report)));
+      if (Terminal(report.phase)) ReleaseTerminated(pod_key, p->second, report);
       if (report.phase == PodPhase::kRunning)
         running_.insert(pod_key);
       else
@@ -2087,7 +2658,7 @@ class Server::Impl {
     }
     CheckRecoveries();
     // Every apply since the cluster last ran everything it holds is done.
-    if (!applies_.empty() && running_.size() == pods_.size()) {
+    if (!applies_.empty() && running_.size() + terminal_.size() == pods_.size()) {
       for (Time t : applies_) env_.RecordMetric("cluster.apply_to_running_s", ToSeconds(env_.now() - t));
       applies_.clear();
     }
@@ -2184,12 +2755,25 @@ class Server::Impl {
   // entry as every node's view holds it ("svc/<ns>/<name>").
   std::set<std::string> services_dirty_;
   std::map<std::string, Bytes> service_values_;
+  // Batch: pods that ran to their end, each Job's and CronJob's status (by
+  // Kind/namespace/name), a CronJob's Jobs, and when a controller wants to
+  // look again (a back-off, a deadline, a TTL, the next scheduled time).
+  std::set<std::string> terminal_;                              // pod keys
+  std::map<std::string, JobStatusRecord> job_status_;
+  std::map<std::string, CronJobStatusRecord> cron_status_;
+  std::map<std::string, std::set<std::string>> cron_jobs_;      // CronJob/ns/name -> Job/ns/name
+  std::set<std::string> skipped_runs_;                          // "CronJob/ns/name@minute" already told
+  std::map<std::string, Time> wake_;
+  Time wake_timer_at_{};
+  // Set while the Job controller removes pods itself (a finished, suspended
+  // or scaled-down Job): those are not failures.
+  bool job_controller_removing_ = false;
 
   std::map<uint64_t, WatchState> watches_;
   uint64_t next_watch_ = 1;
 
   TimerId monitor_timer_ = kNoTimer, resend_timer_ = kNoTimer, reconcile_timer_ = kNoTimer,
-          backoff_timer_ = kNoTimer;
+          backoff_timer_ = kNoTimer, wake_timer_ = kNoTimer;
   ServerStats stats_;
 };
 
@@ -2220,6 +2804,8 @@ std::optional<PodInfo> Server::FindPod(const std::string& ns, const std::string&
   return impl_->FindPod(ns, name);
 }
 std::vector<NodeInfo> Server::Nodes() const { return impl_->Nodes(); }
+std::vector<JobInfo> Server::Jobs() const { return impl_->Jobs(); }
+std::vector<CronJobInfo> Server::CronJobs() const { return impl_->CronJobs(); }
 const ServerStats& Server::stats() const { return impl_->stats(); }
 const storage::VolumeController& Server::volumes() const { return impl_->volumes(); }
 std::vector<CloudBackupInfo> Server::CloudBackups() const { return impl_->CloudBackups(); }

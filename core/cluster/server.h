@@ -46,6 +46,38 @@
 //   Ready while it runs on a Ready node, each with the targetPort resolved
 //   for it. A pod's change reaches the views of all nodes, as every
 //   kube-proxy watches every EndpointSlice.
+// - Jobs: pods named <job>-<5 random characters> (<job>-<index>-<5> when
+//   Indexed), labelled job-name, batch.kubernetes.io/job-name and the Job's
+//   controller-uid as upstream's; at most `parallelism` active and no more
+//   than the completions still wanted. A Succeeded pod counts toward
+//   completions, a Failed one (restartPolicy Never) toward backoffLimit and
+//   is replaced after upstream's back-off (10 s, doubling with each failure
+//   since the last success, at most 6 min); an active pod lost with its
+//   node or deleted counts as failed too, as upstream's tracking with
+//   finalizers counts it. Under OnFailure the node restarts the container
+//   in place (runtime.h) and the restarts of the active pods count instead:
+//   the Job fails once they reach backoffLimit (any restart when it is 0).
+//   More failures than backoffLimit: Failed, BackoffLimitExceeded; longer
+//   active than activeDeadlineSeconds: Failed, DeadlineExceeded; either
+//   way, and on completion, its active pods are removed (finished pods stay
+//   until the Job goes; ttlSecondsAfterFinished deletes it). The counts,
+//   the pods already counted and the conditions are kept under
+//   s/Job/<namespace>/<name>, so a restarted server counts nothing twice.
+// - CronJobs: the schedule is read on the wall clock ServerOptions::wall_epoch
+//   plus the Env's time (UTC), as the snapshot schedules read it. At each
+//   scheduled time a Job <cronjob>-<scheduled unix minutes> is made from the
+//   jobTemplate. Of the times missed since the last one (or since the
+//   CronJob was first seen, or startingDeadlineSeconds ago if later), only
+//   the newest runs; more than 100 missed records an event and still runs
+//   it, as upstream's controller does; one past its startingDeadlineSeconds
+//   is skipped. Forbid skips a run while a Job is active (the missed time
+//   runs when it finishes, within the deadline); Replace deletes the active
+//   Jobs first; suspend makes none. Finished Jobs past
+//   successfulJobsHistoryLimit / failedJobsHistoryLimit go with their pods.
+//   The last scheduled time is kept under s/CronJob/<namespace>/<name>.
+// - Pods that terminate (Succeeded, Failed) leave the scheduler's cache, their
+//   node's view and the policy world, and give back their address: as
+//   upstream, a finished pod no longer counts toward its node's requests.
 // - Scheduling: pending pods go through core/sched; the binding (spec.nodeName
 //   and an address from the node's pod CIDR) goes into the pod's manifest and
 //   so into the node's view.
@@ -88,6 +120,7 @@
 #include "core/model/loader.h"
 #include "core/sched/config.h"
 #include "core/storage/replication.h"
+#include "core/storage/schedule.h"
 
 namespace edgebed::cluster {
 
@@ -115,6 +148,30 @@ struct ServerOptions {
   NodeId object_store = kNoNode;
   std::string cloudsnap_bucket = "edgebed-cloudsnaps";
   uint32_t cloudsnap_full_every = 7;  // Portworx's: six incrementals, then a full one
+  // The wall clock (seconds since 1970, UTC) at the Env's time zero: what
+  // CronJob schedules and snapshot schedules read their calendar from.
+  int64_t wall_epoch = storage::UnixSeconds(2026, 1, 1);
+};
+
+// A Job as the API's status shows it.
+struct JobInfo {
+  std::string namespace_, name;
+  std::string owner;  // "CronJob/<name>", or empty
+  int32_t active = 0, ready = 0, succeeded = 0, failed = 0;
+  uint32_t restarts = 0;           // of its active pods' containers (OnFailure)
+  std::string condition;           // "", "Complete", "Failed", "Suspended"
+  std::string reason, message;     // of the condition
+  std::vector<int32_t> completed_indexes;  // Indexed
+  int64_t start_ns = -1, completion_ns = -1, failed_ns = -1;  // server clock; -1: not (yet)
+};
+
+// A CronJob as the API's status shows it (times on the wall clock).
+struct CronJobInfo {
+  std::string namespace_, name;
+  std::vector<std::string> active;     // its Jobs that have not finished
+  int64_t last_schedule_unix = -1;
+  int64_t last_successful_unix = -1;
+  int64_t next_schedule_unix = -1;     // -1: none due (suspended, or a date that never comes)
 };
 
 // The cloud backups of one volume with a cloud schedule.
@@ -204,6 +261,8 @@ class Server {
   std::vector<PodInfo> Pods() const;
   std::optional<PodInfo> FindPod(const std::string& ns, const std::string& name) const;
   std::vector<NodeInfo> Nodes() const;
+  std::vector<JobInfo> Jobs() const;
+  std::vector<CronJobInfo> CronJobs() const;
   const ServerStats& stats() const;
   // The storage control plane (for tests and tools that look at volumes).
   const storage::VolumeController& volumes() const;

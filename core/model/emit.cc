@@ -671,6 +671,46 @@ void Write(Writer& w, const StatefulSet& s) {
   }, IfEmpty::kBraces);
 }
 
+// A Job's spec, also a CronJob's jobTemplate.spec. completions is written
+// only when set: absent beside parallelism it means a work queue.
+void WriteJobSpec(Writer& w, const JobSpec& spec) {
+  w.Map("spec", [&] {
+    w.Int("completions", spec.completions);
+    w.Int("parallelism", spec.parallelism);
+    w.Int("backoffLimit", spec.backoff_limit);
+    w.Text("completionMode", spec.completion_mode);
+    w.Int("activeDeadlineSeconds", spec.active_deadline_seconds);
+    w.Int("ttlSecondsAfterFinished", spec.ttl_seconds_after_finished);
+    w.TrueIfSet("suspend", spec.suspend);
+    WritePodTemplate(w, spec.pod_template);
+  }, IfEmpty::kBraces);
+}
+
+void Write(Writer& w, const Job& job) {
+  WriteHead(w, "batch/v1", "Job", job.meta);
+  WriteJobSpec(w, job.spec);
+}
+
+void Write(Writer& w, const CronJob& c) {
+  WriteHead(w, "batch/v1", "CronJob", c.meta);
+  w.Map("spec", [&] {
+    w.Text("schedule", c.schedule);
+    if (c.time_zone) w.Text("timeZone", *c.time_zone);
+    w.Text("concurrencyPolicy", c.concurrency_policy);
+    w.TrueIfSet("suspend", c.suspend);
+    w.Int("startingDeadlineSeconds", c.starting_deadline_seconds);
+    w.Int("successfulJobsHistoryLimit", c.successful_jobs_history_limit);
+    w.Int("failedJobsHistoryLimit", c.failed_jobs_history_limit);
+    w.Map("jobTemplate", [&] {
+      w.Map("metadata", [&] {
+        w.TextMap("labels", c.job_labels);
+        w.TextMap("annotations", c.job_annotations);
+      });
+      WriteJobSpec(w, c.job_template);
+    }, IfEmpty::kBraces);
+  }, IfEmpty::kBraces);
+}
+
 void Write(Writer& w, const VolumeSnapshot& snapshot) {
   WriteHead(w, "snapshot.storage.k8s.io/v1", "VolumeSnapshot", snapshot.meta);
   w.Map("spec", [&] {

@@ -14,6 +14,7 @@
 
 #include "core/base/closest.h"
 #include "core/base/ip.h"
+#include "core/model/cron.h"
 #include "core/model/fields.h"
 
 namespace edgebed::model {
@@ -650,6 +651,126 @@ Service ParseService(Document& d) {
   });
   d.top.Ignored({"status"}, "status is set by the cluster");
   return svc;
+}
+
+// A Job's pod template (also a CronJob's): its pods run to completion, so
+// upstream refuses restartPolicy Always, which is also a pod's default.
+void ParseJobTemplate(Fields& s, PodTemplate* tmpl) {
+  s.Object("template", [&](Fields& t) {
+    t.Object("metadata", [&](Fields& m) {
+      m.StringMap("labels", &tmpl->labels);
+      CheckLabels(m, "labels", tmpl->labels, true);
+      m.StringMap("annotations", &tmpl->annotations);
+      m.Ignored({"name", "namespace", "creationTimestamp", "generateName"});
+    });
+    t.Object("spec", [&](Fields& ps) {
+      tmpl->spec = ParsePodSpec(ps);
+      if (tmpl->spec.restart_policy != "Always") return;
+      const bool written = ps.Has("restartPolicy");
+      ps.ctx().Error(written ? ps.Take("restartPolicy") : ps.node(), JoinPath(ps.path(), "restartPolicy"),
+                     std::string(written ? "Unsupported value: \"Always\"" : "Required value (a pod's default, Always, "
+                                                                             "is not allowed here)") +
+                         ": supported values: \"OnFailure\", \"Never\"; a Job's pods run to completion: write "
+                         "restartPolicy: Never (a failed pod is replaced) or OnFailure (its container restarts in "
+                         "place)");
+    }, true);
+  }, true);
+}
+
+// A Job's spec, also a CronJob's jobTemplate.spec, defaulted and checked
+// as upstream's API server does.
+void ParseJobSpec(Fields& s, JobSpec* spec) {
+  s.OptionalInt32("completions", &spec->completions, 0, INT32_MAX);
+  const bool parallelism_written = s.Has("parallelism");
+  s.Int32("parallelism", &spec->parallelism, 0, INT32_MAX);
+  // Neither written: one pod that must succeed once. Parallelism alone: a
+  // work queue, whose completions stay unset.
+  if (!spec->completions && !parallelism_written) spec->completions = 1;
+  s.Int32("backoffLimit", &spec->backoff_limit, 0, INT32_MAX);
+  s.Enum("completionMode", &spec->completion_mode, {"NonIndexed", "Indexed"});
+  if (s.Has("activeDeadlineSeconds")) {
+    int64_t seconds = 0;
+    if (s.Int("activeDeadlineSeconds", &seconds, 1, INT64_MAX)) spec->active_deadline_seconds = seconds;
+  }
+  s.OptionalInt32("ttlSecondsAfterFinished", &spec->ttl_seconds_after_finished, 0, INT32_MAX);
+  s.Bool("suspend", &spec->suspend);
+  ParseJobTemplate(s, &spec->pod_template);
+  if (spec->completion_mode == "Indexed") {
+    constexpr int32_t kMaxIndexed = 100000;  // upstream's bound on an Indexed Job's size
+    if (!spec->completions) {
+      s.ctx().Error(s.Take("completionMode"), JoinPath(s.path(), "completions"),
+                    "Required value: when completion mode is Indexed; write how many indexes must succeed");
+    } else if (*spec->completions > kMaxIndexed) {
+      s.ctx().Error(s.Take("completions"), JoinPath(s.path(), "completions"),
+                    "must be less than or equal to 100000 when completion mode is Indexed");
+    }
+    if (spec->parallelism > kMaxIndexed)
+      s.ctx().Error(s.Take("parallelism"), JoinPath(s.path(), "parallelism"),
+                    "must be less than or equal to 100000 when completion mode is Indexed");
+  }
+  s.Ignored({"selector", "manualSelector"}, "the cluster selects a Job's pods by the labels it gives them");
+  s.Ignored({"podFailurePolicy", "backoffLimitPerIndex", "maxFailedIndexes", "podReplacementPolicy", "successPolicy",
+             "managedBy"});
+}
+
+// A name that goes into a label value (job-name) or a longer name: upstream
+// limits it so that what is made from it stays valid.
+void CheckNameLength(Fields& top, const ObjectMeta& meta, size_t max, const std::string& why) {
+  if (meta.name.size() <= max) return;
+  YAML::Node metadata = top.Take("metadata");
+  top.ctx().Error(metadata.IsMap() && metadata["name"] ? metadata["name"] : top.node(), "metadata.name",
+                  "must be no more than " + std::to_string(max) + " characters (" + why + "); shorten it");
+}
+
+Job ParseJob(Document& d) {
+  Job job;
+  job.meta = d.meta;
+  CheckNameLength(d.top, d.meta, 63, "it is the job-name label of the Job's pods");
+  d.top.Object("spec", [&](Fields& s) { ParseJobSpec(s, &job.spec); }, true);
+  d.top.Ignored({"status"}, "status is set by the cluster");
+  return job;
+}
+
+CronJob ParseCronJob(Document& d) {
+  CronJob cj;
+  cj.meta = d.meta;
+  CheckNameLength(d.top, d.meta, 52, "its Jobs are named <name>-<scheduled minute>, 11 characters more");
+  d.top.Object("spec", [&](Fields& s) {
+    if (s.String("schedule", &cj.schedule, true) && s.Has("schedule")) {
+      CronSchedule schedule;
+      std::string why;
+      if (!ParseCron(cj.schedule, &schedule, &why))
+        s.ctx().Error(s.Take("schedule"), JoinPath(s.path(), "schedule"), "invalid schedule \"" + cj.schedule + "\": " + why);
+    }
+    std::optional<std::string> zone;
+    s.OptionalString("timeZone", &zone);
+    if (zone) {
+      cj.time_zone = zone;
+      if (*zone != "UTC" && *zone != "Etc/UTC")
+        s.ctx().Warn(s.Take("timeZone"), JoinPath(s.path(), "timeZone"),
+                     "\"" + *zone + "\": edgebed evaluates schedules in UTC only; the schedule runs as if it said "
+                     "Etc/UTC (shift its hours, or write timeZone: Etc/UTC)");
+    }
+    s.Enum("concurrencyPolicy", &cj.concurrency_policy, {"Allow", "Forbid", "Replace"});
+    s.Bool("suspend", &cj.suspend);
+    if (s.Has("startingDeadlineSeconds")) {
+      int64_t seconds = 0;
+      if (s.Int("startingDeadlineSeconds", &seconds, 0, INT64_MAX)) cj.starting_deadline_seconds = seconds;
+    }
+    s.Int32("successfulJobsHistoryLimit", &cj.successful_jobs_history_limit, 0, INT32_MAX);
+    s.Int32("failedJobsHistoryLimit", &cj.failed_jobs_history_limit, 0, INT32_MAX);
+    s.Object("jobTemplate", [&](Fields& t) {
+      t.Object("metadata", [&](Fields& m) {
+        m.StringMap("labels", &cj.job_labels);
+        CheckLabels(m, "labels", cj.job_labels, true);
+        m.StringMap("annotations", &cj.job_annotations);
+        m.Ignored({"name", "namespace", "creationTimestamp", "generateName"});
+      });
+      t.Object("spec", [&](Fields& js) { ParseJobSpec(js, &cj.job_template); }, true);
+    }, true);
+  }, true);
+  d.top.Ignored({"status"}, "status is set by the cluster");
+  return cj;
 }
 
 // Upstream refuses a list of policy types that names one twice.
@@ -1662,6 +1783,8 @@ const std::vector<KindInfo>& Kinds() {
       {"Deployment", "apps/v1", true, [](Document& d) -> Object { return ParseDeployment(d); }},
       {"DaemonSet", "apps/v1", true, [](Document& d) -> Object { return ParseDaemonSet(d); }},
       {"StatefulSet", "apps/v1", true, [](Document& d) -> Object { return ParseStatefulSet(d); }},
+      {"Job", "batch/v1", true, [](Document& d) -> Object { return ParseJob(d); }},
+      {"CronJob", "batch/v1", true, [](Document& d) -> Object { return ParseCronJob(d); }},
       {"NetworkPolicy", "networking.k8s.io/v1", true, [](Document& d) -> Object { return ParseNetworkPolicy(d); }},
       {"NetworkPolicy", "projectcalico.org/v3", true, [](Document& d) -> Object { return ParseCalicoPolicy(d, false); }},
       {"GlobalNetworkPolicy", "projectcalico.org/v3", false, [](Document& d) -> Object { return ParseCalicoPolicy(d, true); }},

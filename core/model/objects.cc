@@ -44,6 +44,18 @@ std::string Name(const ObjectMeta& m) {
   return m.namespace_.empty() ? m.name : m.namespace_ + "/" + m.name;
 }
 
+// "3 completions, 2 at a time of 1 container, ..., Never, backoffLimit 6".
+std::string JobSummary(const JobSpec& spec) {
+  std::string s = spec.completions ? Plural(static_cast<size_t>(*spec.completions), "completion")
+                                   : std::string("until one succeeds");
+  s += ", " + std::to_string(spec.parallelism) + " at a time of " + PodSpecSummary(spec.pod_template.spec) + ", " +
+       spec.pod_template.spec.restart_policy + ", backoffLimit " + std::to_string(spec.backoff_limit);
+  if (spec.completion_mode == "Indexed") s += ", Indexed";
+  if (spec.active_deadline_seconds) s += ", deadline " + std::to_string(*spec.active_deadline_seconds) + "s";
+  if (spec.suspend) s += ", suspended";
+  return s;
+}
+
 }  // namespace
 
 std::string SourcePos::ToString() const {
@@ -132,6 +144,28 @@ std::vector<Pod> ReplicaPods(const Deployment& d) {
   return pods;
 }
 
+std::vector<Pod> JobPods(const Job& job) {
+  std::vector<Pod> pods;
+  int32_t count = std::max(job.spec.parallelism, 0);
+  if (job.spec.completions) count = std::min(count, std::max(*job.spec.completions, 0));
+  if (job.spec.suspend) count = 0;
+  for (int32_t i = 0; i < count; ++i) {
+    Pod pod;
+    pod.meta.name = job.meta.name + "-" + std::to_string(i);
+    pod.meta.namespace_ = job.meta.namespace_;
+    pod.meta.labels = job.spec.pod_template.labels;
+    pod.meta.labels["job-name"] = job.meta.name;
+    pod.meta.labels["batch.kubernetes.io/job-name"] = job.meta.name;
+    if (job.spec.completion_mode == "Indexed")
+      pod.meta.labels["batch.kubernetes.io/job-completion-index"] = std::to_string(i);
+    pod.meta.annotations = job.spec.pod_template.annotations;
+    pod.meta.pos = job.meta.pos;
+    pod.spec = job.spec.pod_template.spec;
+    pods.push_back(std::move(pod));
+  }
+  return pods;
+}
+
 std::string KindOf(const Object& object) {
   return std::visit(
       Overloaded{[](const Namespace&) { return std::string("Namespace"); },
@@ -142,6 +176,8 @@ std::string KindOf(const Object& object) {
                  [](const Deployment&) { return std::string("Deployment"); },
                  [](const DaemonSet&) { return std::string("DaemonSet"); },
                  [](const StatefulSet&) { return std::string("StatefulSet"); },
+                 [](const Job&) { return std::string("Job"); },
+                 [](const CronJob&) { return std::string("CronJob"); },
                  [](const NetworkPolicy&) { return std::string("NetworkPolicy"); },
                  [](const CalicoPolicy& p) {
                    return std::string(p.global ? "GlobalNetworkPolicy" : "NetworkPolicy");
@@ -216,6 +252,11 @@ std::string Summarize(const Object& object) {
             return Plural(static_cast<size_t>(s.replicas), "replica") + " of " + PodSpecSummary(s.pod_template.spec) +
                    (s.volume_claim_templates.empty() ? "" : ", " + Plural(s.volume_claim_templates.size(), "claim template")) +
                    ", " + s.pod_management_policy + ", " + s.update_strategy;
+          },
+          [](const Job& j) { return JobSummary(j.spec); },
+          [](const CronJob& c) {
+            return "\"" + c.schedule + "\" (" + c.concurrency_policy + (c.suspend ? ", suspended" : "") + "), " +
+                   JobSummary(c.job_template);
           },
           [](const NetworkPolicy& p) {
             std::string types;

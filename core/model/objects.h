@@ -420,6 +420,49 @@ struct StatefulSet {
   int32_t ordinals_start = 0;
 };
 
+// batch/v1 Job: runs pods to completion. `completions` pods must succeed
+// (absent with parallelism given: a work queue, done once any pod has
+// succeeded and none is left running); at most `parallelism` run at once.
+// A failed pod is replaced after an exponential back-off; past
+// `backoff_limit` failures (or container restarts, for restartPolicy
+// OnFailure) the Job fails, as it does past `active_deadline_seconds`.
+// Indexed completion mode gives each pod an index 0..completions-1 that
+// must succeed once. Defaults as upstream's: completions and parallelism 1
+// when neither is written, backoffLimit 6, NonIndexed.
+struct JobSpec {
+  std::optional<int32_t> completions;
+  int32_t parallelism = 1;
+  int32_t backoff_limit = 6;
+  std::string completion_mode = "NonIndexed";  // or Indexed
+  std::optional<int64_t> active_deadline_seconds;
+  std::optional<int32_t> ttl_seconds_after_finished;
+  bool suspend = false;
+  PodTemplate pod_template;  // restartPolicy OnFailure or Never
+};
+struct Job {
+  ObjectMeta meta;
+  JobSpec spec;
+};
+
+// batch/v1 CronJob: makes a Job from `job_template` at every time its
+// `schedule` (standard cron syntax, core/model/cron.h; UTC) names, named
+// <cronjob>-<the scheduled time in minutes since 1970>. concurrencyPolicy
+// Allow runs them side by side, Forbid skips a run while one is active,
+// Replace stops the active one first. Finished Jobs beyond the history
+// limits are deleted with their pods.
+struct CronJob {
+  ObjectMeta meta;
+  std::string schedule;
+  std::optional<std::string> time_zone;  // only UTC is modelled
+  std::string concurrency_policy = "Allow";  // Allow, Forbid, Replace
+  bool suspend = false;
+  std::optional<int64_t> starting_deadline_seconds;
+  int32_t successful_jobs_history_limit = 3;
+  int32_t failed_jobs_history_limit = 1;
+  Labels job_labels, job_annotations;  // jobTemplate.metadata
+  JobSpec job_template;
+};
+
 struct VolumeSnapshot {
   ObjectMeta meta;
   std::string source_pvc;      // persistentVolumeClaimName
@@ -527,7 +570,8 @@ struct KubeSchedulerConfiguration {
   std::vector<SchedulerProfile> profiles;
 };
 
-using Object = std::variant<Namespace, ServiceAccount, Node, Pod, Service, Deployment, DaemonSet, StatefulSet, NetworkPolicy,
+using Object = std::variant<Namespace, ServiceAccount, Node, Pod, Service, Deployment, DaemonSet, StatefulSet, Job, CronJob,
+                            NetworkPolicy,
                             CalicoPolicy, Tier, NetworkSet, StorageClass, PersistentVolumeClaim,
                             VolumeSnapshot, PriorityClass, SchedulePolicy, KubeSchedulerConfiguration>;
 
@@ -547,6 +591,12 @@ PersistentVolumeClaim StatefulClaim(const StatefulSet& set, const PersistentVolu
 Pod StatefulPod(const StatefulSet& set, int64_t ordinal);
 std::vector<Pod> StatefulPods(const StatefulSet& set);
 std::vector<PersistentVolumeClaim> StatefulClaims(const StatefulSet& set);
+
+// The pods a Job stands for when it starts, for tools that place or police
+// manifests without a cluster: min(parallelism, completions) of them, named
+// NAME-0, NAME-1, ... (where the cluster's controller adds a random suffix),
+// labelled job-name and batch.kubernetes.io/job-name as upstream's are.
+std::vector<Pod> JobPods(const Job& job);
 
 // "Pod", "GlobalNetworkPolicy", ... for any object.
 std::string KindOf(const Object& object);

@@ -209,6 +209,7 @@ StatusOr<Inventory> InventoryFromObjects(const std::vector<model::Object>& objec
   for (const model::Object& o : objects) {
     if (const auto* d = std::get_if<model::Deployment>(&o)) replica_count += static_cast<size_t>(d->replicas);
     if (const auto* ss = std::get_if<model::StatefulSet>(&o)) replica_count += static_cast<size_t>(std::max(ss->replicas, 0));
+    if (const auto* job = std::get_if<model::Job>(&o)) replica_count += static_cast<size_t>(std::max(job->spec.parallelism, 0));
   }
   replicas.reserve(replica_count);
   for (const model::Object& o : objects) {
@@ -220,6 +221,9 @@ StatusOr<Inventory> InventoryFromObjects(const std::vector<model::Object>& objec
     } else if (const auto* ss = std::get_if<model::StatefulSet>(&o)) {
       expanded = model::StatefulPods(*ss);
       what = "a pod of StatefulSet " + ss->meta.name;
+    } else if (const auto* job = std::get_if<model::Job>(&o)) {
+      expanded = model::JobPods(*job);
+      what = "a pod of Job " + job->meta.name;
     }
     for (model::Pod& pod : expanded) {
       replicas.push_back(std::move(pod));

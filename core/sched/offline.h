@@ -35,9 +35,9 @@ struct Placement {
 
 // Feeds a scheduler the objects of some manifests: PriorityClasses,
 // Namespaces and Nodes first, then pods already bound (spec.nodeName: the
-// load the others are placed around), then pending pods and Deployment
-// replicas (with the Deployment's selector as their owner's), in file
-// order. Pods whose schedulerName no profile has are left out and listed in
+// load the others are placed around), then pending pods, Deployment
+// replicas and StatefulSet pods (with their workload's selector as their
+// owner's) and the pods a Job starts with (model::JobPods), in file order. Pods whose schedulerName no profile has are left out and listed in
 // `refused` ("ns/name<TAB>-<TAB>why"). Errors: an unknown PriorityClass, a
 // pod name given twice; the status names the manifest position.
 template <typename S>
@@ -74,6 +74,12 @@ Status AddObjects(S& s, const std::vector<model::Object>& objects, Time now,
         for (const model::Pod& pod : model::StatefulPods(*ss)) {
           if (!pod.spec.node_name.empty() == want_bound) {
             if (Status st = add(pod, &ss->selector); !st.ok()) return st;
+          }
+        }
+      } else if (const auto* job = std::get_if<model::Job>(&o)) {
+        for (const model::Pod& pod : model::JobPods(*job)) {
+          if (!pod.spec.node_name.empty() == want_bound) {
+            if (Status st = add(pod, nullptr); !st.ok()) return st;
           }
         }
       }

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base/civil_time.h"
 #include "core/base/status.h"
 #include "core/env/env.h"
 #include "core/storage/replication.h"
@@ -59,12 +60,11 @@ struct SchedulePolicy {
 // Checks a policy; errors name the field, e.g. "policy.daily.minute_of_day".
 Status ValidateSchedulePolicy(const SchedulePolicy& policy);
 
-// Seconds since 1970-01-01 UTC of a civil date and time; and back.
-int64_t UnixSeconds(int year, int month, int day, int hour = 0, int minute = 0, int second = 0);
-struct CivilTime {
-  int year, month, day, hour, minute, second, weekday;  // weekday 0 = Sunday
-};
-CivilTime ToCivil(int64_t unix_seconds);
+// The wall clock's calendar (core/base/civil_time.h), as this engine's callers name it.
+using edgebed::CivilTime;
+using edgebed::DaysFromCivil;
+using edgebed::ToCivil;
+using edgebed::UnixSeconds;
 
 class SnapshotScheduler {
  public:

@@ -28,7 +28,7 @@ class FieldWalk {
   void WalkObject(const Object& a, const Object& b) {
     static const char* const kRoots[] = {
         "Namespace",   "ServiceAccount", "Node",         "Pod",         "Service",
-        "Deployment",  "DaemonSet",      "StatefulSet", "NetworkPolicy",  "CalicoPolicy", "Tier",
+        "Deployment",  "DaemonSet",      "StatefulSet", "Job", "CronJob", "NetworkPolicy",  "CalicoPolicy", "Tier",
         "NetworkSet",  "StorageClass",   "PersistentVolumeClaim",
         "VolumeSnapshot", "PriorityClass", "SchedulePolicy", "KubeSchedulerConfiguration"};
     static_assert(std::size(kRoots) == std::variant_size_v<Object>);
@@ -182,6 +182,14 @@ class FieldWalk {
                         FIELD(volume_claim_templates) FIELD(pod_management_policy) FIELD(update_strategy)
                             FIELD(partition) FIELD(max_unavailable) FIELD(when_deleted) FIELD(when_scaled)
                                 FIELD(min_ready_seconds) FIELD(ordinals_start))
+  WALK(JobSpec, FIELD(completions) FIELD(parallelism) FIELD(backoff_limit) FIELD(completion_mode)
+                    FIELD(active_deadline_seconds) FIELD(ttl_seconds_after_finished) FIELD(suspend)
+                        FIELD(pod_template))
+  WALK(Job, FIELD(meta) FIELD(spec))
+  WALK(CronJob, FIELD(meta) FIELD(schedule) FIELD(time_zone) FIELD(concurrency_policy) FIELD(suspend)
+                    FIELD(starting_deadline_seconds) FIELD(successful_jobs_history_limit)
+                        FIELD(failed_jobs_history_limit) FIELD(job_labels) FIELD(job_annotations)
+                            FIELD(job_template))
   WALK(IpBlock, FIELD(cidr) FIELD(except))
   WALK(NetworkPolicyPeer, FIELD(pod_selector) FIELD(namespace_selector) FIELD(ip_block))
   WALK(NetworkPolicyPort, FIELD(protocol) FIELD(port) FIELD(end_port))
@@ -485,6 +493,54 @@ spec:
     metadata: {labels: {app: historian}}
     spec: {containers: [{name: db, image: postgres}]}
   updateStrategy: {type: OnDelete}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: calibrate, namespace: floor-7}
+spec:
+  completions: 4
+  parallelism: 2
+  backoffLimit: 0
+  completionMode: Indexed
+  activeDeadlineSeconds: 600
+  ttlSecondsAfterFinished: 0
+  suspend: true
+  template:
+    metadata: {labels: {app: calibrate}, annotations: {edgebed.io/run-seconds: "30"}}
+    spec:
+      containers: [{name: cal, image: "calibrate:1"}]
+      restartPolicy: OnFailure
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: drain-queue, namespace: floor-7}
+spec:
+  parallelism: 3
+  template:
+    spec:
+      containers: [{name: worker, image: "worker:2"}]
+      restartPolicy: Never
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly-report, namespace: floor-7}
+spec:
+  schedule: "30 2 * * MON-FRI"
+  timeZone: Etc/UTC
+  concurrencyPolicy: Forbid
+  suspend: true
+  startingDeadlineSeconds: 200
+  successfulJobsHistoryLimit: 0
+  failedJobsHistoryLimit: 5
+  jobTemplate:
+    metadata: {labels: {report: nightly}, annotations: {owner: "facilities"}}
+    spec:
+      completions: 2
+      backoffLimit: 2
+      template:
+        spec:
+          containers: [{name: report, image: "report:3"}]
+          restartPolicy: Never
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

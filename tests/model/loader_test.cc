@@ -780,7 +780,7 @@ metadata: {name: w}
                 "deploy.yaml:23:7: kind: IPPool default-ipv4 accepted; nothing in edgebed acts on an IPPool, so it "
                 "has no effect here"}));
   ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_EQ(r.errors[0].ToString().rfind("deploy.yaml:32:7: kind: unknown kind \"Widget\"; edgebed loads DaemonSet, Deployment, ", 0),
+  EXPECT_EQ(r.errors[0].ToString().rfind("deploy.yaml:32:7: kind: unknown kind \"Widget\"; edgebed loads CronJob, DaemonSet, Deployment, ", 0),
             0u)
       << r.errors[0].ToString();
 }
@@ -798,6 +798,7 @@ TEST(Loader, ShippedManifestsLoadClean) {
       {"tests/model/testdata/storage.yaml", 11},
       {"tests/model/testdata/workloads.yaml", 3},
       {"tests/model/testdata/workload_kinds.yaml", 2},
+      {"tests/model/testdata/batch_kinds.yaml", 2},
   };
   for (const auto& [name, objects] : files) {
     const std::string text = ReadSourceFile(name);
@@ -839,6 +840,70 @@ TEST(Loader, DaemonSetAndStatefulSetAsTheDocumentationWritesThem) {
   EXPECT_EQ(*pods[2].spec.volumes[0].claim_name, "www-web-2");
   EXPECT_EQ(StatefulClaims(ss).at(1).meta.name, "www-web-1");
   EXPECT_EQ(StatefulClaims(ss).at(1).meta.labels.at("app"), "nginx");
+}
+
+TEST(Loader, JobAndCronJobAsTheDocumentationWritesThem) {
+  const std::string name = "tests/model/testdata/batch_kinds.yaml";
+  const LoadResult r = LoadManifests(ReadSourceFile(name), name);
+  ASSERT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].ToString());
+  ASSERT_EQ(r.objects.size(), 2u);
+  const auto& pi = std::get<Job>(r.objects[0]);
+  EXPECT_EQ(pi.meta.namespace_, "default");
+  EXPECT_EQ(pi.spec.backoff_limit, 4);
+  EXPECT_EQ(pi.spec.completions, 1);  // neither written: one pod that must succeed
+  EXPECT_EQ(pi.spec.parallelism, 1);
+  EXPECT_EQ(pi.spec.completion_mode, "NonIndexed");
+  EXPECT_EQ(pi.spec.pod_template.spec.restart_policy, "Never");
+  EXPECT_EQ(pi.spec.pod_template.spec.containers.at(0).command.size(), 4u);
+  const auto& hello = std::get<CronJob>(r.objects[1]);
+  EXPECT_EQ(hello.schedule, "* * * * *");
+  EXPECT_EQ(hello.concurrency_policy, "Allow");
+  EXPECT_EQ(hello.successful_jobs_history_limit, 3);
+  EXPECT_EQ(hello.failed_jobs_history_limit, 1);
+  EXPECT_FALSE(hello.suspend);
+  EXPECT_EQ(hello.job_template.backoff_limit, 6);
+  EXPECT_EQ(hello.job_template.pod_template.spec.restart_policy, "OnFailure");
+  // The one warning is the container's imagePullPolicy, which is not modelled.
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].path.find("imagePullPolicy"), std::string::npos);
+  // The pods the Job starts with, as the offline tools see them.
+  const std::vector<Pod> pods = JobPods(pi);
+  ASSERT_EQ(pods.size(), 1u);
+  EXPECT_EQ(pods[0].meta.labels.at("batch.kubernetes.io/job-name"), "pi");
+}
+
+TEST(Loader, AJobWithParallelismAloneIsAWorkQueue) {
+  const LoadResult r = LoadManifests(R"(apiVersion: batch/v1
+kind: Job
+metadata: {name: q}
+spec:
+  parallelism: 3
+  template:
+    spec: {restartPolicy: Never, containers: [{name: c}]}
+)", "q.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].ToString();
+  const auto& job = std::get<Job>(r.objects[0]);
+  EXPECT_FALSE(job.spec.completions.has_value());
+  EXPECT_EQ(JobPods(job).size(), 3u);
+}
+
+TEST(Loader, ACronJobInAnotherTimeZoneLoadsWithAWarningThatItRunsInUtc) {
+  const LoadResult r = LoadManifests(R"(apiVersion: batch/v1
+kind: CronJob
+metadata: {name: c}
+spec:
+  schedule: "0 8 * * MON"
+  timeZone: Europe/Berlin
+  jobTemplate:
+    spec:
+      template:
+        spec: {restartPolicy: OnFailure, containers: [{name: c}]}
+)", "c.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].ToString();
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0].ToString(),
+            "c.yaml:6:13: spec.timeZone: \"Europe/Berlin\": edgebed evaluates schedules in UTC only; the schedule "
+            "runs as if it said Etc/UTC (shift its hours, or write timeZone: Etc/UTC)");
 }
 
 }  // namespace

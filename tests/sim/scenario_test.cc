@@ -177,6 +177,7 @@ TEST(Scenario, BadScenariosGetPositionedErrors) {
       {"{namespace: svc, selector: \"app == 'broker'\", port: 1883}", "{service: mqtt, port: 1883}",
        "a service target needs the service's namespace, without wildcards", 26},
       {"    kind: sensor\n", "    kind: sensor\n    window: 5s\n", "applies to stream workloads only", 0},
+      {"    kind: sensor\n", "    kind: sensor\n    cpu: 5s\n", "applies to batch workloads only", 0},
   };
   for (const BadCase& c : cases) {
     std::string yaml = kMinimal;
@@ -194,6 +195,23 @@ TEST(Scenario, BadScenariosGetPositionedErrors) {
     }
     EXPECT_GT(r.errors[0].pos.column, 0) << Errors(r);
   }
+}
+
+TEST(Scenario, ABatchWorkloadRunsToCompletion) {
+  std::string yaml = kMinimal;
+  yaml.replace(yaml.find("faults:"), 0, R"yaml(  - name: nightly-report
+    kind: batch
+    pods: {namespace: svc, selector: "has(job-name)"}
+    cpu: 90s
+    read: {volume: history, blocks: 64}
+)yaml");
+  ScenarioLoad r = Load(yaml);
+  ASSERT_TRUE(r.ok()) << Errors(r);
+  const Workload& w = r.scenario->workloads.back();
+  EXPECT_EQ(w.kind, Workload::Kind::kBatch);
+  EXPECT_EQ(w.cpu, std::chrono::seconds(90));
+  EXPECT_EQ(w.read_volume, "history");
+  EXPECT_EQ(w.read_blocks, 64u);
 }
 
 TEST(Scenario, SyntaxErrorsAndWrongShapes) {

@@ -111,5 +111,51 @@ TEST_F(WorkloadTest, AStoppedPodsQueuedWorkNeverRuns) {
   EXPECT_EQ(counters().messages_received, done + 3);
 }
 
+// A batch workload (a Job's pod) spends its cpu on the node, two runs
+// sharing one core, and each pod then reports Succeeded; under
+// restartPolicy Always it would run again instead.
+TEST(BatchWorkloadTest, ARunToCompletionSpendsItsCpuAndThePodSucceeds) {
+  TestLoop loop(/*seed=*/5);
+  ASSERT_EQ(loop.AddNode(), 0u);
+  TwoNodes router;
+  PodNetwork net(loop.env(0), router, nullptr);
+  NodeResources cores(loop.env(0), 1.0);
+  Directory directory;
+  WorkloadStats stats;
+  Scenario scenario;
+  Workload report;
+  report.name = "report";
+  report.kind = Workload::Kind::kBatch;
+  report.pods = PodMatch{"*", "has(job-name)"};
+  report.cpu = 30s;
+  scenario.workloads.push_back(report);
+  SimRuntime runtime(loop.env(0), scenario, {}, net, cores, directory, stats);
+  std::map<std::string, std::vector<cluster::PodPhase>> phases;
+  runtime.SetReporter([&](const std::string& key, const cluster::PodReport& r) { phases[key].push_back(r.phase); });
+  for (int i = 0; i < 2; ++i) {
+    cluster::PodRun run;
+    run.pod.meta.namespace_ = "default";
+    run.pod.meta.name = "report-" + std::to_string(i);
+    run.pod.meta.labels = {{"job-name", "report"}};
+    run.pod.spec.restart_policy = "Never";
+    run.pod.pod_ips = {"10.42.0." + std::to_string(20 + i)};
+    runtime.Start(run);
+  }
+  loop.RunFor(40s);  // started within 3 s; the first done 30 s later, the second waits for the core
+  EXPECT_EQ(stats.by_workload["report"].jobs_done, 1u);
+  loop.RunFor(30s);
+  EXPECT_EQ(stats.by_workload["report"].jobs_done, 2u);
+  EXPECT_NEAR(cores.busy_core_seconds(), 60.0, 1e-9);
+  for (int i = 0; i < 2; ++i) {
+    const std::string key = "default/report-" + std::to_string(i);
+    EXPECT_EQ(phases[key], (std::vector<cluster::PodPhase>{cluster::PodPhase::kRunning, cluster::PodPhase::kSucceeded}))
+        << key;
+  }
+  const std::vector<double>& took = stats.by_workload["report"].job_s;
+  ASSERT_EQ(took.size(), 2u);
+  EXPECT_NEAR(took[0], 30.0, 1e-6);
+  EXPECT_GT(took[1], 55.0);  // waited for the other's 30 s of the one core
+}
+
 }  // namespace
 }  // namespace edgebed::sim

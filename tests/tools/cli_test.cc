@@ -366,6 +366,43 @@ spec:
   EXPECT_NE(m.out.find("default/agent-"), std::string::npos) << m.out;
 }
 
+TEST(Validate, TheDocumentationsJobAndCronJobLoad) {
+  Outcome o = Shell(kEdgebed + " validate -f " + kSource + "/tests/model/testdata/batch_kinds.yaml");
+  EXPECT_EQ(o.exit_code, 0) << o.out;
+  EXPECT_NE(o.out.find("Job default/pi: 1 completion, 1 at a time of 1 container, Never, backoffLimit 4"),
+            std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("CronJob default/hello: \"* * * * *\" (Allow), 1 completion"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("2 objects loaded from 1 file, 1 warning, 0 errors"), std::string::npos) << o.out;
+}
+
+TEST(Sched, AJobsStartingPodsArePlacedAndPoliced) {
+  TempDir dir;
+  const std::string file = dir.File("job.yaml", R"(apiVersion: v1
+kind: Node
+metadata: {name: a}
+status: {capacity: {cpu: "4", memory: 8Gi}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: crunch, namespace: default}
+spec:
+  completions: 5
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: x, resources: {requests: {cpu: 100m}}}]
+)");
+  const Outcome o = Shell(kEdgebed + " sched -f " + file);
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  EXPECT_NE(o.out.find("default/crunch-0\ta"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("default/crunch-1\ta"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("default/crunch-2"), std::string::npos) << o.out;
+  const Outcome m = Shell(kEdgebed + " policy matrix -f " + file);
+  ASSERT_EQ(m.exit_code, 0) << m.out;
+  EXPECT_NE(m.out.find("default/crunch-1"), std::string::npos) << m.out;
+}
+
 TEST(Sched, ProfilesPreemptionAndReasons) {
   TempDir dir;
   std::string nodes;
