@@ -257,7 +257,7 @@ class Simulation::Impl final : public PodRouter {
     names_.clear();
     pods_running_ = pods_total_ = 0;
     for (const cluster::PodInfo& p : view.pods) {
-      ++pods_total_;
+      if (p.phase != "Succeeded" && p.phase != "Failed") ++pods_total_;
       auto ip = ParseIpv4(p.ip);
       if (ip) names_[*ip] = p.namespace_ + "/" + p.name;
       if (p.phase != "Running") continue;
@@ -596,7 +596,9 @@ class Simulation::Impl final : public PodRouter {
     out.apply_errors = apply_errors_;
     if (server_ && server_->serving()) {
       for (const cluster::PodInfo& p : server_->Pods()) {
-        ++out.pods_total;
+        const bool finished = p.phase == "Succeeded" || p.phase == "Failed";
+        out.pods_finished += finished ? 1 : 0;
+        out.pods_total += finished ? 0 : 1;
         out.pods_running += p.phase == "Running" ? 1 : 0;
       }
       for (const cluster::NodeInfo& n : server_->Nodes()) out.nodes_ready += n.ready ? 1 : 0;

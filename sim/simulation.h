@@ -41,7 +41,7 @@ struct Progress {
   Time now;           // simulated
   Duration duration;  // of the whole run
   uint64_t events = 0;
-  int nodes_joined = 0, pods_running = 0, pods_total = 0;
+  int nodes_joined = 0, pods_running = 0, pods_total = 0;  // pods that finished are in neither
 };
 
 struct SimulationOptions {
@@ -70,7 +70,8 @@ struct SimulationSummary {
   uint64_t events = 0;
   Duration joined_after{0};  // every agent joined
   std::optional<Duration> all_running_after;  // from the apply to every pod Running
-  int pods_total = 0, pods_running = 0, nodes_ready = 0;
+  // Pods that should be running, and those that ran to their end (a Job's).
+  int pods_total = 0, pods_running = 0, pods_finished = 0, nodes_ready = 0;
   std::vector<std::string> apply_errors;
   uint64_t flows_allowed = 0, flows_denied = 0, ids_alerts = 0;
   uint64_t messages_sent = 0, messages_received = 0, inference_requests = 0;

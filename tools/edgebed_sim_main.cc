@@ -173,7 +173,9 @@ int Run(int argc, char** argv) {
   } else {
     std::printf("not every pod ever ran\n");
   }
-  std::printf("  at the end: %d/%d pods Running, %d nodes Ready\n", r.pods_running, r.pods_total, r.nodes_ready);
+  std::printf("  at the end: %d/%d pods Running%s, %d nodes Ready\n", r.pods_running, r.pods_total,
+              r.pods_finished ? (" (" + std::to_string(r.pods_finished) + " more ran to completion)").c_str() : "",
+              r.nodes_ready);
   for (const std::string& e : r.apply_errors) std::printf("  apply error: %s\n", e.c_str());
   std::printf("  workloads: %llu messages sent, %llu received, %llu inference answers\n",
               static_cast<unsigned long long>(r.messages_sent), static_cast<unsigned long long>(r.messages_received),

@@ -444,6 +444,29 @@ TEST(Simulation, PodsRunOnWithoutTheServerAndTheClusterRecoversWhenItReturns) {
   EXPECT_GE(Events(run, "cluster.agent_rejoining").size(), 16u) << "every agent joins the new server";
 }
 
+// ---- batch --------------------------------------------------------------------------
+
+TEST(Simulation, TheEnergyRollupRunsAtEachFiveMinutesOfSimulatedTime) {
+  SCOPED_TRACE(Replay());
+  const BuildingRun run = RunBuilding({"duration=6m", "faults=[]"});
+  // The CronJob's schedule reads simulated time as 2026-01-01 00:00 UTC on.
+  const std::vector<EventRecord> created = Events(run, "cluster.cronjob_job_created");
+  ASSERT_EQ(created.size(), 1u);
+  EXPECT_DOUBLE_EQ(Seconds(created[0].time), 300);
+  EXPECT_TRUE(Has(created[0].detail, "cronjob=building-services/energy-rollup job=energy-rollup-29453765 "
+                                     "scheduled=2026-01-01T00:05:00Z"))
+      << created[0].detail;
+  // Its pod runs its few core-seconds and completes the Job.
+  const std::vector<MetricSample> took = Samples(run, "workload.job_s", "workload=energy-rollup");
+  ASSERT_EQ(took.size(), 1u);
+  EXPECT_GE(took[0].value, 3.0);
+  EXPECT_LT(took[0].value, 4.0);
+  EXPECT_LT(Seconds(took[0].time), 320);
+  EXPECT_EQ(Events(run, "cluster.job_complete", "job=building-services/energy-rollup-29453765").size(), 1u);
+  EXPECT_EQ(run.summary.pods_finished, 1);
+  EXPECT_EQ(run.summary.pods_running, run.summary.pods_total);
+}
+
 // ---- policy -------------------------------------------------------------------------
 
 TEST(Simulation, TheMisconfiguredDeviceIsDroppedAndNothingElseIs) {

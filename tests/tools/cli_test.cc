@@ -65,7 +65,7 @@ TEST(Validate, LoadsTheSmartBuildingManifests) {
   // A scenario file stands for its topology's nodes and every manifest it applies.
   Outcome o = Shell(kEdgebed + " validate -f " + kSource + "/scenarios/smart-building.yaml");
   EXPECT_EQ(o.exit_code, 0) << o.out;
-  EXPECT_NE(o.out.find("51 objects loaded from 1 file, 2 warnings, 0 errors"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("52 objects loaded from 1 file, 2 warnings, 0 errors"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("DaemonSet b1-f2/sensor-gateway: on every node it fits"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("Service building-services/mqtt-broker: headless, ports 1883/TCP"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("SchedulePolicy every-5-minutes: interval 5m keep 6"), std::string::npos) << o.out;
