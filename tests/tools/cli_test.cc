@@ -75,8 +75,9 @@ TEST(Validate, LoadsTheSmartBuildingManifests) {
   EXPECT_NE(o.out.find("StatefulSet building-services/mqtt-broker: 1 replica of 1 container"), std::string::npos);
 }
 
-TEST(Validate, AcceptsTheDocumentationsExamplesOfTheWorkloadKindsUnchanged) {
-  for (const char* file : {"workload_kinds.yaml", "services.yaml"}) {
+TEST(Validate, AcceptsTheDocumentationsExamplesOfEachKindUnchanged) {
+  for (const char* file :
+       {"workload_kinds.yaml", "services.yaml", "batch_kinds.yaml", "priority_and_schedules.yaml"}) {
     Outcome o = Shell(kEdgebed + " validate " + kSource + "/tests/model/testdata/" + file);
     EXPECT_EQ(o.exit_code, 0) << o.out;
     EXPECT_NE(o.out.find(" 0 errors"), std::string::npos) << o.out;
