@@ -474,6 +474,17 @@ void ParseIntOrPercent(Fields& f, const std::string& key, IntOrString* out) {
   *out = *v;
 }
 
+// A pod template's metadata: its labels (checked) and annotations; a name
+// or namespace there is the controller's to set.
+bool ParseTemplateMetadata(Fields& t, PodTemplate* tmpl) {
+  return t.Object("metadata", [&](Fields& m) {
+    m.StringMap("labels", &tmpl->labels);
+    CheckLabels(m, "labels", tmpl->labels, true);
+    m.StringMap("annotations", &tmpl->annotations);
+    m.Ignored({"name", "namespace", "creationTimestamp", "generateName"});
+  });
+}
+
 // A workload's selector and pod template (Deployment, DaemonSet): the
 // template's pods must restart Always, and the selector must select them.
 void ParseSelectorAndTemplate(Fields& s, const std::string& kind, LabelSelector* selector, PodTemplate* tmpl) {
@@ -482,12 +493,7 @@ void ParseSelectorAndTemplate(Fields& s, const std::string& kind, LabelSelector*
   // pod spec below has errors of its own: each is worth reporting.
   bool labels_ok = false;
   s.Object("template", [&](Fields& t) {
-    labels_ok = t.Object("metadata", [&](Fields& m) {
-      m.StringMap("labels", &tmpl->labels);
-      CheckLabels(m, "labels", tmpl->labels, true);
-      m.StringMap("annotations", &tmpl->annotations);
-      m.Ignored({"name", "namespace", "creationTimestamp", "generateName"});
-    });
+    labels_ok = ParseTemplateMetadata(t, tmpl);
     t.Object("spec", [&](Fields& ps) {
       tmpl->spec = ParsePodSpec(ps);
       if (tmpl->spec.restart_policy != "Always") {
@@ -657,12 +663,7 @@ Service ParseService(Document& d) {
 // upstream refuses restartPolicy Always, which is also a pod's default.
 void ParseJobTemplate(Fields& s, PodTemplate* tmpl) {
   s.Object("template", [&](Fields& t) {
-    t.Object("metadata", [&](Fields& m) {
-      m.StringMap("labels", &tmpl->labels);
-      CheckLabels(m, "labels", tmpl->labels, true);
-      m.StringMap("annotations", &tmpl->annotations);
-      m.Ignored({"name", "namespace", "creationTimestamp", "generateName"});
-    });
+    ParseTemplateMetadata(t, tmpl);
     t.Object("spec", [&](Fields& ps) {
       tmpl->spec = ParsePodSpec(ps);
       if (tmpl->spec.restart_policy != "Always") return;
