@@ -176,16 +176,16 @@ ServiceProxy::Translation ServiceProxy::Translate(const ServiceTable& table, con
     next_sweep_ = now + std::chrono::seconds(60);
   }
   const ServiceBackend* chosen = nullptr;
-  const auto sticky_key = std::make_tuple(f->service->key(), f->port->port, flow.src);
   if (f->service->client_ip_affinity) {
-    auto it = affinity_.find(sticky_key);
-    if (it != affinity_.end() && it->second.until > now)
+    Sticky& sticky = affinity_[std::make_tuple(f->service->key(), f->port->port, flow.src)];
+    if (sticky.until > now)
       for (const ServiceBackend* b : candidates)
-        if (*b == it->second.backend) chosen = b;
+        if (*b == sticky.backend) chosen = b;
+    if (!chosen) chosen = candidates[random.Uniform(candidates.size())];
+    sticky = Sticky{*chosen, now + std::chrono::seconds(f->service->affinity_seconds)};
+  } else {
+    chosen = candidates[random.Uniform(candidates.size())];
   }
-  if (!chosen) chosen = candidates[random.Uniform(candidates.size())];
-  if (f->service->client_ip_affinity)
-    affinity_[sticky_key] = Sticky{*chosen, now + std::chrono::seconds(f->service->affinity_seconds)};
   t.outcome = kTranslated;
   t.ip = chosen->ip;
   t.port = chosen->port;

@@ -144,7 +144,7 @@ class ServiceProxy {
  private:
   struct Sticky {
     ServiceBackend backend;
-    Time until;
+    Time until{};
   };
   std::string node_;
   // sessionAffinity ClientIP: (service, port, client) -> its endpoint.
