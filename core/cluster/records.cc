@@ -39,12 +39,12 @@ void PutLabels(Writer& w, const model::Labels& labels) {
 
 Status GetLabels(Reader& r, model::Labels* labels) {
   uint64_t n = 0;
-  r.GetBoundedVarint(kMaxLabels, &n);
+  (void)r.GetBoundedVarint(kMaxLabels, &n);
   labels->clear();
   for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
     std::string k, v;
-    r.GetString(kMaxName, &k);
-    r.GetString(kMaxName, &v);
+    (void)r.GetString(kMaxName, &k);
+    (void)r.GetString(kMaxName, &v);
     (*labels)[std::move(k)] = std::move(v);
   }
   return r.status();
@@ -73,24 +73,24 @@ Status Decode(ByteView b, PodAssignment* a) {
   Reader r(b);
   if (Status s = Start(r, "pod assignment"); !s.ok()) return s;
   uint64_t n = 0;
-  r.GetString(256u << 10, &a->manifest);
-  r.GetBoundedVarint(kMaxList, &n);
+  (void)r.GetString(256u << 10, &a->manifest);
+  (void)r.GetBoundedVarint(kMaxList, &n);
   a->volumes.clear();
   for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
     VolumeMount v;
     uint64_t replicas = 0;
     uint8_t flags = 0;
-    r.GetString(kMaxName, &v.claim);
-    r.GetString(kMaxName, &v.volume);
-    r.GetU32(&v.block_size);
-    r.GetU32(&v.blocks);
-    r.GetBoundedVarint(16, &replicas);
+    (void)r.GetString(kMaxName, &v.claim);
+    (void)r.GetString(kMaxName, &v.volume);
+    (void)r.GetU32(&v.block_size);
+    (void)r.GetU32(&v.blocks);
+    (void)r.GetBoundedVarint(16, &replicas);
     for (uint64_t j = 0; j < replicas && r.status().ok(); ++j) {
       uint32_t node = 0;
-      r.GetU32(&node);
+      (void)r.GetU32(&node);
       v.replicas.push_back(node);
     }
-    r.GetU8(&flags);
+    (void)r.GetU8(&flags);
     v.sharedv4 = flags & 1;
     v.read_only = flags & 2;
     a->volumes.push_back(std::move(v));
@@ -135,24 +135,24 @@ Status Decode(ByteView b, policy::Endpoint* e) {
   Reader r(b);
   if (Status s = Start(r, "endpoint"); !s.ok()) return s;
   uint64_t n = 0;
-  r.GetString(kMaxName, &e->namespace_);
-  r.GetString(kMaxName, &e->name);
-  GetLabels(r, &e->labels);
-  r.GetString(kMaxName, &e->service_account);
-  r.GetBoundedVarint(64, &n);
+  (void)r.GetString(kMaxName, &e->namespace_);
+  (void)r.GetString(kMaxName, &e->name);
+  (void)GetLabels(r, &e->labels);
+  (void)r.GetString(kMaxName, &e->service_account);
+  (void)r.GetBoundedVarint(64, &n);
   e->ips.clear();
   for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
     uint32_t ip = 0;
-    r.GetU32(&ip);
+    (void)r.GetU32(&ip);
     e->ips.push_back(ip);
   }
-  r.GetBoundedVarint(kMaxList, &n);
+  (void)r.GetBoundedVarint(kMaxList, &n);
   e->ports.clear();
   for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
     policy::NamedPort p;
-    r.GetString(kMaxName, &p.name);
-    r.GetU8(&p.protocol);
-    r.GetU16(&p.port);
+    (void)r.GetString(kMaxName, &p.name);
+    (void)r.GetU8(&p.protocol);
+    (void)r.GetU16(&p.port);
     e->ports.push_back(std::move(p));
   }
   if (!r.status().ok()) return r.status();
@@ -174,14 +174,14 @@ Status Decode(ByteView b, policy::NetworkSet* n) {
   Reader r(b);
   if (Status s = Start(r, "network set"); !s.ok()) return s;
   uint64_t count = 0;
-  r.GetString(kMaxName, &n->namespace_);
-  r.GetString(kMaxName, &n->name);
-  GetLabels(r, &n->labels);
-  r.GetBoundedVarint(kMaxList, &count);
+  (void)r.GetString(kMaxName, &n->namespace_);
+  (void)r.GetString(kMaxName, &n->name);
+  (void)GetLabels(r, &n->labels);
+  (void)r.GetBoundedVarint(kMaxList, &count);
   n->nets.clear();
   for (uint64_t i = 0; i < count && r.status().ok(); ++i) {
     std::string text, why;
-    r.GetString(64, &text);
+    (void)r.GetString(64, &text);
     IpPrefix p;
     if (r.status().ok() && !ParseCidr(text, &p, &why)) return Corruption("network set net: " + why);
     n->nets.push_back(p);
@@ -224,12 +224,12 @@ Status Decode(ByteView b, policy::ServiceEntry* e) {
   *e = {};
   uint8_t flags = 0;
   uint64_t ports = 0;
-  r.GetString(kMaxName, &e->namespace_);
-  r.GetString(kMaxName, &e->name);
-  r.GetU32(&e->cluster_ip);
-  r.GetU8(&flags);
-  r.GetU32(&e->affinity_seconds);
-  r.GetBoundedVarint(kMaxList, &ports);
+  (void)r.GetString(kMaxName, &e->namespace_);
+  (void)r.GetString(kMaxName, &e->name);
+  (void)r.GetU32(&e->cluster_ip);
+  (void)r.GetU8(&flags);
+  (void)r.GetU32(&e->affinity_seconds);
+  (void)r.GetBoundedVarint(kMaxList, &ports);
   if (flags > 7) return Corruption("service " + e->namespace_ + "/" + e->name + ": unknown flags " + std::to_string(flags));
   e->client_ip_affinity = flags & 1;
   e->internal_local = flags & 2;
@@ -237,16 +237,16 @@ Status Decode(ByteView b, policy::ServiceEntry* e) {
   for (uint64_t i = 0; i < ports && r.status().ok(); ++i) {
     policy::ServicePortEntry p;
     uint64_t backends = 0;
-    r.GetString(kMaxName, &p.name);
-    r.GetU8(&p.protocol);
-    r.GetU16(&p.port);
-    r.GetU16(&p.node_port);
-    r.GetBoundedVarint(kMaxBackends, &backends);
+    (void)r.GetString(kMaxName, &p.name);
+    (void)r.GetU8(&p.protocol);
+    (void)r.GetU16(&p.port);
+    (void)r.GetU16(&p.node_port);
+    (void)r.GetBoundedVarint(kMaxBackends, &backends);
     for (uint64_t j = 0; j < backends && r.status().ok(); ++j) {
       policy::ServiceBackend backend;
-      r.GetU32(&backend.ip);
-      r.GetU16(&backend.port);
-      r.GetString(kMaxName, &backend.node);
+      (void)r.GetU32(&backend.ip);
+      (void)r.GetU16(&backend.port);
+      (void)r.GetString(kMaxName, &backend.node);
       p.backends.push_back(std::move(backend));
     }
     e->ports.push_back(std::move(p));
@@ -278,9 +278,9 @@ Status Decode(ByteView b, PodReport* p) {
   Reader r(b);
   if (Status s = Start(r, "pod report"); !s.ok()) return s;
   uint8_t phase = 0;
-  r.GetU8(&phase);
-  r.GetString(kMaxName, &p->reason);
-  r.GetU32(&p->restarts);
+  (void)r.GetU8(&phase);
+  (void)r.GetString(kMaxName, &p->reason);
+  (void)r.GetU32(&p->restarts);
   if (!r.status().ok()) return r.status();
   if (phase > static_cast<uint8_t>(PodPhase::kFailed))
     return Corruption("pod report: phase " + std::to_string(phase));
@@ -315,30 +315,30 @@ Status Decode(ByteView b, JobStatusRecord* s) {
   if (Status st = Start(r, "job status"); !st.ok()) return st;
   uint32_t succeeded = 0, failed = 0, failures = 0;
   uint64_t n = 0;
-  r.GetString(kMaxName, &s->uid);
-  r.GetI64(&s->start_ns);
-  r.GetI64(&s->finish_ns);
-  r.GetU32(&succeeded);
-  r.GetU32(&failed);
-  r.GetString(kMaxName, &s->condition);
-  r.GetString(kMaxName, &s->reason);
-  r.GetString(kMaxName, &s->message);
-  r.GetBoundedVarint(kMaxPods, &n);
+  (void)r.GetString(kMaxName, &s->uid);
+  (void)r.GetI64(&s->start_ns);
+  (void)r.GetI64(&s->finish_ns);
+  (void)r.GetU32(&succeeded);
+  (void)r.GetU32(&failed);
+  (void)r.GetString(kMaxName, &s->condition);
+  (void)r.GetString(kMaxName, &s->reason);
+  (void)r.GetString(kMaxName, &s->message);
+  (void)r.GetBoundedVarint(kMaxPods, &n);
   s->counted.clear();
   for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
     std::string pod;
-    r.GetString(kMaxName, &pod);
+    (void)r.GetString(kMaxName, &pod);
     s->counted.push_back(std::move(pod));
   }
-  r.GetBoundedVarint(kMaxPods, &n);
+  (void)r.GetBoundedVarint(kMaxPods, &n);
   s->completed_indexes.clear();
   for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
     uint32_t index = 0;
-    r.GetU32(&index);
+    (void)r.GetU32(&index);
     s->completed_indexes.push_back(static_cast<int32_t>(index));
   }
-  r.GetU32(&failures);
-  r.GetI64(&s->last_failure_ns);
+  (void)r.GetU32(&failures);
+  (void)r.GetI64(&s->last_failure_ns);
   if (!r.status().ok()) return r.status();
   if (succeeded > INT32_MAX || failed > INT32_MAX || failures > INT32_MAX) return Corruption("job status: count out of range");
   s->succeeded = static_cast<int32_t>(succeeded);
@@ -359,9 +359,9 @@ Bytes Encode(const CronJobStatusRecord& s) {
 Status Decode(ByteView b, CronJobStatusRecord* s) {
   Reader r(b);
   if (Status st = Start(r, "cronjob status"); !st.ok()) return st;
-  r.GetI64(&s->created_unix);
-  r.GetI64(&s->last_schedule_unix);
-  r.GetI64(&s->last_successful_unix);
+  (void)r.GetI64(&s->created_unix);
+  (void)r.GetI64(&s->last_schedule_unix);
+  (void)r.GetI64(&s->last_successful_unix);
   if (!r.status().ok()) return r.status();
   return End(r, "cronjob status");
 }
@@ -381,12 +381,12 @@ Bytes Encode(const BackupRequest& q) {
 Status Decode(ByteView b, BackupRequest* q) {
   Reader r(b);
   if (Status s = Start(r, "backup request"); !s.ok()) return s;
-  r.GetString(kMaxName, &q->volume);
-  r.GetString(kMaxName, &q->snapshot);
-  r.GetI64(&q->snapshot_ready_ns);
-  r.GetU32(&q->object_store);
-  r.GetString(kMaxName, &q->bucket);
-  r.GetU32(&q->full_every);
+  (void)r.GetString(kMaxName, &q->volume);
+  (void)r.GetString(kMaxName, &q->snapshot);
+  (void)r.GetI64(&q->snapshot_ready_ns);
+  (void)r.GetU32(&q->object_store);
+  (void)r.GetString(kMaxName, &q->bucket);
+  (void)r.GetU32(&q->full_every);
   if (!r.status().ok()) return r.status();
   if (q->volume.empty() || q->snapshot.empty() || q->bucket.empty() || q->full_every == 0)
     return Corruption("backup request without a volume, snapshot, bucket or full_every");
@@ -413,16 +413,16 @@ Status Decode(ByteView b, BackupReport* q) {
   Reader r(b);
   if (Status s = Start(r, "backup report"); !s.ok()) return s;
   uint8_t ok = 0, full = 0;
-  r.GetString(kMaxName, &q->snapshot);
-  r.GetI64(&q->snapshot_ready_ns);
-  r.GetU8(&ok);
-  r.GetString(kMaxName, &q->error);
-  r.GetU64(&q->seq);
-  r.GetU8(&full);
-  r.GetU64(&q->blocks);
-  r.GetU64(&q->bytes);
-  r.GetI64(&q->started_ns);
-  r.GetI64(&q->finished_ns);
+  (void)r.GetString(kMaxName, &q->snapshot);
+  (void)r.GetI64(&q->snapshot_ready_ns);
+  (void)r.GetU8(&ok);
+  (void)r.GetString(kMaxName, &q->error);
+  (void)r.GetU64(&q->seq);
+  (void)r.GetU8(&full);
+  (void)r.GetU64(&q->blocks);
+  (void)r.GetU64(&q->bytes);
+  (void)r.GetI64(&q->started_ns);
+  (void)r.GetI64(&q->finished_ns);
   if (!r.status().ok()) return r.status();
   if (ok > 1 || full > 1) return Corruption("backup report flags out of range");
   q->ok = ok;
@@ -442,8 +442,8 @@ Status Decode(ByteView b, NodeStatus* s) {
   Reader r(b);
   if (Status st = Start(r, "node status"); !st.ok()) return st;
   uint8_t flags = 0;
-  r.GetString(64, &s->pod_cidr);
-  r.GetU8(&flags);
+  (void)r.GetString(64, &s->pod_cidr);
+  (void)r.GetU8(&flags);
   if (!r.status().ok()) return r.status();
   s->ready = flags & 1;
   s->unreachable_taint = flags & 2;
@@ -465,12 +465,12 @@ Status Decode(ByteView b, VolumePlacementRecord* v) {
   Reader r(b);
   if (Status s = Start(r, "volume placement"); !s.ok()) return s;
   uint64_t n = 0;
-  r.GetBoundedVarint(16, &n);
+  (void)r.GetBoundedVarint(16, &n);
   v->replicas.clear();
   for (uint64_t i = 0; i < n && r.status().ok(); ++i) {
     std::string node, pool;
-    r.GetString(kMaxName, &node);
-    r.GetString(kMaxName, &pool);
+    (void)r.GetString(kMaxName, &node);
+    (void)r.GetString(kMaxName, &pool);
     v->replicas.emplace_back(std::move(node), std::move(pool));
   }
   if (!r.status().ok()) return r.status();

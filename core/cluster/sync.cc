@@ -20,11 +20,11 @@ void EncodeChunk(wire::Writer& w, const SyncChunk& chunk) {
 Status DecodeChunk(wire::Reader& r, SyncChunk* chunk) {
   uint8_t last = 0;
   uint64_t count = 0;
-  r.GetU64(&chunk->epoch);
-  r.GetVarint(&chunk->from);
-  r.GetVarint(&chunk->to);
-  r.GetU8(&last);
-  r.GetBoundedVarint(kMaxSyncEntries, &count);
+  (void)r.GetU64(&chunk->epoch);
+  (void)r.GetVarint(&chunk->from);
+  (void)r.GetVarint(&chunk->to);
+  (void)r.GetU8(&last);
+  (void)r.GetBoundedVarint(kMaxSyncEntries, &count);
   if (!r.status().ok()) return r.status();
   if (last > 1) return Corruption("sync chunk: flag byte " + std::to_string(last));
   if (chunk->to < chunk->from)
@@ -38,11 +38,11 @@ Status DecodeChunk(wire::Reader& r, SyncChunk* chunk) {
   for (uint64_t i = 0; i < count && r.status().ok(); ++i) {
     SyncEntry e;
     uint8_t present = 0;
-    r.GetString(kMaxSyncKey, &e.key);
-    r.GetU8(&present);
+    (void)r.GetString(kMaxSyncKey, &e.key);
+    (void)r.GetU8(&present);
     if (present > 1) return Corruption("sync entry: flag byte " + std::to_string(present));
     e.present = present == 1;
-    if (e.present) r.GetBytes(kMaxSyncValue, &e.value);
+    if (e.present) (void)r.GetBytes(kMaxSyncValue, &e.value);
     chunk->entries.push_back(std::move(e));
   }
   return r.status();
@@ -54,8 +54,8 @@ void EncodeAck(wire::Writer& w, const SyncAck& ack) {
 }
 
 Status DecodeAck(wire::Reader& r, SyncAck* ack) {
-  r.GetU64(&ack->epoch);
-  r.GetVarint(&ack->seq);
+  (void)r.GetU64(&ack->epoch);
+  (void)r.GetVarint(&ack->seq);
   return r.status();
 }
 

@@ -177,7 +177,7 @@ TEST_P(DaemonSetSeeds, ARollingUpdateReplacesNodeByNodeWithinMaxUnavailable) {
       [&] {
         int without = 0;
         bool all_new = true;
-        for (const std::string& node : {"edge-1", "edge-2", "edge-3", "edge-4", "edge-6", "edge-7", "edge-8", "edge-9"}) {
+        for (const char* node : {"edge-1", "edge-2", "edge-3", "edge-4", "edge-6", "edge-7", "edge-8", "edge-9"}) {
           auto by = ByNode(c);
           auto it = by.find(node);
           bool running = false;
