@@ -166,7 +166,9 @@ TEST(ServiceTable, LookupsAgreeWithAPlainScanOverRandomTables) {
           for (uint8_t proto : {kTcp, kUdp}) {
             auto f = table.ByClusterIp(ip, port, proto);
             ASSERT_EQ(f ? f->service->key() : "", reference.ByClusterIp(ip, port, proto)) << "seed " << seed;
-            if (f) EXPECT_EQ(f->port->port, port);
+            if (f) {
+              EXPECT_EQ(f->port->port, port);
+            }
           }
       }
       for (uint16_t port = 30000; port < 30005; ++port)

@@ -281,8 +281,11 @@ TEST(Policy, MatrixOfTheSmartBuilding) {
     ASSERT_EQ(row.size(), m.names.size());
     // Each gateway reaches the broker on MQTT, and no other pod.
     EXPECT_EQ(row.back(), ".") << name;
-    for (size_t to = 0; to + 1 < row.size(); ++to)
-      if (to != from) EXPECT_EQ(row[to], "X") << name << " -> " << m.names[to];
+    for (size_t to = 0; to + 1 < row.size(); ++to) {
+      if (to != from) {
+        EXPECT_EQ(row[to], "X") << name << " -> " << m.names[to];
+      }
+    }
   }
   EXPECT_EQ(gateways, 12);
 }
