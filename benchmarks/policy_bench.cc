@@ -17,6 +17,7 @@
 #include "core/policy/classifier.h"
 #include "core/policy/dataplane.h"
 #include "core/policy/reference.h"
+#include "core/policy/services.h"
 
 namespace edgebed::policy {
 namespace {
@@ -390,6 +391,79 @@ void BM_FastPath(benchmark::State& state) {
   state.counters["flows"] = static_cast<double>(packets.size());
 }
 BENCHMARK(BM_FastPath)->Arg(1000)->Arg(100000);
+
+// ---- Services: a node's proxy choosing for each new flow -----------------------------
+
+// N services of 3 ports and 5 endpoints each; the flows go to a random
+// service port (one flow in ten to an address no service holds).
+ServiceTable Services(int n) {
+  ServiceTable table;
+  for (int i = 0; i < n; ++i) {
+    ServiceEntry e;
+    e.namespace_ = "ns" + std::to_string(i % 100);
+    e.name = "svc" + std::to_string(i);
+    e.cluster_ip = 0x0a2b0000u + 2 + static_cast<uint32_t>(i);
+    for (uint16_t p = 0; p < 3; ++p) {
+      ServicePortEntry port;
+      port.port = static_cast<uint16_t>(8000 + p);
+      for (uint32_t b = 0; b < 5; ++b)
+        port.backends.push_back(ServiceBackend{0x0a2a0000u + static_cast<uint32_t>(i) * 8 + b, 9000, "n" + std::to_string(b)});
+      e.ports.push_back(port);
+    }
+    table.Upsert(std::move(e));
+  }
+  return table;
+}
+
+std::vector<ServiceProxy::Flow> ServiceFlows(int n) {
+  Random rng(11);
+  std::vector<ServiceProxy::Flow> flows;
+  for (int i = 0; i < 4096; ++i) {
+    const bool miss = rng.Chance(0.1);
+    flows.push_back(ServiceProxy::Flow{0x0a2a8000u + static_cast<uint32_t>(rng.Uniform(1000)),
+                                       miss ? 0x0a2a0001u : 0x0a2b0002u + static_cast<uint32_t>(rng.Uniform(n)),
+                                       static_cast<uint16_t>(8000 + rng.Uniform(3)), kTcp});
+  }
+  return flows;
+}
+
+void BM_ServiceProxy(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const ServiceTable table = Services(n);
+  const std::vector<ServiceProxy::Flow> flows = ServiceFlows(n);
+  ServiceProxy proxy("n0");
+  Random rng(3);
+  size_t i = 0, translated = 0;
+  for (auto _ : state)
+    translated += proxy.Translate(table, flows[i++ % flows.size()], false, rng, Time{}).outcome == ServiceProxy::kTranslated;
+  benchmark::DoNotOptimize(translated);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ServiceProxy)->Arg(10)->Arg(1000)->Arg(10000);
+
+// Baseline: the frontend found by walking every service port, as a chain
+// with one rule per service port (iptables-style) is walked.
+void BM_ServiceProxyLinearScan(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const ServiceTable table = Services(n);
+  const std::vector<ServiceProxy::Flow> flows = ServiceFlows(n);
+  std::vector<std::pair<const ServiceEntry*, const ServicePortEntry*>> rules;
+  for (const auto& [key, svc] : table.services())
+    for (const ServicePortEntry& p : svc.ports) rules.emplace_back(&svc, &p);
+  Random rng(3);
+  size_t i = 0, translated = 0;
+  for (auto _ : state) {
+    const ServiceProxy::Flow& f = flows[i++ % flows.size()];
+    for (const auto& [svc, port] : rules)
+      if (svc->cluster_ip == f.dst && port->port == f.dst_port && port->protocol == f.protocol) {
+        translated += port->backends[rng.Uniform(port->backends.size())].ip != 0;
+        break;
+      }
+  }
+  benchmark::DoNotOptimize(translated);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ServiceProxyLinearScan)->Arg(10)->Arg(1000)->Arg(10000);
 
 }  // namespace
 }  // namespace edgebed::policy

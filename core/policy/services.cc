@@ -61,21 +61,20 @@ ServiceEntry BuildServiceEntry(const model::Service& service, const std::vector<
 // ---- ServiceTable ------------------------------------------------------------------
 
 void ServiceTable::Index(const ServiceEntry& entry, bool add) {
-  const std::string key = entry.key();
   for (const ServicePortEntry& p : entry.ports) {
     if (entry.cluster_ip != 0) {
       const auto k = std::make_tuple(entry.cluster_ip, p.port, p.protocol);
       if (add) {
-        cluster_ips_[k] = key;
-      } else if (auto it = cluster_ips_.find(k); it != cluster_ips_.end() && it->second == key) {
+        cluster_ips_[k] = &entry;
+      } else if (auto it = cluster_ips_.find(k); it != cluster_ips_.end() && it->second == &entry) {
         cluster_ips_.erase(it);
       }
     }
     if (p.node_port != 0) {
       const auto k = std::make_pair(p.node_port, p.protocol);
       if (add) {
-        node_ports_[k] = key;
-      } else if (auto it = node_ports_.find(k); it != node_ports_.end() && it->second == key) {
+        node_ports_[k] = &entry;
+      } else if (auto it = node_ports_.find(k); it != node_ports_.end() && it->second == &entry) {
         node_ports_.erase(it);
       }
     }
@@ -120,14 +119,11 @@ const ServiceEntry* ServiceTable::Find(const std::string& ns, const std::string&
 }
 
 namespace {
-std::optional<ServiceTable::Frontend> FrontendOf(const std::map<std::string, ServiceEntry>& services,
-                                                 const std::string& key, uint16_t port, uint8_t protocol,
+std::optional<ServiceTable::Frontend> FrontendOf(const ServiceEntry& service, uint16_t port, uint8_t protocol,
                                                  bool node_port) {
-  auto s = services.find(key);
-  if (s == services.end()) return std::nullopt;
-  for (const ServicePortEntry& p : s->second.ports)
+  for (const ServicePortEntry& p : service.ports)
     if ((node_port ? p.node_port : p.port) == port && p.protocol == protocol)
-      return ServiceTable::Frontend{&s->second, &p};
+      return ServiceTable::Frontend{&service, &p};
   return std::nullopt;
 }
 }  // namespace
@@ -135,13 +131,13 @@ std::optional<ServiceTable::Frontend> FrontendOf(const std::map<std::string, Ser
 std::optional<ServiceTable::Frontend> ServiceTable::ByClusterIp(uint32_t ip, uint16_t port, uint8_t protocol) const {
   auto it = cluster_ips_.find(std::make_tuple(ip, port, protocol));
   if (it == cluster_ips_.end()) return std::nullopt;
-  return FrontendOf(services_, it->second, port, protocol, false);
+  return FrontendOf(*it->second, port, protocol, false);
 }
 
 std::optional<ServiceTable::Frontend> ServiceTable::ByNodePort(uint16_t node_port, uint8_t protocol) const {
   auto it = node_ports_.find(std::make_pair(node_port, protocol));
   if (it == node_ports_.end()) return std::nullopt;
-  return FrontendOf(services_, it->second, node_port, protocol, true);
+  return FrontendOf(*it->second, node_port, protocol, true);
 }
 
 bool ServiceTable::IsClusterIp(uint32_t ip) const { return cluster_ip_users_.count(ip) > 0; }
@@ -162,10 +158,14 @@ ServiceProxy::Translation ServiceProxy::Translate(const ServiceTable& table, con
   t.service = f->service;
   const bool local_only = to_node_address ? f->service->external_local : f->service->internal_local;
   t.masquerade = to_node_address && !f->service->external_local;
-  std::vector<const ServiceBackend*> candidates;
-  for (const ServiceBackend& b : f->port->backends)
-    if (!local_only || b.node == node_) candidates.push_back(&b);
-  if (candidates.empty()) {
+  // Every endpoint may be drawn, or (a Local policy) this node's only.
+  std::vector<const ServiceBackend*> local;
+  if (local_only)
+    for (const ServiceBackend& b : f->port->backends)
+      if (b.node == node_) local.push_back(&b);
+  const size_t count = local_only ? local.size() : f->port->backends.size();
+  auto candidate = [&](size_t i) { return local_only ? local[i] : &f->port->backends[i]; };
+  if (count == 0) {
     t.outcome = kNoEndpoints;
     return t;
   }
@@ -179,12 +179,12 @@ ServiceProxy::Translation ServiceProxy::Translate(const ServiceTable& table, con
   if (f->service->client_ip_affinity) {
     Sticky& sticky = affinity_[std::make_tuple(f->service->key(), f->port->port, flow.src)];
     if (sticky.until > now)
-      for (const ServiceBackend* b : candidates)
-        if (*b == sticky.backend) chosen = b;
-    if (!chosen) chosen = candidates[random.Uniform(candidates.size())];
+      for (size_t i = 0; i < count && !chosen; ++i)
+        if (*candidate(i) == sticky.backend) chosen = candidate(i);
+    if (!chosen) chosen = candidate(random.Uniform(count));
     sticky = Sticky{*chosen, now + std::chrono::seconds(f->service->affinity_seconds)};
   } else {
-    chosen = candidates[random.Uniform(candidates.size())];
+    chosen = candidate(random.Uniform(count));
   }
   t.outcome = kTranslated;
   t.ip = chosen->ip;

@@ -113,8 +113,10 @@ class ServiceTable {
  private:
   void Index(const ServiceEntry& entry, bool add);
   std::map<std::string, ServiceEntry> services_;  // by namespace/name
-  std::map<std::tuple<uint32_t, uint16_t, uint8_t>, std::string> cluster_ips_;
-  std::map<std::pair<uint16_t, uint8_t>, std::string> node_ports_;
+  // Frontends to their services: the entries of services_, which stay put
+  // until removed (an upsert replaces an entry's value in place).
+  std::map<std::tuple<uint32_t, uint16_t, uint8_t>, const ServiceEntry*> cluster_ips_;
+  std::map<std::pair<uint16_t, uint8_t>, const ServiceEntry*> node_ports_;
   std::map<uint32_t, int> cluster_ip_users_;
 };
 
