@@ -42,8 +42,8 @@ std::string RenderServiceRules(const policy::ServiceTable& services, const NftSe
     for (const policy::ServicePortEntry& p : svc.ports) {
       PortRules r{&svc, &p, "svc-" + std::to_string(ports.size()), {}, {}};
       for (const policy::ServiceBackend& b : p.backends) {
-        if (!svc.internal_local || b.node == o.node_name) r.cluster.push_back(&b);
-        if (!svc.external_local || b.node == o.node_name) r.external.push_back(&b);
+        if (policy::MayReach(svc, b, /*via_node_port=*/false, o.node_name)) r.cluster.push_back(&b);
+        if (policy::MayReach(svc, b, /*via_node_port=*/true, o.node_name)) r.external.push_back(&b);
       }
       ports.push_back(std::move(r));
     }
@@ -54,8 +54,9 @@ std::string RenderServiceRules(const policy::ServiceTable& services, const NftSe
   // Made (if missing) and deleted, then made anew: one batch, one swap.
   s << "add table ip " << t << "\ndelete table ip " << t << "\ntable ip " << t << " {\n";
 
-  // Which (address, protocol, port) a service serves, and the node ports.
-  std::vector<std::string> served, service_map, node_ports, node_ports_served;
+  // Which (address, protocol, port) a service serves, and the node ports
+  // (all of them, those with an endpoint to go to, and where they go).
+  std::vector<std::string> served, service_map, node_ports, node_ports_served, node_port_map;
   for (const PortRules& r : ports) {
     const std::string ip = FormatIpv4(r.service->cluster_ip);
     const std::string l4 = std::string(ProtocolName(r.port->protocol)) + " . " + std::to_string(r.port->port);
@@ -66,7 +67,10 @@ std::string RenderServiceRules(const policy::ServiceTable& services, const NftSe
     if (r.port->node_port) {
       const std::string np = std::string(ProtocolName(r.port->protocol)) + " . " + std::to_string(r.port->node_port);
       node_ports.push_back(np);
-      if (!r.external.empty()) node_ports_served.push_back(np + " : goto node-" + r.chain);
+      if (!r.external.empty()) {
+        node_ports_served.push_back(np);
+        node_port_map.push_back(np + " : goto node-" + r.chain);
+      }
     }
   }
   auto set = [&](const std::string& name, const std::string& type, const std::vector<std::string>& elements,
@@ -84,13 +88,8 @@ std::string RenderServiceRules(const policy::ServiceTable& services, const NftSe
   set("served", "ipv4_addr . inet_proto . inet_service", served);
   set("node-ports", "inet_proto . inet_service", node_ports);
   set("service-ips", "ipv4_addr . inet_proto . inet_service : verdict", service_map, "map");
-  std::vector<std::string> node_port_map;
-  for (const std::string& e : node_ports_served) node_port_map.push_back(e);
   set("service-nodeports", "inet_proto . inet_service : verdict", node_port_map, "map");
-  // The node ports that have somewhere to go, for the reject rule.
-  std::vector<std::string> node_ports_with_endpoints;
-  for (const std::string& e : node_ports_served) node_ports_with_endpoints.push_back(e.substr(0, e.find(" :")));
-  set("node-ports-served", "inet_proto . inet_service", node_ports_with_endpoints);
+  set("node-ports-served", "inet_proto . inet_service", node_ports_served);
 
   // Per service port: the draw, each endpoint's DNAT, and the node-port entry.
   for (const PortRules& r : ports) {
@@ -98,12 +97,11 @@ std::string RenderServiceRules(const policy::ServiceTable& services, const NftSe
     const std::string name = svc.key() + ":" + (r.port->name.empty() ? std::to_string(r.port->port) : r.port->name);
     // Every endpoint of the port gets a chain (the node-port draw may reach
     // ones the cluster draw may not, and the other way round).
-    std::vector<const policy::ServiceBackend*> endpoints;
-    for (const policy::ServiceBackend& b : r.port->backends) endpoints.push_back(&b);
     auto endpoint_chain = [&](const policy::ServiceBackend* b) {
       return r.chain + "-ep-" + std::to_string(b - r.port->backends.data());
     };
-    for (const policy::ServiceBackend* b : endpoints) {
+    for (const policy::ServiceBackend& endpoint : r.port->backends) {
+      const policy::ServiceBackend* b = &endpoint;
       const std::string chain = endpoint_chain(b);
       if (svc.client_ip_affinity)
         s << "  set " << chain << "-clients {\n    type ipv4_addr\n    flags dynamic,timeout\n    timeout "

@@ -58,6 +58,11 @@ ServiceEntry BuildServiceEntry(const model::Service& service, const std::vector<
   return e;
 }
 
+bool MayReach(const ServiceEntry& service, const ServiceBackend& backend, bool via_node_port, const std::string& node) {
+  const bool local_only = via_node_port ? service.external_local : service.internal_local;
+  return !local_only || backend.node == node;
+}
+
 // ---- ServiceTable ------------------------------------------------------------------
 
 void ServiceTable::Index(const ServiceEntry& entry, bool add) {
@@ -162,7 +167,7 @@ ServiceProxy::Translation ServiceProxy::Translate(const ServiceTable& table, con
   std::vector<const ServiceBackend*> local;
   if (local_only)
     for (const ServiceBackend& b : f->port->backends)
-      if (b.node == node_) local.push_back(&b);
+      if (MayReach(*f->service, b, to_node_address, node_)) local.push_back(&b);
   const size_t count = local_only ? local.size() : f->port->backends.size();
   auto candidate = [&](size_t i) { return local_only ? local[i] : &f->port->backends[i]; };
   if (count == 0) {

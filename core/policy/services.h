@@ -90,6 +90,11 @@ struct ServicePod {
 // of its namespace: the endpoints of each port, by address.
 ServiceEntry BuildServiceEntry(const model::Service& service, const std::vector<ServicePod>& pods);
 
+// Whether a flow entering at node `node` may go to `backend`: a Local
+// traffic policy (internal for cluster traffic, external for node ports)
+// keeps it to that node's own endpoints.
+bool MayReach(const ServiceEntry& service, const ServiceBackend& backend, bool via_node_port, const std::string& node);
+
 class ServiceTable {
  public:
   // Replaces the service of the same namespace/name.
