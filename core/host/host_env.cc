@@ -17,6 +17,7 @@
 #include <set>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 
 #include "core/wire/codec.h"
 
@@ -33,15 +34,21 @@ constexpr uint8_t kVersion = 1;
 constexpr size_t kEnvelopeSize = wire::kHeaderSize + 4 + 4 + 2 + 4 + 4;
 constexpr size_t kMaxDatagram = 65507;
 
+// Frame types: a message, or the proof that opens a TLS connection.
+constexpr uint16_t kFrameMessage = 0;
+constexpr uint16_t kFrameProof = 1;
+constexpr size_t kMaxProof = 4096;
+
 struct Envelope {
+  uint16_t type = kFrameMessage;
   NodeId from = 0, to = 0;
   Port port = 0;
   uint32_t length = 0, crc = 0;
 };
 
-Bytes Frame(NodeId from, NodeId to, Port port, const Bytes& payload) {
+Bytes Frame(NodeId from, NodeId to, Port port, const Bytes& payload, uint16_t type = kFrameMessage) {
   wire::Writer w;
-  wire::WriteHeader(w, {kMagic, kVersion, 0});
+  wire::WriteHeader(w, {kMagic, kVersion, type});
   w.PutU32(from);
   w.PutU32(to);
   w.PutU16(port);
@@ -55,6 +62,8 @@ Status ReadEnvelope(ByteView bytes, Envelope* e) {
   wire::Reader r(bytes);
   wire::Header h;
   EDGEBED_RETURN_IF_ERROR(wire::ReadHeader(r, kMagic, kVersion, &h));
+  if (h.type != kFrameMessage && h.type != kFrameProof) return Corruption("unknown frame type");
+  e->type = h.type;
   EDGEBED_RETURN_IF_ERROR(r.GetU32(&e->from));
   EDGEBED_RETURN_IF_ERROR(r.GetU32(&e->to));
   EDGEBED_RETURN_IF_ERROR(r.GetU16(&e->port));
@@ -205,8 +214,13 @@ class FileDisk final : public Disk {
   Status DoRemove(const std::string& file) {
     auto path = PathOf(file);
     if (!path.ok()) return path.status();
-    if (::unlink(path->c_str()) != 0 && errno != ENOENT) {
-      return IoError("unlink: " + ErrnoText(errno), path->string());
+    if (::unlink(path->c_str()) != 0) {
+      if (errno != ENOENT) return IoError("unlink: " + ErrnoText(errno), path->string());
+      std::error_code ec;
+      if (!std::filesystem::exists(path->parent_path(), ec)) {
+        created_.erase(file);
+        return Status::Ok();  // no directory: the file never was, durably
+      }
     }
     created_.erase(file);
     return SyncDirectory(path->parent_path());
@@ -322,7 +336,8 @@ struct HostEnv::Impl {
 
   // Checks an envelope and its payload; delivers or counts a drop.
   void Accept(const Envelope& e, ByteView payload) {
-    if (e.to != options.self || payload.size() != e.length || Crc32c(payload) != e.crc) {
+    if (e.type != kFrameMessage || e.to != options.self || payload.size() != e.length ||
+        Crc32c(payload) != e.crc) {
       ++stats.dropped_bad;
       return;
     }
@@ -444,6 +459,252 @@ struct HostEnv::Impl {
     outbound.erase(it);
   }
 
+  // ---- TLS control connections -----------------------------------------------
+
+  // Where a TLS peer this node dials is.
+  struct TlsPeer {
+    tcp::endpoint endpoint;
+    std::shared_ptr<asio::ssl::context> context;
+    std::string ca_hash;
+    std::function<void(const std::string&)> on_ca;
+  };
+  // One TLS connection, dialed or adopted; frames go both ways on it.
+  struct TlsConn {
+    explicit TlsConn(std::shared_ptr<TlsStream> s) : stream(std::move(s)) {}
+    std::shared_ptr<TlsStream> stream;
+    NodeId peer = kNoNode;  // the node dialed, or the one that proved itself
+    bool dialed = false;
+    bool ready = false;     // proven: messages may flow
+    uint64_t frames_received = 0;
+    bool writing = false, closed = false;
+    std::deque<Bytes> queue;
+    size_t queued_bytes = 0;
+    std::array<uint8_t, kEnvelopeSize> header{};
+    Bytes prefix;  // bytes of the first header already read by the acceptor
+    Bytes body;
+    Envelope envelope;
+    std::string remote;  // address:port, for events
+    TimerId auth_timer = kNoTimer;
+  };
+
+  static std::string RemoteOf(const TlsStream& stream) {
+    boost::system::error_code ec;
+    const auto endpoint = stream.lowest_layer().remote_endpoint(ec);
+    return ec ? std::string("?") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  }
+
+  void SendTls(NodeId to, Bytes frame) {
+    std::shared_ptr<TlsConn> conn;
+    if (auto route = tls_routes.find(to); route != tls_routes.end()) conn = route->second;
+    if (!conn) {
+      auto peer = tls_peers.find(to);
+      if (peer == tls_peers.end()) {
+        ++stats.send_failed;
+        Event("env.send_dropped", "to=" + std::to_string(to) + " reason=no-connection");
+        return;
+      }
+      conn = Dial(to, peer->second);
+    }
+    if (conn->queued_bytes + frame.size() > options.max_queued_bytes) {
+      ++stats.send_failed;
+      Event("env.send_failed", "to=" + std::to_string(to) + " reason=queue-full bytes=" +
+                                   std::to_string(frame.size()));
+      return;
+    }
+    conn->queued_bytes += frame.size();
+    conn->queue.push_back(std::move(frame));
+    WriteNextTls(conn);
+  }
+
+  std::shared_ptr<TlsConn> Dial(NodeId to, const TlsPeer& peer) {
+    auto stream = std::make_shared<TlsStream>(io, *peer.context);
+    auto conn = std::make_shared<TlsConn>(stream);
+    conn->peer = to;
+    conn->dialed = true;
+    conn->remote = peer.endpoint.address().to_string() + ":" + std::to_string(peer.endpoint.port());
+    tls_routes[to] = conn;
+    tls_conns.insert(conn);
+    stream->lowest_layer().async_connect(peer.endpoint, Guard([this, conn](boost::system::error_code ec) {
+      if (conn->closed) return;
+      if (ec) return FailTls(conn, "connect: " + ec.message());
+      boost::system::error_code ignored;
+      conn->stream->lowest_layer().set_option(tcp::no_delay(true), ignored);
+      conn->stream->async_handshake(
+          asio::ssl::stream_base::client, Guard([this, conn](boost::system::error_code ec2) {
+            if (conn->closed) return;
+            if (ec2) return FailTls(conn, "TLS handshake: " + ec2.message());
+            auto peer_it = tls_peers.find(conn->peer);
+            if (peer_it != tls_peers.end() && !peer_it->second.ca_hash.empty()) {
+              std::string ca_pem;
+              Status verified = VerifyPinned(*conn->stream, peer_it->second.ca_hash, &ca_pem);
+              if (!verified.ok()) return Refuse(conn, verified.message());
+              if (peer_it->second.on_ca) {
+                auto on_ca = peer_it->second.on_ca;
+                RunCallback([&] { on_ca(ca_pem); });
+              }
+            }
+            StatusOr<Bytes> binding = ExportKeyingMaterial(*conn->stream, kTlsBindingLabel);
+            if (!binding.ok()) return FailTls(conn, binding.status().message());
+            Bytes proof = options.tls_prove ? options.tls_prove(*binding) : Bytes{};
+            Bytes frame = Frame(options.self, conn->peer, 0, proof, kFrameProof);
+            conn->queued_bytes += frame.size();
+            conn->queue.push_front(std::move(frame));
+            conn->ready = true;
+            ReadTlsHeader(conn);
+            WriteNextTls(conn);
+          }));
+    }));
+    return conn;
+  }
+
+  void Adopt(std::shared_ptr<TlsStream> stream, Bytes prefix) {
+    if (!*alive) return;
+    auto conn = std::make_shared<TlsConn>(std::move(stream));
+    conn->remote = RemoteOf(*conn->stream);
+    if (prefix.size() > kEnvelopeSize) prefix.resize(kEnvelopeSize);  // cannot be a header then
+    conn->prefix = std::move(prefix);
+    tls_conns.insert(conn);
+    std::weak_ptr<TlsConn> weak = conn;
+    conn->auth_timer = ScheduleInternal(options.tls_auth_timeout, [this, weak] {
+      auto c = weak.lock();
+      if (c && !c->ready && !c->closed) Refuse(c, "no proof within " +
+                                                   std::to_string(ToSeconds(options.tls_auth_timeout)) + " s");
+    });
+    ReadTlsHeader(conn);
+  }
+
+  void ReadTlsHeader(const std::shared_ptr<TlsConn>& conn) {
+    const size_t have = std::min(conn->prefix.size(), conn->header.size());
+    std::copy(conn->prefix.begin(), conn->prefix.begin() + static_cast<std::ptrdiff_t>(have),
+              conn->header.begin());
+    conn->prefix.clear();
+    asio::async_read(*conn->stream, asio::buffer(conn->header.data() + have, conn->header.size() - have),
+                     Guard([this, conn](boost::system::error_code ec, size_t) {
+                       if (conn->closed) return;
+                       if (ec) {
+                         // A server that refuses a proof says nothing: it closes.
+                         if (conn->dialed && conn->frames_received == 0 && conn->ready)
+                           return FailTls(conn, "closed by the peer before any answer: is the token's secret this "
+                                                "cluster's?");
+                         return FailTls(conn, ec == asio::error::eof ? "closed by the peer" : "read: " + ec.message());
+                       }
+                       Envelope& e = conn->envelope;
+                       if (!ReadEnvelope(ByteView(conn->header.data(), conn->header.size()), &e).ok() ||
+                           e.to != options.self) {
+                         ++stats.dropped_bad;
+                         return Refuse(conn, "a frame that is not this protocol's, or not for this node");
+                       }
+                       const bool proof = e.type == kFrameProof;
+                       if (proof ? (conn->ready || conn->dialed || e.length > kMaxProof)
+                                 : (!conn->ready || e.from != conn->peer)) {
+                         ++stats.dropped_bad;
+                         return Refuse(conn, proof ? "an unexpected proof frame"
+                                                   : "a message before the proof, or from another node");
+                       }
+                       conn->body.resize(e.length);
+                       asio::async_read(*conn->stream, asio::buffer(conn->body),
+                                        Guard([this, conn](boost::system::error_code ec2, size_t) {
+                                          if (conn->closed) return;
+                                          if (ec2) return FailTls(conn, "read: " + ec2.message());
+                                          OnTlsFrame(conn);
+                                        }));
+                     }));
+  }
+
+  void OnTlsFrame(const std::shared_ptr<TlsConn>& conn) {
+    ++conn->frames_received;
+    const Envelope& e = conn->envelope;
+    ByteView payload(conn->body.data(), conn->body.size());
+    if (Crc32c(payload) != e.crc) {
+      ++stats.dropped_bad;
+      return Refuse(conn, "a frame failed its checksum");
+    }
+    if (e.type == kFrameProof) {
+      StatusOr<Bytes> binding = ExportKeyingMaterial(*conn->stream, kTlsBindingLabel);
+      bool ok = false;
+      if (binding.ok() && options.tls_verify) {
+        RunCallback([&] { ok = options.tls_verify(e.from, *binding, payload); });
+      }
+      if (!ok) return Refuse(conn, "node " + std::to_string(e.from) + " did not prove the cluster secret");
+      if (conn->auth_timer != kNoTimer) CancelInternal(conn->auth_timer);
+      conn->auth_timer = kNoTimer;
+      conn->peer = e.from;
+      conn->ready = true;
+      auto old = tls_routes.find(e.from);
+      if (old != tls_routes.end() && old->second != conn) CloseTls(old->second);
+      tls_routes[e.from] = conn;
+      Event("env.tls_peer", "node=" + std::to_string(e.from) + " from=" + conn->remote);
+      WriteNextTls(conn);
+    } else {
+      Deliver(e.from, e.port, payload);
+    }
+    if (!conn->closed) ReadTlsHeader(conn);
+  }
+
+  void WriteNextTls(const std::shared_ptr<TlsConn>& conn) {
+    if (conn->closed || !conn->ready || conn->writing || conn->queue.empty()) return;
+    conn->writing = true;
+    asio::async_write(*conn->stream, asio::buffer(conn->queue.front()),
+                      Guard([this, conn](boost::system::error_code ec, size_t) {
+                        conn->writing = false;
+                        if (conn->closed) return;
+                        if (ec) return FailTls(conn, "write: " + ec.message());
+                        ++stats.tls_frames_sent;
+                        conn->queued_bytes -= conn->queue.front().size();
+                        conn->queue.pop_front();
+                        WriteNextTls(conn);
+                      }));
+  }
+
+  // A connection that failed a check: closed, counted, said why.
+  void Refuse(const std::shared_ptr<TlsConn>& conn, const std::string& why) {
+    ++stats.tls_refused;
+    Event("env.tls_refused", "remote=" + conn->remote + " reason=\"" + why + "\"");
+    FailTls(conn, why, /*quiet=*/true);
+  }
+
+  // The connection is gone: what it held is lost; the next send dials again.
+  void FailTls(const std::shared_ptr<TlsConn>& conn, const std::string& why, bool quiet = false) {
+    if (conn->closed) return;
+    const size_t lost = conn->queue.size();
+    stats.send_failed += lost;
+    if (!quiet && (lost > 0 || conn->dialed)) {
+      Event("env.send_failed", "to=" + (conn->peer == kNoNode ? conn->remote : std::to_string(conn->peer)) +
+                                   " reason=\"" + why + "\" messages=" + std::to_string(lost));
+    }
+    CloseTls(conn);
+  }
+
+  void CloseTls(const std::shared_ptr<TlsConn>& conn) {
+    if (conn->closed) return;
+    conn->closed = true;
+    if (conn->auth_timer != kNoTimer) CancelInternal(conn->auth_timer);
+    boost::system::error_code ignored;
+    conn->stream->lowest_layer().close(ignored);
+    auto route = tls_routes.find(conn->peer);
+    if (route != tls_routes.end() && route->second == conn) tls_routes.erase(route);
+    tls_conns.erase(conn);
+  }
+
+  // Timers of the Env itself, not the node's: they never run a node callback.
+  TimerId ScheduleInternal(Duration after, std::function<void()> fn) {
+    const TimerId id = next_timer++;
+    auto timer = std::make_unique<asio::steady_timer>(io);
+    timer->expires_after(after);
+    timer->async_wait(Guard([this, id, fn = std::move(fn)](boost::system::error_code ec) {
+      if (ec == asio::error::operation_aborted || timers.erase(id) == 0) return;
+      fn();
+    }));
+    timers.emplace(id, std::move(timer));
+    return id;
+  }
+  void CancelInternal(TimerId id) {
+    auto it = timers.find(id);
+    if (it == timers.end()) return;
+    it->second->cancel();
+    timers.erase(it);
+  }
+
   void Close() {
     if (!*alive) return;
     *alive = false;  // every pending handler now returns without touching this
@@ -456,6 +717,13 @@ struct HostEnv::Impl {
     outbound.clear();
     for (auto& in : inbound) in->socket.close(ignored);
     inbound.clear();
+    for (auto& conn : tls_conns) {
+      conn->closed = true;
+      conn->stream->lowest_layer().close(ignored);
+    }
+    tls_conns.clear();
+    tls_routes.clear();
+    tls_peers.clear();
     listeners.clear();
   }
 
@@ -477,6 +745,10 @@ struct HostEnv::Impl {
   std::map<NodeId, std::shared_ptr<Outbound>> outbound;
   std::set<std::shared_ptr<Inbound>> inbound;
   std::map<Port, Receiver> listeners;
+  std::map<NodeId, TlsPeer> tls_peers;
+  // The connection each node is reached over: dialed, or the newest it proved itself on.
+  std::map<NodeId, std::shared_ptr<TlsConn>> tls_routes;
+  std::set<std::shared_ptr<TlsConn>> tls_conns;  // every open one, proven or not
   TimerId next_timer = 1;
   std::map<TimerId, std::unique_ptr<asio::steady_timer>> timers;
   HostNetStats stats;
@@ -507,6 +779,7 @@ StatusOr<std::unique_ptr<HostEnv>> HostEnv::Create(asio::io_context& io, HostEnv
   auto impl = std::make_unique<Impl>(io, std::move(options), seed);
   const std::string where = impl->options.listen_address + ":" +
                             std::to_string(impl->options.listen_port);
+  if (!impl->options.listen) return std::unique_ptr<HostEnv>(new HostEnv(std::move(impl)));
   // TCP first: with port 0 it picks the number, and UDP takes the same one.
   impl->acceptor.open(address.is_v4() ? tcp::v4() : tcp::v6(), ec);
   if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -547,6 +820,26 @@ Status HostEnv::AddPeer(NodeId id, const std::string& address, uint16_t port) {
 void HostEnv::RemovePeer(NodeId id) {
   impl_->peers.erase(id);
   impl_->outbound.erase(id);
+  impl_->tls_peers.erase(id);
+  auto route = impl_->tls_routes.find(id);
+  if (route != impl_->tls_routes.end()) impl_->CloseTls(route->second);
+}
+
+Status HostEnv::AddTlsPeer(NodeId id, const std::string& address, uint16_t port,
+                           std::shared_ptr<asio::ssl::context> context, std::string ca_hash,
+                           std::function<void(const std::string&)> on_ca) {
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address(address, ec);
+  if (ec) return InvalidArgument("\"" + address + "\" is not an IP address", "peer " + std::to_string(id));
+  if (!context) return InvalidArgument("a TLS peer needs a client context", "peer " + std::to_string(id));
+  RemovePeer(id);
+  impl_->tls_peers[id] = Impl::TlsPeer{tcp::endpoint(ip, port), std::move(context), std::move(ca_hash),
+                                       std::move(on_ca)};
+  return Status::Ok();
+}
+
+void HostEnv::AdoptTls(std::shared_ptr<TlsStream> stream, Bytes prefix) {
+  impl_->Adopt(std::move(stream), std::move(prefix));
 }
 
 void HostEnv::Close() { impl_->Close(); }
@@ -592,6 +885,10 @@ void HostEnv::Send(NodeId to, Port port, Bytes message) {
     asio::post(d.io, d.Guard([impl = &d, port, message = std::move(message)] {
       impl->Deliver(impl->options.self, port, message);
     }));
+    return;
+  }
+  if (d.tls_peers.count(to) || d.tls_routes.count(to)) {
+    d.SendTls(to, Frame(d.options.self, to, port, message));
     return;
   }
   auto peer = d.peers.find(to);

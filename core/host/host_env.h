@@ -36,14 +36,17 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "core/env/env.h"
+#include "core/host/tls.h"
 
 namespace edgebed::host {
 
@@ -56,7 +59,21 @@ struct HostEnvOptions {
   MetricsSink* sink = nullptr;        // default: a StderrSink
   size_t udp_max_bytes = 1200;        // larger messages go over TCP
   size_t max_queued_bytes = 64u << 20;  // per peer, waiting for TCP
+  // Whether to bind UDP and TCP on listen_address:listen_port. A node that
+  // hears its peers only over adopted TLS connections (a server) binds none.
+  bool listen = true;
+  // The proof this node sends first on a TLS connection it dials, made from
+  // the connection's exported keying material.
+  std::function<Bytes(ByteView binding)> tls_prove;
+  // Checks the first frame of an adopted TLS connection: node `claimed`
+  // proves itself with `proof` over `binding`. Unset: every adopted
+  // connection is refused.
+  std::function<bool(NodeId claimed, ByteView binding, ByteView proof)> tls_verify;
+  Duration tls_auth_timeout = std::chrono::seconds(10);
 };
+
+// The label the keying material of a TLS connection is exported under.
+inline constexpr const char* kTlsBindingLabel = "EXPORTER-edgebed-node-proof";
 
 // Counters of the transport, for tests and the node's own metrics.
 struct HostNetStats {
@@ -65,6 +82,8 @@ struct HostNetStats {
   uint64_t dropped_bad = 0;          // failed an envelope check
   uint64_t dropped_no_listener = 0;
   uint64_t send_failed = 0;          // unknown peer, connection failure, queue full
+  uint64_t tls_frames_sent = 0;
+  uint64_t tls_refused = 0;          // connections closed for a failed proof or certificate
 };
 
 // Writes each sample and event as one line on stderr; safe to share between
@@ -90,6 +109,16 @@ class HostEnv final : public Env {
   // Where node `id` listens. Replaces an earlier address.
   Status AddPeer(NodeId id, const std::string& address, uint16_t port);
   void RemovePeer(NodeId id);
+  // Messages to `id` go over TLS to address:port, with `context` (tls.h's
+  // ClientContext). With `ca_hash`, the server's certificate must verify
+  // against the CA in its chain with that hash (VerifyPinned), and
+  // `on_ca` hears that CA's PEM once it did.
+  Status AddTlsPeer(NodeId id, const std::string& address, uint16_t port,
+                    std::shared_ptr<boost::asio::ssl::context> context, std::string ca_hash = {},
+                    std::function<void(const std::string& ca_pem)> on_ca = {});
+  // Takes a TLS connection accepted elsewhere, its handshake done, with the
+  // bytes already read from it (`prefix`). See the file comment.
+  void AdoptTls(std::shared_ptr<TlsStream> stream, Bytes prefix);
   // Cancels timers, closes sockets; pending callbacks never run. Idempotent.
   void Close();
   const HostNetStats& net_stats() const;
