@@ -242,7 +242,7 @@ class Agent::Impl {
 
   void OnView(const std::vector<std::string>& changed) {
     stats_.view_changes += changed.size();
-    bool policy = false;
+    bool policy = false, peers = false, services = false;
     for (const std::string& key : changed) {
       if (StartsWith(key, "pod/")) {
         OnPod(key.substr(4));
@@ -251,15 +251,34 @@ class Agent::Impl {
         NextBackup(key.substr(7));
       } else if (StartsWith(key, "svc/")) {
         OnService(key);
+        services = true;
+      } else if (StartsWith(key, "peer/")) {
+        peers = true;
       } else {
         policy = true;
       }
     }
+    if (o_.observer && peers) o_.observer->PeersChanged(Peers());
+    if (o_.observer && services) o_.observer->ServicesChanged(services_);
     if (policy && program_timer_ == kNoTimer)
       program_timer_ = env_.Schedule(Duration::zero(), [this] {
         program_timer_ = kNoTimer;
         Program();
       });
+  }
+
+  std::vector<PeerRecord> Peers() {
+    std::vector<PeerRecord> out;
+    for (auto it = view_.values().lower_bound("peer/"); it != view_.values().end() && StartsWith(it->first, "peer/");
+         ++it) {
+      PeerRecord p;
+      if (Status s = Decode(it->second, &p); !s.ok()) {
+        Bad(o_.server, s);
+        continue;
+      }
+      out.push_back(std::move(p));
+    }
+    return out;
   }
 
   // The node's proxy and name lookups follow the services of the view.
@@ -330,6 +349,7 @@ class Agent::Impl {
     if (local.empty()) {  // no pod here: nothing to judge (an empty list would mean every endpoint)
       dataplane_.reset();
       compiled_.reset();
+      if (o_.observer) o_.observer->PolicyChanged(nullptr, nullptr, local);
       return;
     }
     CompiledView& c = **next;
@@ -343,6 +363,7 @@ class Agent::Impl {
     }
     compiled_ = std::move(*next);
     ++stats_.policy_programs;
+    if (o_.observer) o_.observer->PolicyChanged(compiled_->classifier.get(), &compiled_->inventory, local);
   }
 
   // ---- Cloud backups ---------------------------------------------------------------

@@ -39,6 +39,22 @@
 
 namespace edgebed::cluster {
 
+// What a real node's daemon acts on besides pods: the host's routes and
+// peers, its nftables. Called on the node's thread after the view changed.
+class AgentObserver {
+ public:
+  virtual ~AgentObserver() = default;
+  // Every peer of the view ("peer/" records), sorted by node name.
+  virtual void PeersChanged(const std::vector<PeerRecord>& peers) { (void)peers; }
+  virtual void ServicesChanged(const policy::ServiceTable& services) { (void)services; }
+  // The dataplane was programmed for `local` endpoints ("ns/pod"), or
+  // emptied (null classifier) when no pod runs here.
+  virtual void PolicyChanged(const policy::Classifier* classifier, const policy::Inventory* inventory,
+                             const std::vector<std::string>& local) {
+    (void)classifier, (void)inventory, (void)local;
+  }
+};
+
 struct AgentOptions {
   std::string token;
   NodeId server = kNoNode;
@@ -51,6 +67,7 @@ struct AgentOptions {
   Duration server_timeout = std::chrono::seconds(40);
   storage::ReplicationOptions replication;
   policy::ConntrackOptions conntrack;
+  AgentObserver* observer = nullptr;  // must outlive the agent
   // How cloudsnaps reach the object store: the client has no congestion
   // control, so small chunks and few in flight keep a backup from overrunning
   // the queue of a thin WAN link (and losing whole megabyte chunks to it).

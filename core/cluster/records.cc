@@ -430,6 +430,29 @@ Status Decode(ByteView b, BackupReport* q) {
   return End(r, "backup report");
 }
 
+Bytes Encode(const PeerRecord& p) {
+  Writer w;
+  Begin(w);
+  w.PutString(p.node);
+  w.PutU32(p.id);
+  w.PutString(p.address);
+  w.PutU16(p.port);
+  w.PutString(p.pod_cidr);
+  return std::move(w).Finish();
+}
+
+Status Decode(ByteView b, PeerRecord* p) {
+  Reader r(b);
+  if (Status st = Start(r, "peer record"); !st.ok()) return st;
+  (void)r.GetString(253, &p->node);  // sticky status: checked below
+  (void)r.GetU32(&p->id);
+  (void)r.GetString(64, &p->address);
+  (void)r.GetU16(&p->port);
+  (void)r.GetString(64, &p->pod_cidr);
+  if (!r.status().ok()) return r.status();
+  return End(r, "peer record");
+}
+
 Bytes Encode(const NodeStatus& s) {
   Writer w;
   Begin(w);

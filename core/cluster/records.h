@@ -19,11 +19,30 @@
 namespace edgebed::cluster {
 
 // A node's view holds, by key prefix: pod assignments ("pod/"), cloud
-// backup requests ("backup/"), services ("svc/"), and under every other key
-// the policy state of policy_view.h.
+// backup requests ("backup/"), services ("svc/"), where the other nodes are
+// ("peer/"), and under every other key the policy state of policy_view.h.
 inline bool IsPolicyViewKey(const std::string& key) {
-  return key.rfind("pod/", 0) != 0 && key.rfind("backup/", 0) != 0 && key.rfind("svc/", 0) != 0;
+  return key.rfind("pod/", 0) != 0 && key.rfind("backup/", 0) != 0 && key.rfind("svc/", 0) != 0 &&
+         key.rfind("peer/", 0) != 0;
 }
+
+// Where a node's agent is reached and which pod addresses live behind it
+// (view key "peer/<node>"), for real nodes: an agent that registers with the
+// annotations kInternalIpAnnotation and kAgentPortAnnotation (as K3s's
+// k3s.io/internal-ip) is put into every node's view, so agents can dial each
+// other for replication and route to each other's pods. Simulated nodes
+// carry neither, and their views no peer.
+inline constexpr const char* kInternalIpAnnotation = "edgebed.io/internal-ip";
+inline constexpr const char* kAgentPortAnnotation = "edgebed.io/agent-port";
+struct PeerRecord {
+  std::string node;
+  NodeId id = kNoNode;
+  std::string address;  // IPv4, as the annotation gave it
+  uint16_t port = 0;
+  std::string pod_cidr;
+};
+Bytes Encode(const PeerRecord& p);
+Status Decode(ByteView b, PeerRecord* p);
 
 // A volume a pod mounts, as the node's agent needs it to reach the data.
 struct VolumeMount {

@@ -444,6 +444,9 @@ class Server::Impl {
     bool registered = false;  // a Node object exists
     NodeStatus status;
     NodeId id = kNoNode;
+    // Where a real node's agent is reached (its join's annotations); empty in simulation.
+    std::string address;
+    uint16_t agent_port = 0;
     // The session.
     uint64_t session = 0;
     Key session_key{};
@@ -2560,6 +2563,11 @@ class Server::Impl {
     if (!loaded.ok() || !node || node->meta.name != m.node)
       return Refuse(from, m.node, "the join must carry one Node named " + m.node +
                                       (loaded.errors.empty() ? "" : ": " + loaded.errors.front().ToString()));
+    for (const auto& [other_name, other] : nodes_) {
+      if (other.id == from && other_name != m.node && other.session)
+        return Refuse(from, m.node, "node id " + std::to_string(from) + " is held by node " + other_name +
+                                        "; give this node another name");
+    }
     NodeEntry& n = NodeNamed(m.node);
     if (!n.registered) {
       Object o(*node);
@@ -2580,6 +2588,7 @@ class Server::Impl {
     n.reports = SyncReceiver();
     n.view->ResetReceiver();
     n.id = from;
+    SetPeer(m.node, n, *node);
     OnRenew(m.node, n);
     ++stats_.joins;
     env_.RecordEvent("cluster.node_joined", "node=" + m.node + " id=" + std::to_string(from) +
@@ -2599,6 +2608,44 @@ class Server::Impl {
                 Encode(Welcome{session, n.status.pod_cidr, WelcomeProof(n.session_key, session, n.status.pod_cidr)}));
       SendView(name, n, false);
     });
+  }
+
+  // A real node says where its agent is reached: every node's view learns it
+  // ("peer/<name>"), and the joining node learns every other.
+  void SetPeer(const std::string& name, NodeEntry& n, const model::Node& node) {
+    auto annotation = [&](const char* key) {
+      auto it = node.meta.annotations.find(key);
+      return it == node.meta.annotations.end() ? std::string() : it->second;
+    };
+    const std::string address = annotation(kInternalIpAnnotation);
+    const std::string port_text = annotation(kAgentPortAnnotation);
+    const auto port = ParsePort(port_text);
+    if (address.empty() || !ParseIpv4(address) || !port) {
+      if (!address.empty() || !port_text.empty())
+        env_.RecordEvent("cluster.peer_ignored", "node=" + name + " reason=\"" + std::string(kInternalIpAnnotation) +
+                                                    " must be an IPv4 address and " + kAgentPortAnnotation +
+                                                    " a port\"");
+      return;
+    }
+    n.address = address;
+    n.agent_port = *port;
+    const std::string key = "peer/" + name;
+    const Bytes value = Encode(PeerRecord{name, n.id, n.address, n.agent_port, n.status.pod_cidr});
+    for (auto& [other_name, other] : nodes_) {
+      if (other.view->Put(key, value)) touched_.insert(other_name);
+      if (other_name == name || other.address.empty()) continue;
+      const Bytes theirs =
+          Encode(PeerRecord{other_name, other.id, other.address, other.agent_port, other.status.pod_cidr});
+      if (n.view->Put("peer/" + other_name, theirs)) touched_.insert(name);
+    }
+  }
+
+  static std::optional<uint16_t> ParsePort(const std::string& text) {
+    if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
+    const int v = std::stoi(text);
+    if (v < 1 || v > 65535) return std::nullopt;
+    return static_cast<uint16_t>(v);
   }
 
   void OnRenew(const std::string& name, NodeEntry& n) {
