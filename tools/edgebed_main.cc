@@ -1,5 +1,8 @@
 // edgebed: the command-line front door to the real-node side of edgebed.
 //
+//   edgebed server ...            the control plane daemon
+//   edgebed agent ...             the node daemon
+//   edgebed ctl apply|get|delete  the API's client
 //   edgebed validate -f FILE...   load manifests, print what loaded or the errors
 //   edgebed heartbeat ...         run the heartbeat failure detector on real sockets
 //   edgebed policy matrix|explain what the network policies of manifests allow
@@ -8,6 +11,8 @@
 #include <iostream>
 #include <string>
 
+#include "tools/ctl_command.h"
+#include "tools/daemon_command.h"
 #include "tools/heartbeat_command.h"
 #include "tools/policy_command.h"
 #include "tools/sched_command.h"
@@ -20,6 +25,12 @@ constexpr const char* kUsage =
     "Usage: edgebed COMMAND [flags]\n"
     "\n"
     "Commands:\n"
+    "  server      run the cluster's control plane on this machine (as k3s server):\n"
+    "              datastore, controllers, scheduler, storage; agents and the API on\n"
+    "              one TLS port\n"
+    "  agent       run a node (as k3s agent): join a server with its token, run pods,\n"
+    "              hold volume replicas, program services and policy into the kernel\n"
+    "  ctl         the API's client, as kubectl: apply -f, get, delete\n"
     "  validate    load Kubernetes-style manifests (-f FILE...) and print what was\n"
     "              loaded, or every error as file:line:column\n"
     "  heartbeat   run the heartbeat failure detector of core/probe on this host,\n"
@@ -37,6 +48,9 @@ constexpr const char* kUsage =
 
 int main(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
+  if (command == "server") return edgebed::tools::RunServer(argc - 1, argv + 1);
+  if (command == "agent") return edgebed::tools::RunAgent(argc - 1, argv + 1);
+  if (command == "ctl") return edgebed::tools::RunCtl(argc - 1, argv + 1);
   if (command == "validate") return edgebed::tools::RunValidate(argc - 1, argv + 1);
   if (command == "heartbeat") return edgebed::tools::RunHeartbeat(argc - 1, argv + 1);
   if (command == "policy") return edgebed::tools::RunPolicy(argc - 1, argv + 1);
