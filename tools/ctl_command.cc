@@ -373,8 +373,7 @@ StatusOr<ApiResponse> CallApi(const AdminConfig& config, const std::string& meth
     return ApiResponse{static_cast<int>(parser.get().result_int()), parser.get().body()};
   } catch (const boost::system::system_error& e) {
     return Unavailable("cannot reach the server at " + config.server + ": " + e.code().message() +
-                           "; is `edgebed server` running there, and is this its admin.yaml?",
-                       config.server);
+                           "; is `edgebed server` running there, and is this its admin.yaml?");
   }
 }
 
