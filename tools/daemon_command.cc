@@ -21,6 +21,7 @@
 #include "core/cluster/server.h"
 #include "core/host/api_server.h"
 #include "core/host/host_env.h"
+#include "core/host/nft_policy.h"
 #include "core/host/nft_services.h"
 #include "core/host/prometheus.h"
 #include "core/host/tls.h"
@@ -258,11 +259,13 @@ int RunServer(int argc, char** argv) {
 namespace {
 
 // What a real node does with the view besides pods: dials its peers, and
-// puts its services into the kernel.
+// puts its services and its pods' policy into the kernel (nftables). The
+// tables stay when the agent stops, so its pods stay protected and reachable
+// while it restarts.
 class HostNode final : public cluster::AgentObserver {
  public:
-  HostNode(host::HostEnv& env, std::string node_name, std::string who)
-      : env_(env), node_(std::move(node_name)), who_(std::move(who)) {}
+  HostNode(host::HostEnv& env, std::string node_name, std::string who, bool kernel)
+      : env_(env), node_(std::move(node_name)), who_(std::move(who)), kernel_(kernel) {}
 
   void PeersChanged(const std::vector<cluster::PeerRecord>& peers) override {
     for (const cluster::PeerRecord& p : peers) {
@@ -280,6 +283,7 @@ class HostNode final : public cluster::AgentObserver {
   }
 
   void ServicesChanged(const policy::ServiceTable& services) override {
+    if (!kernel_) return;
     host::NftServiceOptions o;
     o.node_name = node_;
     const Status s = host::ApplyNft(host::RenderServiceRules(services, o));
@@ -287,11 +291,26 @@ class HostNode final : public cluster::AgentObserver {
     last_service_error_ = s.code();
   }
 
+  void PolicyChanged(const policy::Classifier* classifier, const policy::Inventory* inventory,
+                     const std::vector<std::string>& local) override {
+    if (!kernel_) return;
+    if (!classifier || !inventory) {
+      if (policy_.has_applied()) (void)policy_.Remove();
+      return;
+    }
+    const Status s = policy_.Update(*classifier, *inventory, local);
+    if (!s.ok() && s.code() != last_policy_error_) Log(who_, "policy not in the kernel: " + s.ToString());
+    if (s.ok() && last_policy_error_ != StatusCode::kOk) Log(who_, "policy in the kernel again");
+    last_policy_error_ = s.code();
+  }
+
  private:
   host::HostEnv& env_;
   std::string node_, who_;
+  bool kernel_;
   std::map<NodeId, std::string> peers_;
-  StatusCode last_service_error_ = StatusCode::kOk;
+  host::NftPolicy policy_;
+  StatusCode last_service_error_ = StatusCode::kOk, last_policy_error_ = StatusCode::kOk;
 };
 
 // The source address this host would use toward `server` (no packet is sent).
@@ -317,6 +336,7 @@ int RunAgent(int argc, char** argv) {
   std::string server_flag, token_flag, token_file, data_dir = kDefaultAgentDataDir, node_name, labels_flag;
   std::string node_ip, pools;
   int64_t port = kDefaultAgentPort, cpu = 0, memory_mib = 0, max_pods = 110;
+  bool hollow = false;
   Flags flags("edgebed agent",
               "Runs a node: joins the server over TLS with the cluster token, runs the pods\n"
               "bound here, holds volume replicas under --data-dir, and puts the node's services\n"
@@ -333,6 +353,9 @@ int RunAgent(int argc, char** argv) {
   flags.Int("memory-mib", "memory to offer in MiB (default: this host's)", &memory_mib);
   flags.Int("max-pods", "pods the node takes", &max_pods);
   flags.String("pools", "storage pools, as the storage.edgebed.io/pools annotation: \"ssd=100Gi/high\"", &pools);
+  flags.Bool("hollow", "a hollow node, as kubemark's: pods are modelled (start, run, report) but no process,\n"
+                       "namespace or kernel rule is made; for control-plane tests at scale on one machine",
+             &hollow);
   if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
   const std::string who = "edgebed agent";
   auto fail = [&](const Status& s, int rc = 1) {
@@ -429,7 +452,7 @@ int RunAgent(int argc, char** argv) {
                                    });
   if (!peer.ok()) return fail(peer);
 
-  HostNode host_node(**env, node_name, who);
+  HostNode host_node(**env, node_name, who, /*kernel=*/!hollow);
   cluster::ModelRuntime runtime(**env);
   cluster::AgentOptions options;
   options.token = token->secret;

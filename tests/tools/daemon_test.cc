@@ -1,6 +1,8 @@
 // End-to-end: `edgebed server`, `edgebed agent` and `edgebed ctl` as a user
 // runs them, as processes on the loopback address: the TLS join, the API
-// with its credential, refusals, and a server killed and started again.
+// with its credential, refusals, and a server killed and started again. The
+// agents are hollow (their pods modelled), as this runs in the machine's own
+// network namespace; tests/host's cluster test runs full nodes in namespaces.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -139,7 +141,9 @@ class DaemonTest : public ::testing::Test {
     agents_.push_back(std::make_unique<Daemon>(
         std::vector<std::string>{"agent", "--server", "127.0.0.1:" + std::to_string(port_), "--token", token,
                                  "--data-dir", (dir_ / name).string(), "--node-name", name, "--node-ip", "127.0.0.1",
-                                 "--port", std::to_string(FreePort()), "--labels", "zone=" + name},
+                                 "--port", std::to_string(FreePort()), "--labels", "zone=" + name,
+                                 // On the machine's own network: nothing may touch its kernel.
+                                 "--hollow"},
         dir_ / (name + ".log")));
     return *agents_.back();
   }
