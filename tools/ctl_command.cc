@@ -379,9 +379,10 @@ StatusOr<ApiResponse> CallApi(const AdminConfig& config, const std::string& meth
 
 StatusOr<std::string> LivePolicyManifests(const AdminConfig& config) {
   std::string out;
-  for (const char* kind : {"Namespace", "Pod", "Deployment", "DaemonSet", "StatefulSet", "NetworkPolicy",
-                           "projectcalico.org/NetworkPolicy", "GlobalNetworkPolicy", "GlobalNetworkSet", "NetworkSet",
-                           "Tier"}) {
+  // Pods as they run, not the workloads that made them (the policy tools would
+  // make their pods again, at other addresses).
+  for (const char* kind : {"Namespace", "ServiceAccount", "Pod", "NetworkPolicy", "projectcalico.org/NetworkPolicy",
+                           "GlobalNetworkPolicy", "GlobalNetworkSet", "NetworkSet", "Tier"}) {
     StatusOr<json::value> v = GetJson(config, "/api/objects?kind=" + UrlEncode(kind));
     if (!v.ok()) return v.status();
     if (!v->is_object() || !v->as_object().contains("items") || !v->at("items").is_array()) continue;

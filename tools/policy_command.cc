@@ -8,6 +8,7 @@
 #include "core/policy/inventory.h"
 #include "core/policy/policy_set.h"
 #include "core/policy/reference.h"
+#include "tools/ctl_command.h"
 #include "tools/flags.h"
 #include "tools/validate.h"
 
@@ -63,7 +64,9 @@ std::vector<const Endpoint*> SortedPods(const Inventory& inventory) {
 
 // The first pod (by name) of the Deployment, DaemonSet or StatefulSet
 // "NS/NAME" of the manifests: its pods are named NAME-..., and its selector
-// picks them. Null when there is no such workload or it has no pod.
+// picks them. Pods a live cluster made say their owner instead (the
+// edgebed.io/owned-by annotation). Null when there is no such workload or it
+// has no pod.
 const Endpoint* FirstPodOf(const std::vector<model::Object>& objects, const Inventory& inventory,
                            const std::string& text) {
   const size_t slash = text.find('/');
@@ -77,7 +80,20 @@ const Endpoint* FirstPodOf(const std::vector<model::Object>& objects, const Inve
     if (const auto* ds = std::get_if<model::DaemonSet>(&o)) selector = &ds->selector;
     if (const auto* ss = std::get_if<model::StatefulSet>(&o)) selector = &ss->selector;
   }
-  if (!selector) return nullptr;
+  if (!selector) {
+    std::string first;
+    for (const model::Object& o : objects) {
+      const auto* pod = std::get_if<model::Pod>(&o);
+      if (!pod || pod->meta.namespace_ != ns) continue;
+      auto owner = pod->meta.annotations.find("edgebed.io/owned-by");
+      if (owner == pod->meta.annotations.end()) continue;
+      const std::string& o_name = owner->second;
+      if (o_name.size() > name.size() && o_name.compare(o_name.size() - name.size(), name.size(), name) == 0 &&
+          o_name[o_name.size() - name.size() - 1] == '/' && (first.empty() || pod->meta.name < first))
+        first = pod->meta.name;
+    }
+    return first.empty() ? nullptr : inventory.FindEndpoint(ns + "/" + first);
+  }
   for (const Endpoint* e : SortedPods(inventory))
     if (e->namespace_ == ns && e->name.rfind(name + "-", 0) == 0 && model::Matches(*selector, e->labels)) return e;
   return nullptr;
@@ -197,9 +213,13 @@ int RunPolicy(int argc, char** argv) {
   }
   std::vector<std::string> names;
   int64_t port = matrix ? 80 : 0, icmp_type = 8, icmp_code = 0;
-  std::string protocol = "TCP", from, to;
+  std::string protocol = "TCP", from, to, live_config;
+  bool live = false;
   Flags flags(std::string("edgebed policy ") + sub, matrix ? kMatrixSummary : kExplainSummary);
   flags.Repeated("filename", "f", "a manifest file or directory", &names);
+  flags.Bool("live", "read the policies and pods of a running cluster through its API instead of files", &live);
+  flags.String("config", "with --live: the admin credential (default: $EDGEBED_CONFIG or the server's admin.yaml)",
+               &live_config);
   flags.Int("port", "destination port", &port);
   flags.String("protocol", matrix ? "TCP, UDP or SCTP" : "TCP, UDP, SCTP, ICMP or ICMPv6", &protocol);
   if (!matrix) {
@@ -213,7 +233,7 @@ int RunPolicy(int argc, char** argv) {
   const Probe probe{protocol, clamp(port), clamp(icmp_type), clamp(icmp_code)};
   const std::optional<uint8_t> number = policy::ProtocolNumber(protocol);
   const bool icmp = number && (*number == policy::kIcmp || *number == policy::kIcmpv6);
-  const char* missing = names.empty()                      ? "-f FILE"
+  const char* missing = names.empty() && !live            ? "-f FILE or --live"
                         : !matrix && from.empty()          ? "--from"
                         : !matrix && to.empty()            ? "--to"
                         : !matrix && !icmp && port == 0    ? "--port"
@@ -228,7 +248,28 @@ int RunPolicy(int argc, char** argv) {
   }
   std::vector<model::Object> objects;
   int rc = 0;
-  if (!LoadAll("edgebed policy", names, &objects, &rc)) return rc;
+  if (live) {
+    if (!names.empty()) {
+      std::cerr << "edgebed policy " << sub << ": give -f FILE or --live, not both\n";
+      return 2;
+    }
+    StatusOr<AdminConfig> config = LoadAdminConfig(live_config.empty() ? DefaultAdminConfigPath() : live_config);
+    if (!config.ok()) {
+      std::cerr << "edgebed policy " << sub << ": " << config.status().ToString() << "\n";
+      return 2;
+    }
+    StatusOr<std::string> manifests = LivePolicyManifests(*config);
+    if (!manifests.ok()) {
+      std::cerr << "edgebed policy " << sub << ": " << manifests.status().ToString() << "\n";
+      return 1;
+    }
+    model::LoadResult loaded = model::LoadManifests(*manifests, config->server);
+    for (const model::Diagnostic& d : loaded.errors) std::cerr << "edgebed policy " << sub << ": " << d.ToString() << "\n";
+    if (!loaded.ok()) return 1;
+    objects = std::move(loaded.objects);
+  } else if (!LoadAll("edgebed policy", names, &objects, &rc)) {
+    return rc;
+  }
   StatusOr<std::string> out = matrix ? ReachabilityMatrix(objects, probe)
                                      : ExplainConnection(objects, from, to, probe);
   if (!out.ok()) {

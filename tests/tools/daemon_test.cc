@@ -237,8 +237,17 @@ TEST_F(DaemonTest, AgentsJoinOverTlsAndCtlDrivesTheCluster) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.out.find("Bearer"), std::string::npos) << refused.out;
 
-  Outcome metrics = Ctl("get nodes");  // a call to count, then /metrics through the same credential
-  (void)metrics;
+  // The policy tools read the live cluster: its pods with the addresses they run at.
+  const std::string config = " --config " + (dir_ / "server" / "admin.yaml").string();
+  Outcome explain = Shell(kEdgebed + " policy explain --live" + config +
+                          " --from 10.42.99.1 --to floor-1/web --port 8080");
+  EXPECT_EQ(explain.exit_code, 0) << explain.out;
+  EXPECT_NE(explain.out.find("deny-all"), std::string::npos) << explain.out;
+  EXPECT_NE(explain.out.find("verdict: denied"), std::string::npos) << explain.out;
+  EXPECT_NE(explain.out.find("(10.42."), std::string::npos) << explain.out;
+  Outcome matrix = Shell(kEdgebed + " policy matrix --live" + config + " --port 8080");
+  EXPECT_EQ(matrix.exit_code, 0) << matrix.out;
+  EXPECT_NE(matrix.out.find("floor-1/web-"), std::string::npos) << matrix.out;
   Outcome deleted = Ctl("delete -f " + file);
   EXPECT_EQ(deleted.exit_code, 0) << deleted.out;
   ASSERT_TRUE(WaitFor([&] { return Ctl("get pods -n floor-1").out.find("web-") == std::string::npos; }));
