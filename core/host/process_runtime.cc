@@ -245,6 +245,33 @@ void KillGroup(pid_t pgid, int sig) {
   if (pgid > 1) ::kill(-pgid, sig);
 }
 
+// The kubelet's expansion of a command or argument: $(NAME) becomes the
+// value of NAME in the container's env, $$ becomes $, and a reference to a
+// name not there stays as written.
+std::string Expand(const std::string& text, const std::map<std::string, std::string>& env) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '$' || i + 1 >= text.size()) {
+      out += text[i];
+      continue;
+    }
+    if (text[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    const size_t close = text[i + 1] == '(' ? text.find(')', i + 2) : std::string::npos;
+    if (close == std::string::npos) {
+      out += text[i];
+      continue;
+    }
+    auto it = env.find(text.substr(i + 2, close - i - 2));
+    out += it != env.end() ? it->second : text.substr(i, close - i + 1);
+    i = close;
+  }
+  return out;
+}
+
 int ExitCodeOf(int wait_status) {
   if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
   if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
@@ -390,16 +417,16 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
     proc.pidfd = sd;
     std::weak_ptr<Impl> weak = shared_from_this();
     const pid_t pid = proc.pid;
-    const bool child = proc.child;
     std::shared_ptr<boost::asio::posix::stream_descriptor> held = hold ? sd : nullptr;
     sd->async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                   [weak, pid, child, exited, held](const boost::system::error_code& ec) {
+                   [weak, pid, exited, held](const boost::system::error_code& ec) {
                      if (ec) return;  // closed: the pod was stopped
                      auto self = weak.lock();
                      if (!self) return;
                      int code = kUnknownExit;
                      int st = 0;
-                     if (child && ::waitpid(pid, &st, WNOHANG) == pid) code = ExitCodeOf(st);
+                     // Also for one adopted: it may yet be a child of this process.
+                     if (::waitpid(pid, &st, WNOHANG) == pid) code = ExitCodeOf(st);
                      exited(code);
                    });
     return true;
@@ -443,7 +470,7 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
     s << IP << " link del " << veth << " 2>/dev/null || true\n"
       << IP << " netns del " << netns << " 2>/dev/null || true\n"
       << IP << " netns add " << netns << "\n"
-      << IP << " link add " << veth << " type veth peer name eth0 netns " << netns << "\n"
+      << IP << " link add name " << veth << " type veth peer name eth0 netns " << netns << "\n"
       << IP << " link set " << veth << " address " << kHostMac << "\n"
       << "echo 1 > /proc/sys/net/ipv4/conf/" << veth << "/proxy_arp\n"
       << "echo 0 > /proc/sys/net/ipv4/neigh/" << veth << "/proxy_delay\n"
@@ -592,7 +619,7 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
     return true;
   }
 
-  std::vector<std::string> EnvOf(const Pod& p, const model::Container& c) const {
+  std::map<std::string, std::string> EnvOf(const Pod& p, const model::Container& c) const {
     std::map<std::string, std::string> env;
     env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     env["HOSTNAME"] = p.run.pod.meta.name;
@@ -602,25 +629,21 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
     env["NODE_NAME"] = options.node_name.empty() ? p.run.pod.spec.node_name : options.node_name;
     for (const auto& m : p.mounted) env[VolumeEnvName(m.first.claim)] = m.second;
     for (const auto& kv : c.env) env[kv.first] = kv.second;  // the manifest's own word wins
-    std::vector<std::string> out;
-    for (const auto& kv : env) out.push_back(kv.first + "=" + kv.second);
-    return out;
+    return env;
   }
 
   // Starts container `i`; the error says what failed.
   Status SpawnContainer(Pod& p, size_t i) {
     ContainerRun& c = p.containers[i];
     SpawnRequest r;
-    r.env = EnvOf(p, c.spec);
-    std::string path_list;
-    for (const std::string& e : r.env)
-      if (e.rfind("PATH=", 0) == 0) path_list = e.substr(5);
+    const std::map<std::string, std::string> env = EnvOf(p, c.spec);
+    for (const auto& kv : env) r.env.push_back(kv.first + "=" + kv.second);
+    for (const std::string& word : c.spec.command) r.argv.push_back(Expand(word, env));
+    for (const std::string& word : c.spec.args) r.argv.push_back(Expand(word, env));
     r.working_dir = c.spec.working_dir.empty() ? "/" : c.spec.working_dir;
-    StatusOr<std::string> exe = ResolveExecutable(c.spec.command[0], path_list, r.working_dir);
+    StatusOr<std::string> exe = ResolveExecutable(r.argv[0], env.at("PATH"), r.working_dir);
     if (!exe.ok()) return Status(exe.status()).WithContext("container " + c.spec.name);
     r.path = *exe;
-    r.argv = c.spec.command;
-    r.argv.insert(r.argv.end(), c.spec.args.begin(), c.spec.args.end());
     r.log_path = p.dir + "/" + c.spec.name + ".log";
     r.netns_path = NetnsPath(p.netns);
     StatusOr<pid_t> pid = Spawn(r);
@@ -638,7 +661,7 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
     if (!Watch(p.containers[i].proc, [this, key, gen, i](int code) { Exited(key, gen, i, code); })) {
       // Gone before it could be watched: reap it now and treat it as an exit.
       int st = 0, code = kUnknownExit;
-      if (p.containers[i].proc.child && ::waitpid(p.containers[i].proc.pid, &st, WNOHANG) > 0) code = ExitCodeOf(st);
+      if (::waitpid(p.containers[i].proc.pid, &st, WNOHANG) > 0) code = ExitCodeOf(st);
       boost::asio::post(io, [this, weak = std::weak_ptr<Impl>(shared_from_this()), key, gen, i, code] {
         if (weak.lock()) Exited(key, gen, i, code);
       });
@@ -829,7 +852,7 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
     Stopping& s = it->second;
     bool alive = false;
     for (const Proc& proc : s.procs) {
-      if (proc.child) ::waitpid(proc.pid, nullptr, WNOHANG);
+      ::waitpid(proc.pid, nullptr, WNOHANG);  // ours, or not a child at all (ECHILD)
       if (GroupAlive(proc.pid)) alive = true;
     }
     const auto now = Clock::now();

@@ -16,7 +16,8 @@
 // - per container, a process in its own session and process group (so a
 //   stop reaches everything it started) in the pod's namespace, with the
 //   container's env plus POD_NAME, POD_NAMESPACE, POD_IP, NODE_NAME and
-//   EDGEBED_VOLUME_<CLAIM>=<dir> for each volume `mount_volume` made;
+//   EDGEBED_VOLUME_<CLAIM>=<dir> for each volume `mount_volume` made
+//   ($(NAME) in command and args expands from that env, as the kubelet does);
 //   stdin is /dev/null, stdout and stderr append to
 //   <data_dir>/pods/<namespace>_<name>/<container>.log.
 // - restartPolicy as the kubelet: Always restarts any exit, OnFailure a
