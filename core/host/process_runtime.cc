@@ -870,6 +870,8 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
       });
       return;
     }
+    // Reap what died between the waitpid above and the group check.
+    for (const Proc& proc : s.procs) ::waitpid(proc.pid, nullptr, WNOHANG);
     if (s.run && options.unmount_volume)
       for (const auto& m : s.mounted) options.unmount_volume(*s.run, m.first, m.second);
     if (s.netns.empty() && s.veth.empty()) return Stopped(key);

@@ -212,6 +212,11 @@ class ProcessRuntimeTest : public ::testing::Test {
       o.backoff_initial = std::chrono::milliseconds(100);
       o.backoff_max = std::chrono::milliseconds(400);
       o.mount_volume = mount_volume_;
+      o.unmount_volume = [this](const PodRun&, const cluster::VolumeMount& v, const std::string& dir) {
+        std::lock_guard<std::mutex> lock(mu_);
+        unmounted_.push_back(v.claim + " " + dir);
+      };
+      if (tweak_) tweak_(o);
       auto r = ProcessRuntime::Create(node_->io(), o);
       EXPECT_TRUE(r.ok()) << r.status().ToString();
       if (!r.ok()) return nullptr;
@@ -294,8 +299,10 @@ class ProcessRuntimeTest : public ::testing::Test {
   std::unique_ptr<NodeThread> node_;
   std::unique_ptr<ProcessRuntime> runtime_;
   std::function<StatusOr<std::string>(const PodRun&, const cluster::VolumeMount&)> mount_volume_;
+  std::function<void(ProcessRuntimeOptions&)> tweak_;
   std::mutex mu_;
   std::vector<std::pair<std::string, PodReport>> reports_;
+  std::vector<std::string> unmounted_;
 };
 
 TEST_F(ProcessRuntimeTest, PodsReachEachOtherOverTcpAndUdpThroughTheNode) {
@@ -444,6 +451,11 @@ TEST_F(ProcessRuntimeTest, ANewRuntimeAdoptsRunningPodsAndCleansUpTheRest) {
     return ReadFile(volume_dir + "/messages.log").find("PUB floor1/temp seq=5") != std::string::npos;
   })) << ReadFile(volume_dir + "/messages.log");
 
+  // It counts what it got, as a client asks it.
+  const std::string stats = Output("ip netns exec " + Status("demo/sensor")->netns +
+                                   " bash -c 'exec 3<>/dev/tcp/10.42.4.1/1883; echo STATS >&3; head -1 <&3'");
+  EXPECT_EQ(stats, "STATS floor1/temp=5\n");
+
   // Its exit is still seen, though it is no child of this runtime.
   ::kill(after->containers[0].pid, SIGKILL);
   ASSERT_TRUE(Eventually([&] {
@@ -458,11 +470,59 @@ TEST_F(ProcessRuntimeTest, ANewRuntimeAdoptsRunningPodsAndCleansUpTheRest) {
     return 0;
   });
   ASSERT_TRUE(Eventually([&] { return cleaned.load(); }, std::chrono::seconds(10)));
-  EXPECT_NE(::kill(old->containers[0].pid, 0), 0);
+  EXPECT_EQ(LiveInGroup(old->containers[0].pid), 0);
   EXPECT_EQ(Output("ip netns list").find(old->netns), std::string::npos);
   EXPECT_FALSE(fs::exists(old->dir));
   EXPECT_TRUE(Status("demo/broker").has_value()) << "a kept pod is left alone";
+
+  ASSERT_TRUE(Stop("demo/broker"));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_EQ(unmounted_, std::vector<std::string>{"sensor-data " + volume_dir});
+  }
   fs::remove_all(volume_dir);
+}
+
+TEST_F(ProcessRuntimeTest, AFailedNetworkOrMountIsAReportedPodFailure) {
+  mount_volume_ = [](const PodRun&, const cluster::VolumeMount& v) -> StatusOr<std::string> {
+    return Unavailable("no replica of " + v.volume + " is reachable");
+  };
+  node_->Do([&] {
+    runtime_.reset();
+    return 0;
+  });
+  runtime_ = MakeRuntime();
+  PodRun mounting = Server("mounting", "10.42.5.1");
+  cluster::VolumeMount volume;
+  volume.claim = "data";
+  volume.volume = "demo/data";
+  mounting.volumes = {volume};
+  Start(mounting);
+  ASSERT_TRUE(WaitFor("demo/mounting", PodPhase::kFailed, "FailedMount")) << Describe("demo/mounting");
+  EXPECT_NE(Status("demo/mounting")->message.find("no replica of demo/data"), std::string::npos);
+
+  // An `ip` that fails every step.
+  tweak_ = [](ProcessRuntimeOptions& o) { o.ip_binary = "/bin/false"; };
+  std::unique_ptr<ProcessRuntime> broken = MakeRuntime();
+  ASSERT_NE(broken, nullptr);
+  node_->Do([&] {
+    broken->Start(Server("sandbox", "10.42.5.2"));
+    return 0;
+  });
+  ASSERT_TRUE(WaitFor("demo/sandbox", PodPhase::kFailed, "FailedCreatePodSandBox"));
+  const auto s = node_->Do([&] { return broken->status("demo/sandbox"); });
+  ASSERT_TRUE(s.has_value());
+  EXPECT_NE(s->message.find("network.log"), std::string::npos) << s->message;
+  std::atomic<bool> stopped{false};
+  node_->Do([&] {
+    broken->StopAll([&] { stopped = true; });
+    return 0;
+  });
+  EXPECT_TRUE(Eventually([&] { return stopped.load(); }));
+  node_->Do([&] {
+    broken.reset();
+    return 0;
+  });
 }
 
 }  // namespace
