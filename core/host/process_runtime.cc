@@ -296,7 +296,6 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
   struct Proc {
     pid_t pid = 0;
     uint64_t start_ticks = 0;
-    bool child = true;  // ours: waitpid gives its exit code
     std::shared_ptr<boost::asio::posix::stream_descriptor> pidfd;
   };
   struct ContainerRun {
@@ -449,7 +448,7 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
     }
     Proc local;
     Proc& proc = into ? *into : local;
-    proc = Proc{*pid, StartTicks(*pid).value_or(0), true, nullptr};
+    proc = Proc{*pid, StartTicks(*pid).value_or(0), nullptr};
     ++scripts_running;
     auto counted = [this, done](int code) {
       --scripts_running;
@@ -648,7 +647,7 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
     r.netns_path = NetnsPath(p.netns);
     StatusOr<pid_t> pid = Spawn(r);
     if (!pid.ok()) return Status(pid.status()).WithContext("container " + c.spec.name);
-    c.proc = Proc{*pid, StartTicks(*pid).value_or(0), true, nullptr};
+    c.proc = Proc{*pid, StartTicks(*pid).value_or(0), nullptr};
     c.running = true;
     c.adopted = false;
     WatchContainer(p, i);
@@ -702,7 +701,7 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
         c.done = s->second.done;
         if (c.done) continue;
         if (SameProcess(s->second.pid, s->second.ticks)) {
-          c.proc = Proc{s->second.pid, s->second.ticks, false, nullptr};
+          c.proc = Proc{s->second.pid, s->second.ticks, nullptr};
           c.running = true;
           c.adopted = true;
           WatchContainer(p, i);
@@ -927,7 +926,7 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
       s.dir = dir;
       owned.insert(s.netns);
       for (const auto& c : saved->containers)
-        if (SameProcess(c.second.pid, c.second.ticks)) s.procs.push_back(Proc{c.second.pid, c.second.ticks, false, nullptr});
+        if (SameProcess(c.second.pid, c.second.ticks)) s.procs.push_back(Proc{c.second.pid, c.second.ticks, nullptr});
       ++*pending;
       s.done.push_back(one_done);
       BeginStopping(std::move(s));
