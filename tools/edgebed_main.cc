@@ -8,6 +8,7 @@
 //   edgebed policy matrix|explain what the network policies of manifests allow
 //   edgebed sched -f FILE...      place the pods of manifests onto their nodes
 //   edgebed storage torture ...   the randomized fault test of replicated volumes
+//   edgebed workload serve|...    small programs for pods on a real node
 #include <iostream>
 #include <string>
 
@@ -18,6 +19,7 @@
 #include "tools/sched_command.h"
 #include "tools/storage_command.h"
 #include "tools/validate.h"
+#include "tools/workload_command.h"
 
 namespace {
 
@@ -41,6 +43,8 @@ constexpr const char* kUsage =
     "              would (filter, score, preempt) and say why a pod fits nowhere\n"
     "  storage     torture: the randomized fault test of replicated volumes over many\n"
     "              seeds; no acknowledged write may be lost\n"
+    "  workload    serve, probe, sensor, broker: small programs for pods to run on a\n"
+    "              real node (TCP/UDP servers, a reachability probe, a publisher, a broker)\n"
     "\n"
     "Run 'edgebed COMMAND --help' for a command's flags.\n";
 
@@ -56,6 +60,7 @@ int main(int argc, char** argv) {
   if (command == "policy") return edgebed::tools::RunPolicy(argc - 1, argv + 1);
   if (command == "sched") return edgebed::tools::RunSched(argc - 1, argv + 1);
   if (command == "storage") return edgebed::tools::RunStorage(argc - 1, argv + 1);
+  if (command == "workload") return edgebed::tools::RunWorkload(argc - 1, argv + 1);
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kUsage;
     return 0;
