@@ -1,11 +1,15 @@
 #include "tools/daemon_command.h"
 
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -23,6 +27,7 @@
 #include "core/host/host_env.h"
 #include "core/host/nft_policy.h"
 #include "core/host/nft_services.h"
+#include "core/host/process_runtime.h"
 #include "core/host/prometheus.h"
 #include "core/host/tls.h"
 #include "tools/admin_config.h"
@@ -258,14 +263,41 @@ int RunServer(int argc, char** argv) {
 
 namespace {
 
+extern "C" char** environ;
+
+// Runs `ip ARGS...` and waits (a few milliseconds); the result as a Status.
+Status RunIp(const std::vector<std::string>& args) {
+  std::vector<std::string> all{"ip"};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (int rc = ::posix_spawnp(&pid, "ip", nullptr, nullptr, argv.data(), environ); rc != 0)
+    return Unavailable(std::string("cannot run ip: ") + std::strerror(rc) + "; install iproute2");
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::string line;
+  for (const std::string& a : all) line += (line.empty() ? "" : " ") + a;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Unavailable("`" + line + "` failed");
+  return Status::Ok();
+}
+
 // What a real node does with the view besides pods: dials its peers, and
 // puts its services and its pods' policy into the kernel (nftables). The
 // tables stay when the agent stops, so its pods stay protected and reachable
 // while it restarts.
 class HostNode final : public cluster::AgentObserver {
  public:
-  HostNode(host::HostEnv& env, std::string node_name, std::string who, bool kernel)
-      : env_(env), node_(std::move(node_name)), who_(std::move(who)), kernel_(kernel) {}
+  HostNode(host::HostEnv& env, std::string node_name, std::string who, bool kernel,
+           host::ProcessRuntime* processes)
+      : env_(env), node_(std::move(node_name)), who_(std::move(who)), kernel_(kernel), processes_(processes) {}
+
+  // Pods left from an earlier life that the view no longer holds go.
+  void ViewComplete() override {
+    if (processes_) processes_->Cleanup({});
+  }
 
   void PeersChanged(const std::vector<cluster::PeerRecord>& peers) override {
     for (const cluster::PeerRecord& p : peers) {
@@ -279,6 +311,18 @@ class HostNode final : public cluster::AgentObserver {
       }
       known = where;
       Log(who_, "peer " + p.node + " (" + std::to_string(p.id) + ") at " + where + ", pods " + p.pod_cidr);
+    }
+    if (!kernel_) return;
+    // Its pods are reached through it (flannel's host-gw, as K3s can run it).
+    for (const cluster::PeerRecord& p : peers) {
+      if (p.node == node_ || p.pod_cidr.empty()) continue;
+      auto& routed = routes_[p.pod_cidr];
+      if (routed == p.address) continue;
+      if (Status s = RunIp({"route", "replace", p.pod_cidr, "via", p.address}); !s.ok()) {
+        Log(who_, "no route to " + p.node + "'s pods: " + s.ToString());
+        continue;
+      }
+      routed = p.address;
     }
   }
 
@@ -308,7 +352,9 @@ class HostNode final : public cluster::AgentObserver {
   host::HostEnv& env_;
   std::string node_, who_;
   bool kernel_;
+  host::ProcessRuntime* processes_;
   std::map<NodeId, std::string> peers_;
+  std::map<std::string, std::string> routes_;  // pod CIDR -> the node address it goes via
   host::NftPolicy policy_;
   StatusCode last_service_error_ = StatusCode::kOk, last_policy_error_ = StatusCode::kOk;
 };
@@ -452,14 +498,29 @@ int RunAgent(int argc, char** argv) {
                                    });
   if (!peer.ok()) return fail(peer);
 
-  HostNode host_node(**env, node_name, who, /*kernel=*/!hollow);
-  cluster::ModelRuntime runtime(**env);
+  std::unique_ptr<cluster::WorkloadRuntime> runtime;
+  host::ProcessRuntime* processes = nullptr;
+  if (hollow) {
+    runtime = std::make_unique<cluster::ModelRuntime>(**env);
+  } else {
+    host::ProcessRuntimeOptions po;
+    po.data_dir = data_dir;
+    po.node_name = node_name;
+    char prefix[16];
+    std::snprintf(prefix, sizeof prefix, "eb%04x-", self & 0xFFFF);  // nodes sharing a host keep apart
+    po.netns_prefix = prefix;
+    StatusOr<std::unique_ptr<host::ProcessRuntime>> made = host::ProcessRuntime::Create(io, po);
+    if (!made.ok()) return fail(made.status());
+    processes = made->get();
+    runtime = std::move(*made);
+  }
+  HostNode host_node(**env, node_name, who, /*kernel=*/!hollow, processes);
   cluster::AgentOptions options;
   options.token = token->secret;
   options.server = kServerNode;
   options.node = *registered;
   options.observer = &host_node;
-  cluster::Agent agent(**env, options, runtime);
+  cluster::Agent agent(**env, options, *runtime);
   if (Status s = agent.Start(); !s.ok()) return fail(s);
   Log(who, "node " + node_name + " (id " + std::to_string(self) + ") at " + node_ip + ":" + std::to_string(port) +
                " joining " + server->first + ":" + std::to_string(server->second));

@@ -164,6 +164,11 @@ class Agent::Impl {
       SyncAck ack = view_.Apply(sync->chunk, &changed);
       SendSession(ViewAck{ack});
       OnView(changed);
+      // Applied whole and last: the view is the server's, every pod of it started.
+      if (sync->chunk.last && ack.epoch == sync->chunk.epoch && ack.seq == sync->chunk.to && !view_complete_) {
+        view_complete_ = true;
+        if (o_.observer) o_.observer->ViewComplete();
+      }
     } else if (auto* ack = std::get_if<StatusAck>(&body)) {
       reports_.OnAck(ack->ack);
       SendReports();
@@ -474,6 +479,7 @@ class Agent::Impl {
   std::unique_ptr<CompiledView> compiled_;
   ManifestCache manifests_;
   std::unique_ptr<policy::Dataplane> dataplane_;
+  bool view_complete_ = false;  // a complete view has been applied once
   policy::ServiceTable services_;
   // Storage.
   storage::StorageNode storage_;

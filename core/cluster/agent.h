@@ -44,6 +44,9 @@ namespace edgebed::cluster {
 class AgentObserver {
  public:
   virtual ~AgentObserver() = default;
+  // The first complete view has been applied: every pod bound here has been
+  // started, so what the runtime holds besides is left over from before.
+  virtual void ViewComplete() {}
   // Every peer of the view ("peer/" records), sorted by node name.
   virtual void PeersChanged(const std::vector<PeerRecord>& peers) { (void)peers; }
   virtual void ServicesChanged(const policy::ServiceTable& services) { (void)services; }
