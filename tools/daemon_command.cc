@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -506,6 +507,11 @@ int RunAgent(int argc, char** argv) {
     host::ProcessRuntimeOptions po;
     po.data_dir = data_dir;
     po.node_name = node_name;
+    // Pods find the programs of this node, edgebed's own workloads first.
+    std::error_code exe_error;
+    const std::string self_dir = std::filesystem::read_symlink("/proc/self/exe", exe_error).parent_path().string();
+    const char* path = std::getenv("PATH");
+    po.container_path = (exe_error ? std::string() : self_dir + ":") + (path && *path ? path : po.container_path);
     char prefix[16];
     std::snprintf(prefix, sizeof prefix, "eb%04x-", self & 0xFFFF);  // nodes sharing a host keep apart
     po.netns_prefix = prefix;

@@ -620,7 +620,7 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
 
   std::map<std::string, std::string> EnvOf(const Pod& p, const model::Container& c) const {
     std::map<std::string, std::string> env;
-    env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    env["PATH"] = options.container_path;
     env["HOSTNAME"] = p.run.pod.meta.name;
     env["POD_NAME"] = p.run.pod.meta.name;
     env["POD_NAMESPACE"] = p.run.pod.meta.namespace_;

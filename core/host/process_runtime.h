@@ -88,6 +88,9 @@ struct ProcessRuntimeOptions {
   std::string netns_prefix = "eb-";  // names of the pods' network namespaces
   std::string ip_binary = "ip";      // iproute2's ip: a path, or a name looked up in PATH
   std::string node_name;             // NODE_NAME; empty: the pod's spec.nodeName
+  // The containers' PATH, where their commands are looked up (images are
+  // names only, so there is no image's PATH to take).
+  std::string container_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   // The model has no terminationGracePeriodSeconds: this is every pod's.
   std::chrono::milliseconds grace_period = std::chrono::seconds(30);
   std::chrono::milliseconds backoff_initial = std::chrono::seconds(10);
