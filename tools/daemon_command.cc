@@ -143,6 +143,7 @@ uint32_t AgentNodeId(const std::string& node_name) {
 int RunServer(int argc, char** argv) {
   std::string data_dir = kDefaultServerDataDir, listen = "0.0.0.0:6443", advertise, token_flag;
   std::string cluster_cidr = "10.42.0.0/16", service_cidr = "10.43.0.0/16";
+  std::chrono::nanoseconds grace = std::chrono::seconds(40);
   Flags flags("edgebed server",
               "Runs the cluster's control plane: the datastore, the controllers, the scheduler,\n"
               "the storage control plane, and on one TLS port the agents' control channel and\n"
@@ -150,12 +151,14 @@ int RunServer(int argc, char** argv) {
               "(DATA_DIR/token) and admin credential (DATA_DIR/admin.yaml), all 0600.");
   flags.String("data-dir", "where the datastore, certificates and tokens live", &data_dir);
   flags.String("listen", "ADDR:PORT of the TLS port for agents and the API", &listen);
-  flags.String("advertise-address", "the address agents and ctl reach the server at (default: the listen address,\n"
-                                    "or 127.0.0.1 when that is 0.0.0.0)", &advertise);
+  flags.String("advertise-address", "where agents and ctl reach the server (default: the listen address)", &advertise);
   flags.String("token", "the cluster secret to use instead of a generated one (a K10 token or a bare secret)",
                &token_flag);
   flags.String("cluster-cidr", "where pod addresses come from", &cluster_cidr);
   flags.String("service-cidr", "where ClusterIPs come from", &service_cidr);
+  flags.Duration("node-monitor-grace-period",
+                 "a node silent this long is NotReady; its pods go when their toleration runs out",
+                 &grace);
   if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
   const std::string who = "edgebed server";
   auto fail = [&](const Status& s, int rc = 1) {
@@ -226,6 +229,9 @@ int RunServer(int argc, char** argv) {
   options.token = secret;
   options.cluster_cidr = cluster_cidr;
   options.service_cidr = service_cidr;
+  if (grace < std::chrono::seconds(1)) return fail(InvalidArgument("must be at least 1s", "--node-monitor-grace-period"), 2);
+  options.node_monitor_grace = grace;
+  options.node_monitor_period = std::min<Duration>(options.node_monitor_period, grace / 4);
   options.wall_epoch = static_cast<int64_t>(std::time(nullptr)) - static_cast<int64_t>(ToSeconds((*env)->now().time_since_epoch()));
   // Real volumes are real: far more blocks than the simulation models.
   options.max_volume_blocks = 1u << 18;
@@ -384,6 +390,7 @@ int RunAgent(int argc, char** argv) {
   std::string node_ip, pools;
   int64_t port = kDefaultAgentPort, cpu = 0, memory_mib = 0, max_pods = 110;
   bool hollow = false;
+  std::chrono::nanoseconds status_every = std::chrono::seconds(10);
   Flags flags("edgebed agent",
               "Runs a node: joins the server over TLS with the cluster token, runs the pods\n"
               "bound here, holds volume replicas under --data-dir, and puts the node's services\n"
@@ -400,8 +407,10 @@ int RunAgent(int argc, char** argv) {
   flags.Int("memory-mib", "memory to offer in MiB (default: this host's)", &memory_mib);
   flags.Int("max-pods", "pods the node takes", &max_pods);
   flags.String("pools", "storage pools, as the storage.edgebed.io/pools annotation: \"ssd=100Gi/high\"", &pools);
-  flags.Bool("hollow", "a hollow node, as kubemark's: pods are modelled (start, run, report) but no process,\n"
-                       "namespace or kernel rule is made; for control-plane tests at scale on one machine",
+  flags.Duration("node-status-update-frequency",
+                 "how often the node renews its lease; well under the server's grace period",
+                 &status_every);
+  flags.Bool("hollow", "pods are modelled, not run; no namespace or kernel rule is made (as kubemark's)",
              &hollow);
   if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
   const std::string who = "edgebed agent";
@@ -526,6 +535,10 @@ int RunAgent(int argc, char** argv) {
   options.server = kServerNode;
   options.node = *registered;
   options.observer = &host_node;
+  if (status_every < std::chrono::milliseconds(100))
+    return fail(InvalidArgument("must be at least 100ms", "--node-status-update-frequency"), 2);
+  options.lease_renew = status_every;
+  options.server_timeout = std::max<Duration>(options.server_timeout, 4 * status_every);
   cluster::Agent agent(**env, options, *runtime);
   if (Status s = agent.Start(); !s.ok()) return fail(s);
   Log(who, "node " + node_name + " (id " + std::to_string(self) + ") at " + node_ip + ":" + std::to_string(port) +
