@@ -450,9 +450,19 @@ struct VolumeFs::Impl {
       EDGEBED_RETURN_IF_ERROR(dev.Write(fresh[i], block).WithContext(where));
     }
     EDGEBED_RETURN_IF_ERROR(dev.Flush().WithContext(where));
-    EDGEBED_RETURN_IF_ERROR(
-        dev.Write(super.generation % 2, EncodeSuper(bs, count, super)).WithContext(where));
-    EDGEBED_RETURN_IF_ERROR(dev.Flush().WithContext(where));
+    Status s = dev.Write(super.generation % 2, EncodeSuper(bs, count, super));
+    if (s.ok()) s = dev.Flush();
+    if (!s.ok()) {
+      // The new superblock may have reached the disk all the same: keep what
+      // it references unwritten until a later commit replaces it.
+      uint64_t pinned = 0;
+      for (uint64_t b = 0; b < count; ++b) {
+        if (next[b]) committed[b] = true;
+        pinned += busy(b) ? 1 : 0;
+      }
+      busy_count = pinned;
+      return s.WithContext(where);
+    }
     current = next;
     committed = next;
     current_count = busy_count = static_cast<uint64_t>(std::count(next.begin(), next.end(), true));
@@ -605,7 +615,7 @@ struct VolumeFs::Impl {
     Inode root;
     root.ino = kRootIno;
     root.kind = FileKind::kDirectory;
-    root.mode = 0755;
+    root.mode = 0777;  // as Kubernetes makes an emptyDir: the pod's user may be anyone
     root.mtime_ns = root.ctime_ns = NowNanos();
     root.parent = kRootIno;
     inodes.emplace(kRootIno, root);
@@ -747,9 +757,10 @@ struct VolumeFs::Impl {
     return 0;
   }
 
-  // Frees the file's blocks past `size` and zeroes the tail of the last one,
-  // so that bytes past the end always read as zero when the file grows.
-  int Shrink(Inode& n, uint64_t size) {
+  // Frees the file's blocks past `size`. The bytes past the new end in the
+  // last block stay as they were: reads stop at the size, and growing the
+  // file zeroes them first (ZeroPastEnd), so a shrink never needs a block.
+  void Shrink(Inode& n, uint64_t size) {
     const uint64_t keep = (size + bs - 1) / bs;
     if (keep < n.blocks.size()) {
       for (uint64_t i = keep; i < n.blocks.size(); ++i) Free(n.blocks[i]);
@@ -760,14 +771,16 @@ struct VolumeFs::Impl {
       n.blocks.pop_back();
       meta_upper -= kSlotBytes;
     }
-    n.size = std::min(n.size, size);
+    n.size = size;
     dirty = true;
-    const uint64_t within = size % bs;
-    if (within != 0 && keep - 1 < n.blocks.size() && n.blocks[keep - 1] != 0) {
-      Bytes zeros(bs - within, 0);
-      return WriteBlock(n, keep - 1, within, zeros);
-    }
-    return 0;
+  }
+
+  // Before the file grows: zeroes what its last block holds past the end.
+  int ZeroPastEnd(Inode& n) {
+    const uint64_t bi = n.size / bs, within = n.size % bs;
+    if (within == 0 || bi >= n.blocks.size() || n.blocks[bi] == 0) return 0;
+    Bytes zeros(bs - within, 0);
+    return WriteBlock(n, bi, within, zeros);
   }
 };
 
@@ -1018,7 +1031,9 @@ int VolumeFs::Truncate(const std::string& path, uint64_t size) {
   if (n->dir()) return -EISDIR;
   if (size > impl_->max_file_blocks() * impl_->bs) return -EFBIG;
   if (size < n->size) {
-    r = impl_->Shrink(*n, size);
+    impl_->Shrink(*n, size);
+  } else if (size > n->size) {
+    r = impl_->ZeroPastEnd(*n);
     if (r != 0) return r;
   }
   n->size = size;
@@ -1098,6 +1113,10 @@ int64_t VolumeFs::Write(const std::string& path, uint64_t offset, ByteView data)
   if (n->dir()) return -EISDIR;
   const uint64_t limit = m.max_file_blocks() * m.bs;
   if (offset > limit || data.size() > limit - offset) return -EFBIG;
+  if (offset > n->size && !data.empty()) {
+    r = m.ZeroPastEnd(*n);
+    if (r != 0) return r;
+  }
   size_t written = 0;
   int err = 0;
   while (written < data.size()) {

@@ -33,7 +33,9 @@
 //   block or 0, generation). The stream holds the inode table (every inode:
 //   number, kind, mode, owner, size, times, parent; a file's block list as
 //   runs of consecutive blocks, 0 for a hole; a directory's entries as
-//   name -> inode) followed by the block allocation bitmap.
+//   name -> inode) followed by the block allocation bitmap. A new
+//   filesystem's root directory is mode 0777, as Kubernetes makes an
+//   emptyDir, since the pod's processes may run as any user.
 //
 // Crash consistency, by copy-on-write: a block referenced by the last
 // committed generation is never written in place. Writes go to blocks that
