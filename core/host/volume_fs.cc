@@ -1445,12 +1445,26 @@ void VolumeFsMount::Serve() {
   const int fd = fuse_session_fd(se);
   struct fuse_buf buf;
   std::memset(&buf, 0, sizeof buf);
+  const auto interval = options_.commit_interval;
+  auto next_commit = std::chrono::steady_clock::now() + interval;
   while (!fuse_session_exited(se)) {
+    int timeout_ms = -1;
+    if (interval.count() > 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= next_commit) {
+        (void)fs_.Sync();  // a failure stays in last_error() and is retried next time
+        next_commit = now + interval;
+      }
+      timeout_ms = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(next_commit - now).count()) + 1;
+    }
     struct pollfd p[2] = {{fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0) {
+    const int ready = ::poll(p, 2, timeout_ms);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (ready == 0) continue;  // time to commit
     if (p[1].revents != 0) break;
     if ((p[0].revents & POLLIN) == 0 && (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) break;
     const int res = fuse_session_receive_buf(se, &buf);

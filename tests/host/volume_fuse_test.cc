@@ -52,11 +52,13 @@ class MountGuard {
 
   // Mounts `volume` (kept in `fs` until the guard ends); false, with the
   // reason in *why, when this node cannot.
-  bool Mount(std::unique_ptr<VolumeFs> volume, std::string* why) {
+  bool Mount(std::unique_ptr<VolumeFs> volume, std::string* why,
+             std::chrono::milliseconds commit_interval = std::chrono::milliseconds(0)) {
     fs = std::move(volume);
     VolumeFsMountOptions o;
     o.mount_point = dir();
     o.allow_other = false;
+    o.commit_interval = commit_interval;
     auto m = VolumeFsMount::Mount(*fs, o);
     if (!m.ok()) {
       *why = m.status().ToString();
@@ -76,10 +78,11 @@ bool CannotMount(const std::string& why) {
   return why.find("/dev/fuse") != std::string::npos || why.find("not permitted") != std::string::npos;
 }
 
-#define MOUNT_OR_SKIP(guard, fs)                                                         \
+#define MOUNT_OR_SKIP(guard, fs) MOUNT_OR_SKIP_EVERY(guard, fs, std::chrono::milliseconds(0))
+#define MOUNT_OR_SKIP_EVERY(guard, fs, interval)                                         \
   do {                                                                                   \
     std::string why_;                                                                    \
-    if (!(guard).Mount(std::move(fs), &why_)) {                                                   \
+    if (!(guard).Mount(std::move(fs), &why_, (interval))) {                              \
       if (CannotMount(why_)) GTEST_SKIP() << "FUSE cannot be used here: " << why_;       \
       FAIL() << why_;                                                                    \
     }                                                                                    \
@@ -181,6 +184,29 @@ TEST(VolumeFuseTest, UnmountingABusyMountDetachesItWithoutHanging) {
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   Bytes out;
   EXPECT_EQ((*again)->Read("/open", 0, 100, &out), 10);
+}
+
+TEST(VolumeFuseTest, TheMountCommitsOnItsOwnWithoutFsync) {
+  MountGuard guard;
+  MemoryBlockDevice device(4096, 256);
+  auto fs = VolumeFs::Open(device, "default/lazy");
+  ASSERT_TRUE(fs.ok()) << fs.status().ToString();
+  MOUNT_OR_SKIP_EVERY(guard, *fs, std::chrono::milliseconds(50));
+  const uint64_t before = guard.fs->generation();
+  ASSERT_NO_FATAL_FAILURE(WriteFile(guard.at("unsynced"), "data", false));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (guard.fs->generation() == before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(guard.fs->generation(), before);
+  // What a crash now would keep: the blocks as they are, mounted afresh.
+  MemoryBlockDevice copy(4096, 256);
+  const auto blocks = device.Snapshot();
+  for (size_t b = 0; b < blocks.size(); ++b) ASSERT_TRUE(copy.Write(b, blocks[b]).ok());
+  auto crashed = VolumeFs::Open(copy, "default/lazy");
+  ASSERT_TRUE(crashed.ok()) << crashed.status().ToString();
+  Bytes out;
+  EXPECT_EQ((*crashed)->Read("/unsynced", 0, 100, &out), 4);
 }
 
 TEST(VolumeFuseTest, MountErrorsSayWhatIsMissing) {
