@@ -1465,7 +1465,16 @@ void VolumeFsMount::Serve() {
       break;
     }
     if (ready == 0) continue;  // time to commit
-    if (p[1].revents != 0) break;
+    if (p[1].revents != 0) {
+      // Answer what the kernel already queued — chiefly the releases of
+      // files and directories closed before the unmount — then stop.
+      struct pollfd q = {fd, POLLIN, 0};
+      while (::poll(&q, 1, 0) == 1 && (q.revents & POLLIN) != 0) {
+        if (fuse_session_receive_buf(se, &buf) <= 0) break;
+        fuse_session_process_buf(se, &buf);
+      }
+      break;
+    }
     if ((p[0].revents & POLLIN) == 0 && (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) break;
     const int res = fuse_session_receive_buf(se, &buf);
     if (res == -EINTR || res == -EAGAIN) continue;
