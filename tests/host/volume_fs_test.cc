@@ -610,6 +610,80 @@ TEST(VolumeFsTest, DamagedSuperblocksAndMetadataAreDetected) {
   }
 }
 
+uint64_t Le(const Bytes& b, size_t at, int n) {
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = (v << 8) | b[at + i];
+  return v;
+}
+void PutLe(Bytes& b, size_t at, int n, uint64_t v) {
+  for (int i = 0; i < n; ++i) b[at + i] = uint8_t(v >> (8 * i));
+}
+
+// Metadata that is well-formed as far as its checksum goes but says
+// something impossible (as a bug, or a deliberate forgery, would write):
+// the mount refuses it with kCorruption, or, when the change is harmless,
+// mounts a filesystem that works — never crashes or trusts a bad pointer.
+TEST(VolumeFsTest, MetadataThatPassesItsChecksumButLiesIsRefusedOrHarmless) {
+  const uint32_t bs = 512;
+  size_t refused = 0, mounted = 0;
+  for (uint64_t seed : Seeds(150)) {
+    SCOPED_TRACE(Replay(seed));
+    Random rng(seed);
+    MemoryBlockDevice d(bs, 256);
+    {
+      auto fs = VolumeFs::Open(d, "test/lies");
+      ASSERT_TRUE(fs.ok()) << fs.status().ToString();
+      Model model;
+      for (int i = 0; i < 80; ++i) ASSERT_NO_FATAL_FAILURE(Step(rng, **fs, model, bs));
+    }
+    std::vector<Bytes> blocks = d.Snapshot();
+    const int slot = Le(blocks[0], 24, 8) > Le(blocks[1], 24, 8) ? 0 : 1;
+    Bytes& super = blocks[slot];
+    std::vector<uint64_t> chain;
+    Bytes stream;
+    for (uint64_t b = Le(super, 32, 4); b != 0; b = Le(blocks[b], 4, 4)) {
+      chain.push_back(b);
+      stream.insert(stream.end(), blocks[b].begin() + 16, blocks[b].end());
+    }
+    const uint64_t bytes = Le(super, 40, 8);
+    ASSERT_EQ(chain.size(), Le(super, 36, 4));
+    stream.resize(bytes);
+    const int flips = 1 + int(rng.Uniform(3));
+    for (int f = 0; f < flips; ++f) {
+      stream[rng.Uniform(bytes)] = uint8_t(rng.Next());
+    }
+    for (size_t i = 0; i < chain.size(); ++i) {
+      const size_t from = i * (bs - 16), len = std::min<size_t>(bs - 16, bytes - from);
+      std::copy(stream.begin() + from, stream.begin() + from + len, blocks[chain[i]].begin() + 16);
+    }
+    PutLe(super, 48, 4, Crc32c(stream));
+    PutLe(super, 52, 4, Crc32c(ByteView(super.data(), 52)));
+    auto image = DeviceFrom(blocks);
+    auto fs = VolumeFs::Open(*image, "test/lies");
+    if (!fs.ok()) {
+      ++refused;
+      EXPECT_EQ(fs.status().code(), StatusCode::kCorruption) << fs.status().ToString();
+      EXPECT_NE(fs.status().message().find("metadata is damaged"), std::string::npos) << fs.status().ToString();
+      continue;
+    }
+    ++mounted;
+    const Tree tree = Dump(**fs);
+    ASSERT_EQ((*fs)->Create("/after", 0600), 0);
+    ASSERT_EQ((*fs)->Write("/after", 0, View(std::string(1500, 'a'))), 1500);
+    ASSERT_EQ((*fs)->Fsync(), 0);
+    fs->reset();
+    auto again = VolumeFs::Open(*image, "test/lies");
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    Tree want = tree;
+    want.files["/after"] = std::string(1500, 'a');
+    EXPECT_EQ(Dump(**again), want);
+  }
+  std::cout << "lying metadata: " << refused << " refused, " << mounted << " harmless\n";
+  if (std::getenv("EDGEBED_SEED") == nullptr) {
+    EXPECT_GT(refused, 0u);
+  }
+}
+
 TEST(VolumeFsTest, AFullVolumeSaysEnospcAndLosesNothing) {
   MemoryBlockDevice d(512, 64);
   auto fs = VolumeFs::Open(d, "test/full");
