@@ -350,7 +350,10 @@ struct PodVolumeOptions {
 // One volume of one pod on a real node, as the agent attaches it: the
 // volume's filesystem mounted with FUSE at <pod_dir>/volumes/<claim>, or,
 // when FUSE is unavailable (or not wanted), the image file
-// <pod_dir>/volumes/<claim>.img.
+// <pod_dir>/volumes/<claim>.img. The two are not interchangeable for the
+// pod: through the image it sees the volume's raw blocks, which hold this
+// filesystem's format once a FUSE node has mounted the volume. A blank
+// volume is formatted at its first FUSE attach, read-only or not.
 // REQUIRES: called off the thread running `io`; `io` and `access` outlive it.
 class PodVolume {
  public:
