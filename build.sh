@@ -19,7 +19,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev
   libyaml-cpp-dev libeigen3-dev libsqlite3-dev sqlite3
   libbenchmark-dev libgtest-dev libxxhash-dev libssl-dev
-  libnftables-dev iproute2
+  libnftables-dev iproute2 fuse3 libfuse3-dev
 )
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
