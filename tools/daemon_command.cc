@@ -31,6 +31,7 @@
 #include "core/host/process_runtime.h"
 #include "core/host/prometheus.h"
 #include "core/host/tls.h"
+#include "core/host/volume_fs.h"
 #include "tools/admin_config.h"
 #include "tools/flags.h"
 
@@ -291,6 +292,82 @@ Status RunIp(const std::vector<std::string>& args) {
   return Status::Ok();
 }
 
+// Pods' volumes as filesystems (FUSE, or an image file without it). Mounting
+// does block I/O that the agent's io thread serves, so it runs on a worker
+// thread of its own and answers on the io thread.
+class VolumeMounter {
+ public:
+  VolumeMounter(asio::io_context& io, std::string who) : io_(io), who_(std::move(who)) {}
+  ~VolumeMounter() { worker_.join(); }
+
+  void Mount(const cluster::PodRun& run, const cluster::VolumeMount& volume, const std::string& pod_dir,
+             host::ProcessRuntimeOptions::MountDone done) {
+    const std::string key = run.key() + "/" + volume.claim;
+    cluster::VolumeAccess* access = run.io;
+    asio::post(worker_, [this, key, access, volume, pod_dir, done] {
+      StatusOr<std::string> result = Unavailable("the node gives no volume access");
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = mounted_.find(key);
+        if (it != mounted_.end()) result = it->second->path();
+      }
+      if (access && !result.ok()) {
+        StatusOr<std::unique_ptr<host::PodVolume>> attached = host::PodVolume::Attach(io_, *access, volume, pod_dir);
+        if (attached.ok()) {
+          result = (*attached)->path();
+          if (!(*attached)->fuse())
+            Log(who_, "volume " + volume.volume + " is an image file: " + (*attached)->fuse_status().ToString());
+          std::lock_guard<std::mutex> lock(mu_);
+          mounted_[key] = std::move(*attached);
+        } else {
+          result = attached.status();
+        }
+      }
+      asio::post(io_, [done, result] { done(result); });
+    });
+  }
+
+  void Unmount(const cluster::PodRun& run, const cluster::VolumeMount& volume, std::function<void()> done) {
+    const std::string key = run.key() + "/" + volume.claim;
+    asio::post(worker_, [this, key, done] {
+      Detach(key);
+      asio::post(io_, done);
+    });
+  }
+
+  // Detaches every mount (commits what the pods wrote), then `done` on the io thread.
+  void DetachAll(std::function<void()> done) {
+    asio::post(worker_, [this, done] {
+      std::vector<std::string> keys;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& m : mounted_) keys.push_back(m.first);
+      }
+      for (const std::string& key : keys) Detach(key);
+      asio::post(io_, done);
+    });
+  }
+
+ private:
+  void Detach(const std::string& key) {
+    std::unique_ptr<host::PodVolume> volume;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = mounted_.find(key);
+      if (it == mounted_.end()) return;
+      volume = std::move(it->second);
+      mounted_.erase(it);
+    }
+    if (Status s = volume->Detach(); !s.ok()) Log(who_, "volume of " + key + " detached with an error: " + s.ToString());
+  }
+
+  asio::io_context& io_;
+  std::string who_;
+  asio::thread_pool worker_{1};
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<host::PodVolume>> mounted_;  // by "ns/pod/claim"
+};
+
 // What a real node does with the view besides pods: dials its peers, and
 // puts its services and its pods' policy into the kernel (nftables). The
 // tables stay when the agent stops, so its pods stay protected and reachable
@@ -510,6 +587,7 @@ int RunAgent(int argc, char** argv) {
 
   std::unique_ptr<cluster::WorkloadRuntime> runtime;
   host::ProcessRuntime* processes = nullptr;
+  VolumeMounter volumes(io, who);
   if (hollow) {
     runtime = std::make_unique<cluster::ModelRuntime>(**env);
   } else {
@@ -524,6 +602,15 @@ int RunAgent(int argc, char** argv) {
     char prefix[16];
     std::snprintf(prefix, sizeof prefix, "eb%04x-", self & 0xFFFF);  // nodes sharing a host keep apart
     po.netns_prefix = prefix;
+    po.mounts_outlive_runtime = false;  // FUSE mounts end with this process
+    po.mount_volume = [&volumes, &processes](const cluster::PodRun& run, const cluster::VolumeMount& volume,
+                                             host::ProcessRuntimeOptions::MountDone done) {
+      volumes.Mount(run, volume, processes->PodDir(run.key()), std::move(done));
+    };
+    po.unmount_volume = [&volumes](const cluster::PodRun& run, const cluster::VolumeMount& volume,
+                                   const std::string&, std::function<void()> done) {
+      volumes.Unmount(run, volume, std::move(done));
+    };
     StatusOr<std::unique_ptr<host::ProcessRuntime>> made = host::ProcessRuntime::Create(io, po);
     if (!made.ok()) return fail(made.status());
     processes = made->get();
@@ -555,7 +642,18 @@ int RunAgent(int argc, char** argv) {
     (*env)->Schedule(std::chrono::milliseconds(200), watch_join);
   };
   watch_join();
-  RunUntilSignal(io, who, [&] { (*env)->Close(); });
+  // On SIGTERM the pods keep running; their volumes are committed and
+  // detached first, while the io thread still serves their blocks.
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    Log(who, std::string("stopping on ") + (signo == SIGTERM ? "SIGTERM" : "SIGINT") + "; detaching volumes");
+    volumes.DetachAll([&] {
+      (*env)->Close();
+      io.stop();
+    });
+  });
+  io.run();
   return 0;
 }
 

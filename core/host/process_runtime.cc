@@ -44,6 +44,29 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Removes a pod's directory without ever descending into another filesystem:
+// a volume still mounted under it (a detach that failed, a mount left by a
+// crashed agent) keeps its data.
+void RemoveTree(const std::string& root) {
+  struct stat top {};
+  if (::lstat(root.c_str(), &top) != 0) return;
+  std::function<void(const std::string&)> remove = [&](const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+      if (st.st_dev != top.st_dev) return;  // a mount point: leave it and what it holds
+      std::error_code ec;
+      std::vector<std::string> children;
+      for (const auto& e : std::filesystem::directory_iterator(path, ec)) children.push_back(e.path().string());
+      for (const std::string& c : children) remove(c);
+      ::rmdir(path.c_str());
+    } else {
+      ::unlink(path.c_str());
+    }
+  };
+  remove(root);
+}
+
 constexpr const char* kGateway = "169.254.1.1";
 constexpr const char* kHostMac = "ee:ee:ee:ee:ee:ee";  // Calico's, on every host veth
 constexpr int kUnknownExit = 137;                      // the kubelet's, for a lost container
@@ -580,7 +603,10 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
 
   void BeginSetup(Pod& p) {
     if (std::optional<Saved> saved = Load(p.dir)) {
-      if (saved->key == p.key && saved->ip == p.ip && saved->netns == p.netns && saved->veth == p.veth &&
+      // A pod with volumes whose mounts ended with the process that served
+      // them is not adopted: its containers start again on new mounts.
+      const bool volumes = !options.mounts_outlive_runtime && options.mount_volume && !p.run.volumes.empty();
+      if (!volumes && saved->key == p.key && saved->ip == p.ip && saved->netns == p.netns && saved->veth == p.veth &&
           ::access(NetnsPath(p.netns).c_str(), F_OK) == 0 && ::if_nametoindex(p.veth.c_str()) != 0)
         return Adopt(p, *saved);
       for (const auto& entry : saved->containers)
@@ -603,20 +629,40 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
-  // Mounts the volumes; false (and the pod failed) if one cannot be.
-  bool MountVolumes(Pod& p) {
+  // Mounts the volumes one after another (the hook answers later, on the
+  // io thread), then goes on with `then`; a volume that cannot be mounted
+  // fails the pod. A mount that completes for a pod stopped meanwhile is
+  // unmounted at once.
+  void MountVolumes(Pod& p, std::function<void(Pod&)> then) {
     p.mounted.clear();
-    if (!options.mount_volume) return true;
-    for (const cluster::VolumeMount& v : p.run.volumes) {
-      StatusOr<std::string> dir = options.mount_volume(p.run, v);
-      if (!dir.ok()) {
-        Fail(p, "FailedMount", "volume " + v.volume + " (claim " + v.claim + "): " + dir.status().ToString());
-        return false;
-      }
-      p.mounted.emplace_back(v, *dir);
-    }
-    return true;
+    if (!options.mount_volume || p.run.volumes.empty()) return then(p);
+    MountNext(p.key, p.generation, 0, std::move(then));
   }
+
+  void MountNext(const std::string& key, uint64_t gen, size_t i, std::function<void(Pod&)> then) {
+    Pod* p = Find(key, gen);
+    if (!p) return;
+    if (i == p->run.volumes.size()) return then(*p);
+    const cluster::VolumeMount v = p->run.volumes[i];
+    const PodRun run = p->run;
+    std::weak_ptr<Impl> weak = shared_from_this();
+    options.mount_volume(run, v, [weak, key, gen, i, v, run, then](StatusOr<std::string> dir) {
+      auto self = weak.lock();
+      if (!self) return;
+      Pod* pod = self->Find(key, gen);
+      if (!pod) {
+        if (dir.ok() && self->options.unmount_volume) self->options.unmount_volume(run, v, *dir, [] {});
+        return;
+      }
+      if (!dir.ok()) {
+        return self->Fail(*pod, "FailedMount",
+                          "volume " + v.volume + " (claim " + v.claim + "): " + dir.status().ToString());
+      }
+      pod->mounted.emplace_back(v, *dir);
+      self->MountNext(key, gen, i + 1, then);
+    });
+  }
+
 
   std::map<std::string, std::string> EnvOf(const Pod& p, const model::Container& c) const {
     std::map<std::string, std::string> env;
@@ -668,7 +714,10 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void Launch(Pod& p) {
-    if (!MountVolumes(p)) return;
+    MountVolumes(p, [this](Pod& pod) { LaunchMounted(pod); });
+  }
+
+  void LaunchMounted(Pod& p) {
     for (size_t i = 0; i < p.containers.size(); ++i) {
       Status s = SpawnContainer(p, i);
       if (!s.ok()) {
@@ -690,7 +739,10 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void Adopt(Pod& p, const Saved& saved) {
-    if (!MountVolumes(p)) return;
+    MountVolumes(p, [this, saved](Pod& pod) { AdoptMounted(pod, saved); });
+  }
+
+  void AdoptMounted(Pod& p, const Saved& saved) {
     p.stage = Stage::kRunning;
     for (size_t i = 0; i < p.containers.size(); ++i) {
       ContainerRun& c = p.containers[i];
@@ -871,8 +923,26 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
     }
     // Reap what died between the waitpid above and the group check.
     for (const Proc& proc : s.procs) ::waitpid(proc.pid, nullptr, WNOHANG);
-    if (s.run && options.unmount_volume)
-      for (const auto& m : s.mounted) options.unmount_volume(*s.run, m.first, m.second);
+    // The volumes go before the pod's directory, which holds their mounts.
+    auto pending = std::make_shared<size_t>(1);
+    std::weak_ptr<Impl> weak = shared_from_this();
+    auto unmounted = [weak, key, pending] {
+      auto self = weak.lock();
+      if (self && --*pending == 0) self->TearDown(key);
+    };
+    if (s.run && options.unmount_volume) {
+      for (const auto& m : s.mounted) {
+        ++*pending;
+        options.unmount_volume(*s.run, m.first, m.second, unmounted);
+      }
+    }
+    unmounted();
+  }
+
+  void TearDown(const std::string& key) {
+    auto it = stopping.find(key);
+    if (it == stopping.end()) return;
+    const Stopping& s = it->second;
     if (s.netns.empty() && s.veth.empty()) return Stopped(key);
     RunScript(TeardownScript(s.netns, s.veth, s.ip), s.dir.empty() ? "/dev/null" : s.dir + "/network.log", nullptr,
               [this, key](int, const std::string&) { Stopped(key); });
@@ -882,10 +952,7 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
     auto it = stopping.find(key);
     if (it == stopping.end()) return;
     std::vector<std::function<void()>> done = std::move(it->second.done);
-    if (!it->second.dir.empty()) {
-      std::error_code ec;
-      fs::remove_all(it->second.dir, ec);
-    }
+    if (!it->second.dir.empty()) RemoveTree(it->second.dir);
     stopping.erase(it);
     auto waiting = pods.find(key);
     if (waiting != pods.end() && waiting->second.stage == Stage::kWaiting) BeginSetup(waiting->second);
@@ -915,7 +982,7 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
         bool ours = false;
         for (const auto& kv : pods) ours = ours || kv.second.dir == dir;
         for (const std::string& k : keep) ours = ours || Dir(k) == dir;
-        if (!ours) fs::remove_all(dir, ec);
+        if (!ours) RemoveTree(dir);
         continue;
       }
       Stopping s;

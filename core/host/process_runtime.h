@@ -95,13 +95,22 @@ struct ProcessRuntimeOptions {
   std::chrono::milliseconds grace_period = std::chrono::seconds(30);
   std::chrono::milliseconds backoff_initial = std::chrono::seconds(10);
   std::chrono::milliseconds backoff_max = std::chrono::minutes(5);
-  // A volume the pod mounts, made available as a directory (returned); an
-  // error fails the pod with reason FailedMount. Called again for an adopted
-  // pod, so it must accept a volume it already mounted. Unset: volumes are
-  // not offered to the containers.
-  std::function<StatusOr<std::string>(const cluster::PodRun&, const cluster::VolumeMount&)> mount_volume;
-  // Called once the pod's processes are gone, for each volume mounted.
-  std::function<void(const cluster::PodRun&, const cluster::VolumeMount&, const std::string& dir)> unmount_volume;
+  // A volume the pod mounts, made available as a directory: `done` gets it
+  // later, on the io thread (mounting does I/O the io thread itself serves),
+  // or an error that fails the pod with reason FailedMount. Called again for
+  // an adopted pod (see mounts_outlive_runtime). Unset:
+  // volumes are not offered to the containers.
+  using MountDone = std::function<void(StatusOr<std::string> dir)>;
+  std::function<void(const cluster::PodRun&, const cluster::VolumeMount&, MountDone done)> mount_volume;
+  // Whether a volume mounted by one runtime still serves after it is gone (a
+  // directory does; a FUSE mount served by the agent's own process does not,
+  // so a pod with volumes is then started again rather than adopted).
+  bool mounts_outlive_runtime = true;
+  // Called once the pod's processes are gone, for each volume mounted; the
+  // pod's directory goes once every `done` has been called (on the io thread).
+  std::function<void(const cluster::PodRun&, const cluster::VolumeMount&, const std::string& dir,
+                     std::function<void()> done)>
+      unmount_volume;
 };
 
 // What the runtime knows of one container, for tests, logs and humans.

@@ -211,10 +211,18 @@ class ProcessRuntimeTest : public ::testing::Test {
       o.grace_period = std::chrono::milliseconds(300);
       o.backoff_initial = std::chrono::milliseconds(100);
       o.backoff_max = std::chrono::milliseconds(400);
-      o.mount_volume = mount_volume_;
-      o.unmount_volume = [this](const PodRun&, const cluster::VolumeMount& v, const std::string& dir) {
-        std::lock_guard<std::mutex> lock(mu_);
-        unmounted_.push_back(v.claim + " " + dir);
+      if (mount_volume_) o.mount_volume = [this](const PodRun& run, const cluster::VolumeMount& v,
+                                                 ProcessRuntimeOptions::MountDone done) {
+        StatusOr<std::string> r = mount_volume_(run, v);
+        boost::asio::post(node_->io(), [r, done] { done(r); });  // later, as a real mount answers
+      };
+      o.unmount_volume = [this](const PodRun&, const cluster::VolumeMount& v, const std::string& dir,
+                                std::function<void()> done) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          unmounted_.push_back(v.claim + " " + dir);
+        }
+        boost::asio::post(node_->io(), done);
       };
       if (tweak_) tweak_(o);
       auto r = ProcessRuntime::Create(node_->io(), o);
