@@ -9,7 +9,9 @@
 // them. Every namespace, process and file it made goes, pass or fail.
 // Addresses are 10.199.0.0/24 on the test's own bridge only.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -251,7 +254,20 @@ class RealClusterTest : public ::testing::Test {
       if (environ.find("NODE_NAME=" + prefix_ + "node-") != std::string::npos) ::kill(std::stoi(pid), SIGKILL);
     }
     for (auto it = made_.rbegin(); it != made_.rend(); ++it) Shell("ip netns del " + *it);
-    if (!dir_.empty()) fs::remove_all(dir_);
+    // Volume mounts whose agent died with them.
+    if (!dir_.empty()) {
+      std::istringstream mounts(ReadFile("/proc/mounts"));
+      std::vector<std::string> ours;
+      for (std::string line; std::getline(mounts, line);) {
+        std::istringstream fields(line);
+        std::string device, point;
+        fields >> device >> point;
+        if (point.rfind(dir_.string() + "/", 0) == 0) ours.push_back(point);
+      }
+      for (auto it = ours.rbegin(); it != ours.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+    }
   }
 
   std::string Ns(const std::string& what) const { return prefix_ + what; }
@@ -260,21 +276,19 @@ class RealClusterTest : public ::testing::Test {
   std::string NodeName(int i) const { return prefix_ + "node-" + std::to_string(i); }
   std::string Config() const { return (dir_ / "server" / "admin.yaml").string(); }
 
-  void StartServer() {
+  void StartServer(std::vector<std::string> extra = {}) {
     const size_t before = Count(ReadFile(dir_ / "server.log"), "serving on");
-    server_ = std::make_unique<Daemon>(Ns("n0"),
-                                       std::vector<std::string>{"server", "--data-dir", (dir_ / "server").string(),
-                                                                "--listen", NodeIp(0) + ":6443"},
-                                       dir_ / "server.log");
+    std::vector<std::string> args{"server", "--data-dir", (dir_ / "server").string(), "--listen", NodeIp(0) + ":6443"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    server_ = std::make_unique<Daemon>(Ns("n0"), args, dir_ / "server.log");
     ASSERT_TRUE(WaitFor([&] { return Count(server_->log(), "serving on") > before; })) << server_->log();
   }
-  Daemon& StartAgent(int i, const std::string& token) {
-    agents_.push_back(std::make_unique<Daemon>(
-        Ns("n" + std::to_string(i)),
-        std::vector<std::string>{"agent", "--server", NodeIp(0) + ":6443", "--token", token, "--data-dir",
-                                 (dir_ / NodeName(i)).string(), "--node-name", NodeName(i), "--node-ip", NodeIp(i),
-                                 "--labels", "floor=" + std::to_string(i)},
-        dir_ / (NodeName(i) + ".log")));
+  Daemon& StartAgent(int i, const std::string& token, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"agent", "--server", NodeIp(0) + ":6443", "--token", token, "--data-dir",
+                                  (dir_ / NodeName(i)).string(), "--node-name", NodeName(i), "--node-ip", NodeIp(i),
+                                  "--labels", "floor=" + std::to_string(i), "--pools", "ssd=4Gi/high"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    agents_.push_back(std::make_unique<Daemon>(Ns("n" + std::to_string(i)), args, dir_ / (NodeName(i) + ".log")));
     return *agents_.back();
   }
   std::string Token() const {
@@ -445,6 +459,107 @@ TEST_F(RealClusterTest, PodsAsProcessesReachEachOtherExactlyAsPolicySays) {
     return Count(InServer("ctl --config " + Config() + " get nodes").out, "Ready") == 3;
   }));
   for (const Pod& p : Pods()) EXPECT_FALSE(Shell("ip netns pids " + p.netns).out.empty()) << p.key;
+}
+
+constexpr const char* kRecorder = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: floor-1}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: px-replicated}
+provisioner: pxd.portworx.com
+parameters: {repl: "3", priority_io: "high"}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: recordings, namespace: floor-1}
+spec:
+  storageClassName: px-replicated
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 16Mi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: recorder, namespace: floor-1}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: recorder}}
+  template:
+    metadata: {labels: {app: recorder}}
+    spec:
+      tolerations:
+      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 1}
+      containers:
+      - name: recorder
+        image: edgebed/recorder
+        command: ["sh", "-c", "echo started > $EDGEBED_VOLUME_RECORDINGS/started-$POD_NAME; sync; exec sleep 3600"]
+        resources: {requests: {cpu: 100m, memory: 32Mi}}
+      volumes:
+      - name: data
+        persistentVolumeClaim: {claimName: recordings}
+)";
+
+TEST_F(RealClusterTest, AVolumeWrittenThroughItsMountSurvivesKillingItsNode) {
+  StartServer({"--node-monitor-grace-period", "4s"});
+  for (int i = 1; i <= 3; ++i) StartAgent(i, Token(), {"--node-status-update-frequency", "1s"});
+  const std::string ctl = "ctl --config " + Config() + " ";
+  ASSERT_TRUE(WaitFor([&] { return Count(InServer(ctl + "get nodes").out, "Ready") == 3; }));
+  std::ofstream(dir_ / "recorder.yaml") << kRecorder;
+  ASSERT_EQ(InServer(ctl + "apply -f " + (dir_ / "recorder.yaml").string()).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return Count(InServer(ctl + "get pods -n floor-1").out, "Running") == 1; }))
+      << InServer(ctl + "get pods -n floor-1").out;
+  std::vector<Pod> pods = Pods();
+  ASSERT_EQ(pods.size(), 1u);
+  const Pod first = pods[0];
+  const int node = first.node.back() - '0';
+  const std::string pod_name = first.key.substr(first.key.find('/') + 1);
+  const fs::path mount = dir_ / NodeName(node) / "pods" / ("floor-1_" + pod_name) / "volumes" / "recordings";
+  // The pod wrote through its mount; now a person does too, and syncs.
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(mount / ("started-" + pod_name)); })) << mount;
+  EXPECT_NE(Shell("mount").out.find(mount.string()), std::string::npos) << "the volume is not a mounted filesystem";
+  std::string payload;
+  for (int i = 0; i < 20000; ++i) payload += "reading " + std::to_string(i) + "\n";
+  {
+    std::error_code ec;
+    fs::create_directories(mount / "floor-1", ec);
+    ASSERT_FALSE(ec) << ec.message() << "\n" << agents_[node - 1]->log();
+    const std::string file = (mount / "floor-1" / "readings.log").string();
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0) << std::strerror(errno) << "\n" << agents_[node - 1]->log();
+    ASSERT_EQ(::write(fd, payload.data(), payload.size()), static_cast<ssize_t>(payload.size()))
+        << std::strerror(errno) << "\n" << agents_[node - 1]->log();
+    ASSERT_EQ(::fsync(fd), 0) << std::strerror(errno);  // durable on the replicas once this returns
+    ::close(fd);
+  }
+  // Every replica in sync (one that fell behind under load is resynced).
+  EXPECT_TRUE(WaitFor([&] { return InServer(ctl + "get volumes -n floor-1").out.find("Healthy") != std::string::npos; }))
+      << InServer(ctl + "get volumes -n floor-1").out;
+
+  // The pod's node dies; its agent with it (and the mount it served).
+  agents_[node - 1]->Stop(SIGKILL);
+  std::string moved_to;
+  std::string new_name;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const Pod& p : Pods()) {
+      if (p.node != first.node && !p.netns.empty()) {
+        moved_to = p.node;
+        new_name = p.key.substr(p.key.find('/') + 1);
+        return Count(InServer(ctl + "get pods -n floor-1").out, "Running") >= 1;
+      }
+    }
+    return false;
+  }, 60s)) << InServer(ctl + "get pods -n floor-1").out << InServer(ctl + "get volumes -n floor-1").out
+           << server_->log().substr(server_->log().size() > 3000 ? server_->log().size() - 3000 : 0);
+  const int new_node = moved_to.back() - '0';
+  const fs::path new_mount = dir_ / NodeName(new_node) / "pods" / ("floor-1_" + new_name) / "volumes" / "recordings";
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(new_mount / ("started-" + new_name)); }, 30s))
+      << new_mount << "\n" << agents_[new_node - 1]->log();
+  // Everything written and synced before the crash is there, byte for byte.
+  EXPECT_EQ(ReadFile(new_mount / "floor-1" / "readings.log"), payload);
+  EXPECT_TRUE(fs::exists(new_mount / ("started-" + pod_name)));
+  const std::string volumes_after = InServer(ctl + "get volumes -n floor-1").out;
+  EXPECT_NE(volumes_after.find(moved_to), std::string::npos) << volumes_after;
 }
 
 }  // namespace
