@@ -180,8 +180,70 @@ int Apply(const AdminConfig& config, const std::vector<std::string>& files, bool
   return rc;
 }
 
+// Streams the changes of one kind as they become durable, one line each:
+// EVENT  NAMESPACE/NAME  REVISION, until the server ends the watch or the
+// connection drops.
+int Watch(const AdminConfig& config, const std::string& kind, const std::string& ns) {
+  std::string prefix = "o/" + kind + "/";
+  if (!ClusterScoped(kind) && !ns.empty()) prefix += ns + "/";
+  std::string hostport = config.server.substr(std::string("https://").size());
+  while (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
+  const size_t colon = hostport.rfind(':');
+  const std::string host = colon == std::string::npos ? hostport : hostport.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "6443" : hostport.substr(colon + 1);
+  StatusOr<std::shared_ptr<asio::ssl::context>> ctx = host::ClientContext(config.ca_pem);
+  if (!ctx.ok()) return Fail("get", ctx.status());
+  try {
+    asio::io_context io;
+    asio::ip::tcp::resolver resolver(io);
+    host::TlsStream stream(io, **ctx);
+    asio::connect(stream.lowest_layer(), resolver.resolve(host, port));
+    stream.handshake(asio::ssl::stream_base::client);
+    http::request<http::empty_body> req(http::verb::get, "/api/watch?prefix=" + UrlEncode(prefix), 11);
+    req.set(http::field::host, host);
+    req.set(http::field::authorization, "Bearer " + config.token);
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    http::read_header(stream, buffer, parser);
+    if (parser.get().result_int() != 200) {
+      http::read(stream, buffer, parser);
+      std::cerr << "edgebed ctl get: " << ErrorText(ApiResponse{static_cast<int>(parser.get().result_int()), parser.get().body()});
+      return 1;
+    }
+    std::string pending;
+    auto on_chunk = [&](std::uint64_t, beast::string_view body, beast::error_code&) -> std::size_t {
+      pending.append(body.data(), body.size());
+      for (size_t nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
+        const std::string line = pending.substr(0, nl);
+        pending.erase(0, nl + 1);
+        try {
+          json::value v = json::parse(line);
+          const json::object& o = v.as_object();
+          const std::string type = Field(o, "type");
+          if (type == "EXPIRED") {
+            std::cout << "EXPIRED (the history was compacted; list again, then watch)" << std::endl;
+            continue;
+          }
+          std::string name = Field(o, "key").substr(prefix.size() - (ns.empty() || ClusterScoped(kind) ? 0 : ns.size() + 1));
+          std::cout << std::left << std::setw(8) << type << " " << std::setw(50) << name << " " << Field(o, "revision")
+                    << std::endl;
+        } catch (const std::exception&) {
+        }
+      }
+      return body.size();
+    };
+    parser.on_chunk_body(on_chunk);
+    http::read(stream, buffer, parser);
+    return 0;
+  } catch (const boost::system::system_error& e) {
+    return Fail("get", Unavailable("the watch ended: " + e.code().message()));
+  }
+}
+
 int Get(const AdminConfig& config, const std::vector<std::string>& words, const std::string& ns_flag, bool all,
-        const std::string& output) {
+        const std::string& output, bool watch) {
   if (words.empty()) {
     std::cerr << "edgebed ctl get: say what: pods, nodes, volumes, policies, or a kind (deployments, services, ...)\n";
     return 2;
@@ -193,6 +255,12 @@ int Get(const AdminConfig& config, const std::vector<std::string>& words, const 
   const std::string resource = words[0];
   const std::string name = words.size() > 1 ? words[1] : "";
   const std::string ns = all ? "" : (ns_flag.empty() ? "default" : ns_flag);
+  if (watch) {
+    std::string kind = KindFor(resource);
+    if (kind == "volumes" || kind == "volume") kind = "PersistentVolumeClaim";
+    if (kind == "policies" || kind == "policy") kind = "NetworkPolicy";
+    return Watch(config, kind, ns);
+  }
   const std::string ns_query = ns.empty() ? "" : "namespace=" + UrlEncode(ns);
   const bool table = output.empty() || output == "wide";
   const bool views = resource == "pods" || resource == "pod" || resource == "po" || resource == "nodes" ||
@@ -413,7 +481,7 @@ int RunCtl(int argc_in, char** argv_in) {
     (help ? std::cout : std::cerr)
         << (help || sub.empty() ? "" : "edgebed ctl: unknown subcommand '" + sub + "'\n")
         << "Usage: edgebed ctl apply -f FILE... [--config admin.yaml]\n"
-           "       edgebed ctl get pods|nodes|volumes|policies|KIND [NAME] [-n NS | -A] [-o yaml|json]\n"
+           "       edgebed ctl get pods|nodes|volumes|policies|KIND [NAME] [-n NS | -A] [-o yaml|json] [-w]\n"
            "       edgebed ctl delete -f FILE...\n"
            "       edgebed ctl delete KIND NAME [-n NS]\n"
            "The admin credential comes from --config, $EDGEBED_CONFIG or "
@@ -422,7 +490,7 @@ int RunCtl(int argc_in, char** argv_in) {
   }
   std::string ns, output;
   std::vector<std::string> files, words;
-  bool all = false;
+  bool all = false, watch = false;
   Flags flags("edgebed ctl " + sub,
               "Talks to the server's API with the admin credential: --config FILE (anywhere on\n"
               "the line), $EDGEBED_CONFIG, or " + DefaultAdminConfigPath() + ".");
@@ -431,6 +499,7 @@ int RunCtl(int argc_in, char** argv_in) {
   if (sub == "get") {
     flags.Bool("all-namespaces", "every namespace (-A)", &all);
     flags.String("output", "yaml or json (-o)", &output);
+    flags.Bool("watch", "after listing nothing, stream every change as it becomes durable (-w)", &watch);
   }
   // kubectl's short flags.
   std::vector<std::string> args;
@@ -438,6 +507,7 @@ int RunCtl(int argc_in, char** argv_in) {
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-A") a = "--all-namespaces";
+    if (a == "-w") a = "--watch";
     if (a == "-o" || a == "-n") {
       if (i + 1 >= argc) {
         std::cerr << "edgebed ctl " << sub << ": " << a << " needs a value\n";
@@ -468,7 +538,7 @@ int RunCtl(int argc_in, char** argv_in) {
     return Apply(*config, files, false);
   }
   if (sub == "delete") return files.empty() ? DeleteNamed(*config, positional, ns) : Apply(*config, files, true);
-  return Get(*config, positional, ns, all, output);
+  return Get(*config, positional, ns, all, output, watch);
 }
 
 }  // namespace edgebed::tools

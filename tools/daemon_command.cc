@@ -568,6 +568,7 @@ int RunAgent(int argc, char** argv) {
   env_options.listen_address = node_ip;
   env_options.listen_port = static_cast<uint16_t>(port);
   env_options.data_dir = data_dir + "/node";
+  env_options.tcp_only = true;  // the replication data path: ordered, congestion-controlled, no MTU to fit
   env_options.sink = &log;
   env_options.tls_prove = [key, self](ByteView binding) {
     const cluster::Mac mac = cluster::Prove(key, kNodeProofLabel, NodeProofData(binding, self));

@@ -898,7 +898,7 @@ void HostEnv::Send(NodeId to, Port port, Bytes message) {
     return;
   }
   auto frame = std::make_shared<Bytes>(Frame(d.options.self, to, port, message));
-  if (frame->size() <= d.options.udp_max_bytes) {
+  if (!d.options.tcp_only && frame->size() <= d.options.udp_max_bytes) {
     ++d.stats.udp_sent;
     d.udp_socket.async_send_to(asio::buffer(*frame), peer->second.udp_endpoint,
                                [frame](boost::system::error_code, size_t) {});

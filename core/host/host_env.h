@@ -58,6 +58,7 @@ struct HostEnvOptions {
   std::optional<uint64_t> seed;       // default: from std::random_device
   MetricsSink* sink = nullptr;        // default: a StderrSink
   size_t udp_max_bytes = 1200;        // larger messages go over TCP
+  bool tcp_only = false;              // every message over TCP (a real node's data path)
   size_t max_queued_bytes = 64u << 20;  // per peer, waiting for TCP
   // Whether to bind UDP and TCP on listen_address:listen_port. A node that
   // hears its peers only over adopted TLS connections (a server) binds none.

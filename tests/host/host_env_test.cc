@@ -56,6 +56,35 @@ TEST(HostEnv, SmallAndLargeMessagesArriveWhole) {
   EXPECT_EQ(nodes.envs[1]->net_stats().tcp_frames_sent, 2u);
 }
 
+// A real node's data path: every message over TCP, however small.
+TEST(HostEnv, TcpOnlySendsEveryMessageOverTcp) {
+  boost::asio::io_context io;
+  MemorySink sink;
+  const auto dir = std::filesystem::temp_directory_path() / ("edgebed-tcp-only-" + std::to_string(::getpid()));
+  std::vector<std::unique_ptr<HostEnv>> envs;
+  for (NodeId id : {NodeId{0}, NodeId{1}}) {
+    HostEnvOptions o;
+    o.self = id;
+    o.data_dir = (dir / std::to_string(id)).string();
+    o.sink = &sink;
+    o.tcp_only = true;
+    envs.push_back(std::move(*HostEnv::Create(io, o)));
+  }
+  ASSERT_TRUE(envs[0]->AddPeer(1, "127.0.0.1", envs[1]->port()).ok());
+  int got = 0;
+  ASSERT_TRUE(envs[1]->Listen(3, [&](NodeId from, ByteView m) { got += from == 0 && m.size() == 2; }).ok());
+  envs[0]->Send(1, 3, ToBytes("hi"));
+  envs[0]->Send(1, 3, ToBytes("hi"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (got < 2 && std::chrono::steady_clock::now() < deadline) io.run_for(milliseconds(5));
+  EXPECT_EQ(got, 2);
+  EXPECT_EQ(envs[0]->net_stats().udp_sent, 0u);
+  EXPECT_EQ(envs[0]->net_stats().tcp_frames_sent, 2u);
+  envs.clear();
+  io.poll();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(HostEnv, SendToSelfAndToClosedPorts) {
   LoopbackNodes nodes(2);
   int got = 0;

@@ -66,6 +66,7 @@ class Daemon {
     if (pid_ == 0) {
       std::FILE* f = std::freopen(log_.c_str(), "a", stderr);
       (void)f;
+      ::dup2(::fileno(stderr), ::fileno(stdout));
       std::vector<char*> argv;
       std::string bin = kEdgebed;
       argv.push_back(bin.data());
@@ -206,6 +207,9 @@ TEST_F(DaemonTest, AgentsJoinOverTlsAndCtlDrivesTheCluster) {
   // The agent kept the CA it verified, for its next start.
   EXPECT_TRUE(fs::exists(dir_ / "edge-a" / "server-ca.crt"));
 
+  // A watch started before the apply sees every pod the apply leads to.
+  Daemon watch({"ctl", "--config", (dir_ / "server" / "admin.yaml").string(), "get", "pods", "-n", "floor-1", "-w"},
+               dir_ / "watch.log");
   const std::string file = File("site.yaml", kManifest);
   Outcome applied = Ctl("apply -f " + file);
   ASSERT_EQ(applied.exit_code, 0) << applied.out;
@@ -216,6 +220,7 @@ TEST_F(DaemonTest, AgentsJoinOverTlsAndCtlDrivesTheCluster) {
     for (size_t at = pods.find("Running"); at != std::string::npos; at = pods.find("Running", at + 1)) ++running;
     return running == 2;
   })) << Ctl("get pods -n floor-1").out;
+  ASSERT_TRUE(WaitFor([&] { return Count(watch.log(), "PUT      floor-1/web-") >= 2; })) << watch.log();
   Outcome yaml = Ctl("get deployment web -n floor-1 -o yaml");
   EXPECT_EQ(yaml.exit_code, 0);
   EXPECT_NE(yaml.out.find("replicas: 2"), std::string::npos) << yaml.out;
@@ -251,6 +256,7 @@ TEST_F(DaemonTest, AgentsJoinOverTlsAndCtlDrivesTheCluster) {
   Outcome deleted = Ctl("delete -f " + file);
   EXPECT_EQ(deleted.exit_code, 0) << deleted.out;
   ASSERT_TRUE(WaitFor([&] { return Ctl("get pods -n floor-1").out.find("web-") == std::string::npos; }));
+  EXPECT_TRUE(WaitFor([&] { return Count(watch.log(), "DELETED  floor-1/web-") >= 2; })) << watch.log();
   EXPECT_EQ(server_->Stop(SIGTERM), 0);
   EXPECT_NE(server_->log().find("stopping on SIGTERM"), std::string::npos);
 }
