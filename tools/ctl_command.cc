@@ -40,6 +40,36 @@ std::string UrlEncode(const std::string& s) {
   return out;
 }
 
+// A TLS connection to the API, the server verified against the credential's CA.
+struct ApiConnection {
+  asio::io_context io;
+  std::shared_ptr<asio::ssl::context> tls;
+  std::unique_ptr<host::TlsStream> stream;
+  std::string host;
+
+  static StatusOr<std::unique_ptr<ApiConnection>> Open(const AdminConfig& config) {
+    std::string hostport = config.server.substr(std::string("https://").size());
+    while (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
+    const size_t colon = hostport.rfind(':');
+    auto c = std::make_unique<ApiConnection>();
+    c->host = colon == std::string::npos ? hostport : hostport.substr(0, colon);
+    const std::string port = colon == std::string::npos ? "6443" : hostport.substr(colon + 1);
+    StatusOr<std::shared_ptr<asio::ssl::context>> ctx = host::ClientContext(config.ca_pem);
+    if (!ctx.ok()) return ctx.status();
+    c->tls = *ctx;
+    c->stream = std::make_unique<host::TlsStream>(c->io, *c->tls);
+    try {
+      asio::ip::tcp::resolver resolver(c->io);
+      asio::connect(c->stream->lowest_layer(), resolver.resolve(c->host, port));
+      c->stream->handshake(asio::ssl::stream_base::client);
+    } catch (const boost::system::system_error& e) {
+      return Unavailable("cannot reach the server at " + config.server + ": " + e.code().message() +
+                         "; is `edgebed server` running there, and is this its admin.yaml?");
+    }
+    return c;
+  }
+};
+
 // Columns padded as kubectl pads them.
 std::string Table(const std::vector<std::vector<std::string>>& rows) {
   if (rows.empty()) return {};
@@ -186,21 +216,12 @@ int Apply(const AdminConfig& config, const std::vector<std::string>& files, bool
 int Watch(const AdminConfig& config, const std::string& kind, const std::string& ns) {
   std::string prefix = "o/" + kind + "/";
   if (!ClusterScoped(kind) && !ns.empty()) prefix += ns + "/";
-  std::string hostport = config.server.substr(std::string("https://").size());
-  while (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
-  const size_t colon = hostport.rfind(':');
-  const std::string host = colon == std::string::npos ? hostport : hostport.substr(0, colon);
-  const std::string port = colon == std::string::npos ? "6443" : hostport.substr(colon + 1);
-  StatusOr<std::shared_ptr<asio::ssl::context>> ctx = host::ClientContext(config.ca_pem);
-  if (!ctx.ok()) return Fail("get", ctx.status());
+  StatusOr<std::unique_ptr<ApiConnection>> conn = ApiConnection::Open(config);
+  if (!conn.ok()) return Fail("get", conn.status());
+  host::TlsStream& stream = *(*conn)->stream;
   try {
-    asio::io_context io;
-    asio::ip::tcp::resolver resolver(io);
-    host::TlsStream stream(io, **ctx);
-    asio::connect(stream.lowest_layer(), resolver.resolve(host, port));
-    stream.handshake(asio::ssl::stream_base::client);
     http::request<http::empty_body> req(http::verb::get, "/api/watch?prefix=" + UrlEncode(prefix), 11);
-    req.set(http::field::host, host);
+    req.set(http::field::host, (*conn)->host);
     req.set(http::field::authorization, "Bearer " + config.token);
     http::write(stream, req);
     beast::flat_buffer buffer;
@@ -408,21 +429,12 @@ int DeleteNamed(const AdminConfig& config, const std::vector<std::string>& words
 
 StatusOr<ApiResponse> CallApi(const AdminConfig& config, const std::string& method, const std::string& target,
                               const std::string& body, const std::string& content_type) {
-  std::string hostport = config.server.substr(std::string("https://").size());
-  while (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
-  const size_t colon = hostport.rfind(':');
-  const std::string host = colon == std::string::npos ? hostport : hostport.substr(0, colon);
-  const std::string port = colon == std::string::npos ? "6443" : hostport.substr(colon + 1);
-  StatusOr<std::shared_ptr<asio::ssl::context>> ctx = host::ClientContext(config.ca_pem);
-  if (!ctx.ok()) return ctx.status();
+  StatusOr<std::unique_ptr<ApiConnection>> conn = ApiConnection::Open(config);
+  if (!conn.ok()) return conn.status();
+  host::TlsStream& stream = *(*conn)->stream;
   try {
-    asio::io_context io;
-    asio::ip::tcp::resolver resolver(io);
-    host::TlsStream stream(io, **ctx);
-    asio::connect(stream.lowest_layer(), resolver.resolve(host, port));
-    stream.handshake(asio::ssl::stream_base::client);
     http::request<http::string_body> req(http::string_to_verb(method), target, 11);
-    req.set(http::field::host, host);
+    req.set(http::field::host, (*conn)->host);
     req.set(http::field::authorization, "Bearer " + config.token);
     req.set(http::field::user_agent, "edgebed-ctl");
     if (!body.empty()) {
@@ -440,8 +452,7 @@ StatusOr<ApiResponse> CallApi(const AdminConfig& config, const std::string& meth
     stream.lowest_layer().close(ignored);
     return ApiResponse{static_cast<int>(parser.get().result_int()), parser.get().body()};
   } catch (const boost::system::system_error& e) {
-    return Unavailable("cannot reach the server at " + config.server + ": " + e.code().message() +
-                           "; is `edgebed server` running there, and is this its admin.yaml?");
+    return Unavailable("the server at " + config.server + " dropped the request: " + e.code().message());
   }
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/results/results_db.h"
+#include "tests/tools/process_util.h"
 
 namespace edgebed::tools {
 namespace {
@@ -26,23 +27,6 @@ namespace fs = std::filesystem;
 const std::string kEdgebed = std::string(EDGEBED_BINARY_DIR) + "/tools/edgebed";
 const std::string kSim = std::string(EDGEBED_BINARY_DIR) + "/tools/edgebed-sim";
 const std::string kSource = EDGEBED_SOURCE_DIR;
-
-struct Outcome {
-  int exit_code;
-  std::string out;  // stdout and stderr together
-};
-
-Outcome Shell(const std::string& command) {
-  Outcome o{-1, ""};
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return o;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) o.out.append(buf, n);
-  const int status = ::pclose(p);
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
-}
 
 struct TempDir {
   TempDir() {

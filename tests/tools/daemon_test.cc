@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/tools/process_util.h"
+
 namespace edgebed::tools {
 namespace {
 
@@ -27,81 +29,11 @@ using namespace std::chrono_literals;
 
 const std::string kEdgebed = std::string(EDGEBED_BINARY_DIR) + "/tools/edgebed";
 
-struct Outcome {
-  int exit_code;
-  std::string out;  // stdout and stderr together
-};
-
-Outcome Shell(const std::string& command) {
-  Outcome o{-1, ""};
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return o;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) o.out.append(buf, n);
-  const int status = ::pclose(p);
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A port nobody holds now (the daemons bind it a moment later).
 uint16_t FreePort() {
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
   return a.local_endpoint().port();
-}
-
-// A daemon process, its stderr in a log file; killed when it goes out of scope.
-class Daemon {
- public:
-  Daemon(std::vector<std::string> args, fs::path log) : log_(std::move(log)) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::FILE* f = std::freopen(log_.c_str(), "a", stderr);
-      (void)f;
-      ::dup2(::fileno(stderr), ::fileno(stdout));
-      std::vector<char*> argv;
-      std::string bin = kEdgebed;
-      argv.push_back(bin.data());
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(bin.c_str(), argv.data());
-      _exit(127);
-    }
-  }
-  ~Daemon() { Stop(SIGKILL); }
-  // Signals it and waits for it; returns its exit status (-1 if killed).
-  int Stop(int signo = SIGTERM) {
-    if (pid_ <= 0) return exit_;
-    ::kill(pid_, signo);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    exit_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return exit_;
-  }
-  std::string log() const { return ReadFile(log_); }
-
- private:
-  fs::path log_;
-  pid_t pid_ = -1;
-  int exit_ = -1;
-};
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(100ms);
-  }
-  return true;
 }
 
 class DaemonTest : public ::testing::Test {
@@ -119,15 +51,10 @@ class DaemonTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  static size_t Count(const std::string& text, const std::string& what) {
-    size_t n = 0;
-    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-  }
   void StartServer() {
     const size_t started = Count(ReadFile(dir_ / "server.log"), "serving on");
     server_ = std::make_unique<Daemon>(
-        std::vector<std::string>{"server", "--data-dir", (dir_ / "server").string(), "--listen",
+        std::vector<std::string>{kEdgebed, "server", "--data-dir", (dir_ / "server").string(), "--listen",
                                  "127.0.0.1:" + std::to_string(port_)},
         dir_ / "server.log");
     ASSERT_TRUE(WaitFor([&] { return Count(server_->log(), "serving on") > started; }))
@@ -140,7 +67,7 @@ class DaemonTest : public ::testing::Test {
   }
   Daemon& StartAgent(const std::string& name, const std::string& token) {
     agents_.push_back(std::make_unique<Daemon>(
-        std::vector<std::string>{"agent", "--server", "127.0.0.1:" + std::to_string(port_), "--token", token,
+        std::vector<std::string>{kEdgebed, "agent", "--server", "127.0.0.1:" + std::to_string(port_), "--token", token,
                                  "--data-dir", (dir_ / name).string(), "--node-name", name, "--node-ip", "127.0.0.1",
                                  "--port", std::to_string(FreePort()), "--labels", "zone=" + name,
                                  // On the machine's own network: nothing may touch its kernel.
@@ -208,7 +135,7 @@ TEST_F(DaemonTest, AgentsJoinOverTlsAndCtlDrivesTheCluster) {
   EXPECT_TRUE(fs::exists(dir_ / "edge-a" / "server-ca.crt"));
 
   // A watch started before the apply sees every pod the apply leads to.
-  Daemon watch({"ctl", "--config", (dir_ / "server" / "admin.yaml").string(), "get", "pods", "-n", "floor-1", "-w"},
+  Daemon watch({kEdgebed, "ctl", "--config", (dir_ / "server" / "admin.yaml").string(), "get", "pods", "-n", "floor-1", "-w"},
                dir_ / "watch.log");
   const std::string file = File("site.yaml", kManifest);
   Outcome applied = Ctl("apply -f " + file);

@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/tools/process_util.h"
 #include "tools/daemon_command.h"
 
 namespace edgebed::tools {
@@ -44,75 +45,16 @@ using namespace std::chrono_literals;
 const std::string kBinDir = std::string(EDGEBED_BINARY_DIR) + "/tools";
 const std::string kEdgebed = kBinDir + "/edgebed";
 
-struct Outcome {
-  int exit_code;
-  std::string out;
-};
-
-Outcome Shell(const std::string& command) {
-  Outcome o{-1, ""};
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return o;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) o.out.append(buf, n);
-  const int status = ::pclose(p);
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
+// The command line that runs edgebed inside a network namespace. It enters
+// the namespace with nsenter, not `ip netns exec`, which would give it a
+// mount namespace of its own: the pod namespaces an agent names under
+// /run/netns, and the volumes it mounts, must be seen from outside, as on a
+// real node.
+std::vector<std::string> InNetns(const std::string& netns, std::vector<std::string> args) {
+  std::vector<std::string> all{"nsenter", "--net=/run/netns/" + netns, kEdgebed};
+  all.insert(all.end(), args.begin(), args.end());
+  return all;
 }
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(200ms);
-  }
-  return true;
-}
-
-// A daemon inside a network namespace; SIGKILLed when it goes out of scope.
-// It enters the namespace with nsenter, not `ip netns exec`, which would give
-// it a mount namespace of its own: the pod namespaces it names under
-// /run/netns must be seen from outside, as on a real node.
-class Daemon {
- public:
-  Daemon(const std::string& netns, std::vector<std::string> args, fs::path log) : log_(std::move(log)) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      std::FILE* f = std::freopen(log_.c_str(), "a", stderr);
-      (void)f;
-      std::vector<std::string> all{"nsenter", "--net=/run/netns/" + netns, kEdgebed};
-      all.insert(all.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (std::string& a : all) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execvp("nsenter", argv.data());
-      _exit(127);
-    }
-  }
-  ~Daemon() { Stop(SIGKILL); }
-  int Stop(int signo) {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, signo);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  std::string log() const { return ReadFile(log_); }
-
- private:
-  fs::path log_;
-  pid_t pid_ = -1;
-};
 
 constexpr const char* kSite = R"(apiVersion: v1
 kind: Namespace
@@ -280,7 +222,7 @@ class RealClusterTest : public ::testing::Test {
     const size_t before = Count(ReadFile(dir_ / "server.log"), "serving on");
     std::vector<std::string> args{"server", "--data-dir", (dir_ / "server").string(), "--listen", NodeIp(0) + ":6443"};
     args.insert(args.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<Daemon>(Ns("n0"), args, dir_ / "server.log");
+    server_ = std::make_unique<Daemon>(InNetns(Ns("n0"), args), dir_ / "server.log");
     ASSERT_TRUE(WaitFor([&] { return Count(server_->log(), "serving on") > before; })) << server_->log();
   }
   Daemon& StartAgent(int i, const std::string& token, std::vector<std::string> extra = {}) {
@@ -288,7 +230,7 @@ class RealClusterTest : public ::testing::Test {
                                   (dir_ / NodeName(i)).string(), "--node-name", NodeName(i), "--node-ip", NodeIp(i),
                                   "--labels", "floor=" + std::to_string(i), "--pools", "ssd=4Gi/high"};
     args.insert(args.end(), extra.begin(), extra.end());
-    agents_.push_back(std::make_unique<Daemon>(Ns("n" + std::to_string(i)), args, dir_ / (NodeName(i) + ".log")));
+    agents_.push_back(std::make_unique<Daemon>(InNetns(Ns("n" + std::to_string(i)), args), dir_ / (NodeName(i) + ".log")));
     return *agents_.back();
   }
   std::string Token() const {
@@ -299,11 +241,6 @@ class RealClusterTest : public ::testing::Test {
   // Runs in the server's namespace: the API listens there.
   Outcome InServer(const std::string& args) const {
     return Shell("ip netns exec " + Ns("n0") + " " + kEdgebed + " " + args);
-  }
-  static size_t Count(const std::string& text, const std::string& what) {
-    size_t n = 0;
-    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
   }
 
   // The cluster's pods, with the namespaces they run in.
