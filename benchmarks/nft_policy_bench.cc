@@ -33,6 +33,7 @@
 #include "core/base/ip.h"
 #include "core/host/nft_policy.h"
 #include "core/host/nft_services.h"
+#include "tests/host/netns_util.h"
 
 namespace edgebed::host {
 namespace {
@@ -127,23 +128,6 @@ NaiveRules RenderNaive(const World& w) {
   return out;
 }
 
-int Sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
-
-template <typename Fn>
-auto InNamespace(const std::string& ns, Fn fn) -> decltype(fn()) {
-  decltype(fn()) result{};
-  std::thread t([&] {
-    const int fd = ::open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
-      if (fd >= 0) ::close(fd);
-      return;
-    }
-    ::close(fd);
-    result = fn();
-  });
-  t.join();
-  return result;
-}
 
 // A node namespace and, when asked, a client and a server pod wired to it
 // (client: pod `client`, server: pod `server` of the world), deleted at exit.

@@ -37,6 +37,7 @@
 #include "core/base/ip.h"
 #include "core/host/nft_services.h"
 #include "tests/policy/random_world.h"
+#include "tests/host/netns_util.h"
 
 namespace edgebed::host {
 namespace {
@@ -246,25 +247,6 @@ TEST(NftPolicyRendering, ARefusedUpdateIsFollowedByTheWholeTable) {
 
 // ---- in the kernel ---------------------------------------------------------------------
 
-int Sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
-
-// Runs `fn` in a thread that has entered network namespace `ns`; sockets
-// it makes stay in that namespace wherever they are used later.
-template <typename Fn>
-auto InNamespace(const std::string& ns, Fn fn) -> decltype(fn()) {
-  decltype(fn()) result{};
-  std::thread t([&] {
-    const int fd = ::open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
-      if (fd >= 0) ::close(fd);
-      return;
-    }
-    ::close(fd);
-    result = fn();
-  });
-  t.join();
-  return result;
-}
 
 constexpr uint16_t kFirstPort = 77, kLastPort = 84;  // what random_world's rules and named ports use
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/base/ip.h"
+#include "tests/host/netns_util.h"
 
 namespace edgebed::host {
 namespace {
@@ -70,24 +71,6 @@ TEST(NftServices, RendersADrawOverTheEndpointsAndTheirTranslations) {
 
 // ---- in the kernel ---------------------------------------------------------------------
 
-int Sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
-
-// Runs `fn` in a thread that has entered network namespace `ns`.
-template <typename Fn>
-auto InNamespace(const std::string& ns, Fn fn) -> decltype(fn()) {
-  decltype(fn()) result{};
-  std::thread t([&] {
-    const int fd = ::open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
-      if (fd >= 0) ::close(fd);
-      return;
-    }
-    ::close(fd);
-    result = fn();
-  });
-  t.join();
-  return result;
-}
 
 // A TCP server in a pod's namespace: answers each connection with its
 // name and the address it saw the connection come from.
