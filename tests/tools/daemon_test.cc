@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/host/tls.h"
 #include "tests/tools/process_util.h"
 
 namespace edgebed::tools {
@@ -225,6 +226,62 @@ TEST_F(DaemonTest, AServerKilledAndStartedAgainHasLostNothing) {
       << Ctl("get nodes").out;
   EXPECT_NE(Ctl("get pods -n floor-1").out.find("web-"), std::string::npos);
   EXPECT_NE(agents_.back()->log().find("cluster.agent_rejoining"), std::string::npos) << agents_.back()->log();
+}
+
+// What a broken or hostile client sends over TLS: the server answers with an
+// error or closes, and goes on serving everyone else.
+std::string RawTls(uint16_t port, const std::string& bytes, bool read_answer = true) {
+  namespace asio = boost::asio;
+  try {
+    asio::io_context io;
+    auto ctx = *host::ClientContext();
+    host::TlsStream stream(io, *ctx);
+    stream.lowest_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+    stream.handshake(asio::ssl::stream_base::client);
+    asio::write(stream, asio::buffer(bytes));
+    if (!read_answer) return {};
+    std::string answer;
+    boost::system::error_code ec;
+    char buf[4096];
+    stream.lowest_layer().set_option(asio::socket_base::linger(true, 0));
+    for (int i = 0; i < 4 && !ec; ++i) {
+      const size_t n = stream.read_some(asio::buffer(buf), ec);
+      answer.append(buf, n);
+      if (answer.find("\r\n\r\n") != std::string::npos) break;
+    }
+    return answer;
+  } catch (const std::exception& e) {
+    return std::string("error: ") + e.what();
+  }
+}
+
+TEST_F(DaemonTest, BadRequestsGetErrorsAndTheServerGoesOn) {
+  StartServer();
+  const std::string admin = ReadFile(dir_ / "server" / "admin.yaml");
+  const size_t at = admin.find("token: ") + 7;
+  const std::string token = admin.substr(at, admin.find('\n', at) - at);
+  const std::string auth = "Authorization: Bearer " + token + "\r\n";
+  EXPECT_NE(RawTls(port_, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").find("200 OK"), std::string::npos);
+  EXPECT_NE(RawTls(port_, "GET /api/pods HTTP/1.1\r\nHost: x\r\n\r\n").find("401"), std::string::npos);
+  EXPECT_NE(RawTls(port_, "GET /api/objects HTTP/1.1\r\n" + auth + "\r\n").find("400"), std::string::npos);
+  EXPECT_NE(RawTls(port_, "GET /api/nowhere HTTP/1.1\r\n" + auth + "\r\n").find("404"), std::string::npos);
+  EXPECT_NE(RawTls(port_, "PUT /api/apply HTTP/1.1\r\n" + auth + "Content-Length: 0\r\n\r\n").find("405"),
+            std::string::npos);
+  EXPECT_NE(RawTls(port_, "GET /api/watch?revision=banana HTTP/1.1\r\n" + auth + "\r\n").find("400"),
+            std::string::npos);
+  EXPECT_NE(RawTls(port_, "POST /api/apply HTTP/1.1\r\n" + auth + "Content-Length: 999999999\r\n\r\nxx").find("413"),
+            std::string::npos);
+  const std::string bad_yaml = "kind: Pod\nmetadata: {name: [\n";
+  const std::string applied = RawTls(port_, "POST /api/apply HTTP/1.1\r\n" + auth + "Content-Length: " +
+                                                std::to_string(bad_yaml.size()) + "\r\n\r\n" + bad_yaml);
+  EXPECT_NE(applied.find("422"), std::string::npos) << applied;
+  RawTls(port_, "\x4e\xeb garbage that claims to be a control frame", false);
+  RawTls(port_, "NOT HTTP AT ALL\r\n\r\n", false);
+  RawTls(port_, std::string(70000, 'A'), false);
+  // Still serving, and the credential still works.
+  Outcome nodes = Ctl("get nodes");
+  EXPECT_EQ(nodes.exit_code, 0) << nodes.out << server_->log();
+  EXPECT_NE(server_->log().find("api.unauthorized"), std::string::npos);
 }
 
 }  // namespace
