@@ -56,80 +56,8 @@ std::vector<std::string> InNetns(const std::string& netns, std::vector<std::stri
   return all;
 }
 
-constexpr const char* kSite = R"(apiVersion: v1
-kind: Namespace
-metadata: {name: floor-1, labels: {floor: "1"}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: floor-2, labels: {floor: "2"}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: mqtt-broker, namespace: floor-1}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: broker}}
-  template:
-    metadata: {labels: {app: broker}}
-    spec:
-      containers:
-      - name: broker
-        image: edgebed/broker
-        command: ["edgebed", "workload", "serve", "--tcp", "1883", "--udp", "5683"]
-        resources: {requests: {cpu: 100m, memory: 32Mi}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: sensor, namespace: floor-1}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: sensor}}
-  template:
-    metadata: {labels: {app: sensor}}
-    spec:
-      containers:
-      - name: sensor
-        image: edgebed/sensor
-        command: ["edgebed", "workload", "serve", "--tcp", "9000"]
-        resources: {requests: {cpu: 100m, memory: 32Mi}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: sensor, namespace: floor-2}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: sensor}}
-  template:
-    metadata: {labels: {app: sensor}}
-    spec:
-      containers:
-      - name: sensor
-        image: edgebed/sensor
-        command: ["edgebed", "workload", "serve", "--tcp", "9000"]
-        resources: {requests: {cpu: 100m, memory: 32Mi}}
----
-# The broker hears its own floor only, on MQTT (TCP) and CoAP (UDP).
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: broker-from-own-floor, namespace: floor-1}
-spec:
-  podSelector: {matchLabels: {app: broker}}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{podSelector: {}}]
-    ports: [{protocol: TCP, port: 1883}, {protocol: UDP, port: 5683}]
----
-# Floor 2 takes nothing from outside its floor.
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: isolate-floor, namespace: floor-2}
-spec:
-  podSelector: {}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{podSelector: {}}]
-)";
+// The real-node smart building the README shows (scenarios/real-nodes/).
+const std::string kSite = std::string(EDGEBED_SOURCE_DIR) + "/scenarios/real-nodes/smart-building.yaml";
 
 struct Pod {
   std::string key, ip, node, netns;
@@ -292,16 +220,15 @@ TEST_F(RealClusterTest, PodsAsProcessesReachEachOtherExactlyAsPolicySays) {
     return Count(InServer("ctl --config " + Config() + " get nodes").out, "Ready") == 3;
   })) << InServer("ctl --config " + Config() + " get nodes").out;
 
-  std::ofstream(dir_ / "site.yaml") << kSite;
-  const Outcome applied = InServer("ctl --config " + Config() + " apply -f " + (dir_ / "site.yaml").string());
+  const Outcome applied = InServer("ctl --config " + Config() + " apply -f " + kSite);
   ASSERT_EQ(applied.exit_code, 0) << applied.out;
   ASSERT_TRUE(WaitFor([&] {
     const std::string pods = InServer("ctl --config " + Config() + " get pods -A").out;
-    return Count(pods, "Running") == 5;
+    return Count(pods, "Running") == 6;
   })) << InServer("ctl --config " + Config() + " get pods -A").out << agents_[0]->log();
 
   std::vector<Pod> pods = Pods();
-  ASSERT_EQ(pods.size(), 5u);
+  ASSERT_EQ(pods.size(), 6u);
   std::set<std::string> nodes;
   for (const Pod& p : pods) {
     ASSERT_FALSE(p.netns.empty()) << p.key << " at " << p.ip << " runs in no namespace found among\n"
@@ -318,7 +245,7 @@ TEST_F(RealClusterTest, PodsAsProcessesReachEachOtherExactlyAsPolicySays) {
     const char* proto;
     const char* serving_app;  // whose pods listen on it
   };
-  const std::vector<Port> ports = {{1883, "tcp", "mqtt-broker"}, {5683, "udp", "mqtt-broker"}, {9000, "tcp", "sensor"}};
+  const std::vector<Port> ports = {{1883, "tcp", "mqtt-broker"}, {8080, "tcp", "display"}, {8081, "udp", "display"}};
   int allowed = 0, denied = 0;
   for (const Port& port : ports) {
     const Outcome matrix = InServer("policy matrix --live --config " + Config() + " --port " +
@@ -377,6 +304,32 @@ TEST_F(RealClusterTest, PodsAsProcessesReachEachOtherExactlyAsPolicySays) {
     const int i = node.back() - '0';
     EXPECT_EQ(Shell("ip netns exec " + Ns("n" + std::to_string(i)) + " nft list table ip edgebed-policy").exit_code, 0)
         << node;
+  }
+
+  // The sensors publish through the broker's Service (a ClusterIP, DNATed by
+  // the node's nftables before policy judges the broker's own address): an
+  // onboarded floor's readings reach the broker's volume, the other floor's
+  // are refused.
+  const Pod* broker = nullptr;
+  for (const Pod& p : pods)
+    if (p.key.rfind("building-services/mqtt-broker-", 0) == 0) broker = &p;
+  ASSERT_NE(broker, nullptr);
+  const fs::path store = dir_ / broker->node / "pods" / ("building-services_" + broker->key.substr(18)) / "volumes" /
+                         "broker-data" / "messages.log";
+  ASSERT_TRUE(WaitFor([&] {
+    const std::string log = ReadFile(store);
+    for (const Pod& p : pods)
+      if (p.key.rfind("floor-1/sensor-", 0) == 0 && log.find("from=" + p.key.substr(8)) == std::string::npos)
+        return false;
+    return true;
+  })) << store << ":\n" << ReadFile(store).substr(0, 2000);
+  const std::string stored = ReadFile(store);
+  for (const Pod& p : pods) {
+    if (p.key.rfind("floor-2/sensor-", 0) != 0) continue;
+    EXPECT_EQ(stored.find("from=" + p.key.substr(8)), std::string::npos) << p.key << " got through to the broker";
+    const fs::path log = dir_ / p.node / "pods" / ("floor-2_" + p.key.substr(8)) / "sensor.log";
+    EXPECT_TRUE(WaitFor([&] { return ReadFile(log).find("cannot reach the broker 10.43.0.10:1883") != std::string::npos; }))
+        << log << ":\n" << ReadFile(log);
   }
 
   // An agent with the wrong secret is refused, and the server says so.
