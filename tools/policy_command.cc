@@ -5,6 +5,7 @@
 #include <optional>
 #include <sstream>
 
+#include "core/host/nft_policy.h"
 #include "core/policy/inventory.h"
 #include "core/policy/policy_set.h"
 #include "core/policy/reference.h"
@@ -196,8 +197,29 @@ StatusOr<std::string> ExplainConnection(const std::vector<model::Object>& object
   return out.str();
 }
 
+// `edgebed policy rules`: the policy table a node's agent put into this
+// host's kernel, with comments naming each rule's policy.
+int RunRules(int argc, char** argv) {
+  std::string table = host::NftPolicyOptions{}.table;
+  Flags flags("edgebed policy rules",
+              "Prints the nftables table the agent on this node programs its pods' policy into,\n"
+              "each rule commented with the tier, policy and rule it comes from. Needs root.");
+  flags.String("table", "the table's name", &table);
+  if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
+  host::NftPolicyOptions options;
+  options.table = table;
+  StatusOr<std::string> listed = host::ListPolicyTable(options);
+  if (!listed.ok()) {
+    std::cerr << "edgebed policy rules: " << listed.status().ToString() << "\n";
+    return 1;
+  }
+  std::cout << *listed;
+  return 0;
+}
+
 int RunPolicy(int argc, char** argv) {
   const std::string sub = argc > 1 ? argv[1] : "";
+  if (sub == "rules") return RunRules(argc - 1, argv + 1);
   const bool matrix = sub == "matrix";
   if (!matrix && sub != "explain") {
     const bool help = sub == "--help" || sub == "-h" || sub == "help";
@@ -208,6 +230,8 @@ int RunPolicy(int argc, char** argv) {
            "[--protocol P]\n"
            "       edgebed policy explain -f FILE... --from ... --to ... --protocol ICMP "
            "[--icmp-type T] [--icmp-code C]\n"
+           "       edgebed policy matrix|explain --live [--config admin.yaml] ...   (a running cluster's pods)\n"
+           "       edgebed policy rules   (the node's policy as the kernel holds it)\n"
            "Run 'edgebed policy matrix --help' or 'edgebed policy explain --help' for more.\n";
     return help ? 0 : 2;
   }

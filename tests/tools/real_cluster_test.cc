@@ -299,13 +299,16 @@ TEST_F(RealClusterTest, PodsAsProcessesReachEachOtherExactlyAsPolicySays) {
   std::cout << "probes between pod namespaces: " << allowed << " allowed, " << denied << " denied, as the matrix said\n";
   EXPECT_GT(allowed, 0);
   EXPECT_GT(denied, 0);
-  // The kernel holds the rules: one policy table per node with local pods.
+  // The kernel holds the rules: one policy table per node with local pods,
+  // and `edgebed policy rules` shows it, each rule naming its policy.
   for (const std::string& node : nodes) {
     const int i = node.back() - '0';
-    EXPECT_EQ(Shell("ip netns exec " + Ns("n" + std::to_string(i)) + " nft list table ip edgebed-policy").exit_code, 0)
-        << node;
+    const Outcome rules = Shell("ip netns exec " + Ns("n" + std::to_string(i)) + " " + kEdgebed + " policy rules");
+    EXPECT_EQ(rules.exit_code, 0) << node << ": " << rules.out;
+    EXPECT_TRUE(rules.out.find("isolate-floor") != std::string::npos ||
+                rules.out.find("broker-from-onboarded-floors") != std::string::npos)
+        << node << ": " << rules.out;
   }
-
   // The sensors publish through the broker's Service (a ClusterIP, DNATed by
   // the node's nftables before policy judges the broker's own address): an
   // onboarded floor's readings reach the broker's volume, the other floor's
