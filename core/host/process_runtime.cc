@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -52,7 +53,12 @@ void RemoveTree(const std::string& root) {
   if (::lstat(root.c_str(), &top) != 0) return;
   std::function<void(const std::string&)> remove = [&](const std::string& path) {
     struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) return;
+    if (::lstat(path.c_str(), &st) != 0) {
+      // A FUSE mount whose server died (an agent killed before it detached
+      // the volume): nothing can be lost by detaching it.
+      if (errno == ENOTCONN && ::umount2(path.c_str(), MNT_DETACH) == 0) ::rmdir(path.c_str());
+      return;
+    }
     if (S_ISDIR(st.st_mode)) {
       if (st.st_dev != top.st_dev) return;  // a mount point: leave it and what it holds
       std::error_code ec;

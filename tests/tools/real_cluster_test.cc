@@ -453,6 +453,19 @@ TEST_F(RealClusterTest, AVolumeWrittenThroughItsMountSurvivesKillingItsNode) {
   EXPECT_TRUE(fs::exists(new_mount / ("started-" + pod_name)));
   const std::string volumes_after = InServer(ctl + "get volumes -n floor-1").out;
   EXPECT_NE(volumes_after.find(moved_to), std::string::npos) << volumes_after;
+
+  // The dead node's agent starts again on its data dir: it rejoins, and its
+  // replica, recovered from its files, is brought back in sync.
+  StartAgent(node, Token(), {"--node-status-update-frequency", "1s"});
+  EXPECT_TRUE(WaitFor([&] { return Count(InServer(ctl + "get nodes").out, "Ready") == 3; }, 30s))
+      << InServer(ctl + "get nodes").out;
+  EXPECT_TRUE(WaitFor([&] { return InServer(ctl + "get volumes -n floor-1").out.find("Healthy") != std::string::npos; },
+                      30s))
+      << InServer(ctl + "get volumes -n floor-1").out << agents_.back()->log();
+  // What the evicted pod left on it goes: its processes, and the mount that died with the old agent.
+  EXPECT_TRUE(WaitFor([&] { return ReadFile("/proc/mounts").find(mount.string()) == std::string::npos; }, 10s))
+      << mount << " is still mounted";
+  EXPECT_FALSE(fs::exists(mount.parent_path().parent_path()));
 }
 
 }  // namespace
