@@ -5,8 +5,8 @@
 // `edgebed policy matrix --live` says; an agent with a bad token is refused;
 // a server killed and started again has lost nothing.
 //
-// Needs root and network namespaces; skips, saying why, where it cannot make
-// them. Every namespace, process and file it made goes, pass or fail.
+// Needs root, network namespaces and FUSE; skips, saying why, where it
+// cannot have them. Every namespace, process and file it made goes, pass or fail.
 // Addresses are 10.199.0.0/24 on the test's own bridge only.
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/host/volume_fs.h"
 #include "tests/tools/process_util.h"
 #include "tools/daemon_command.h"
 
@@ -68,6 +69,8 @@ class RealClusterTest : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to make network namespaces";
     if (!fs::exists(kEdgebed)) GTEST_SKIP() << "the edgebed binary is not built at " << kEdgebed;
+    if (Status fuse = host::VolumeFsMount::FuseAvailable(); !fuse.ok())
+      GTEST_SKIP() << "the pods' volumes need FUSE here: " << fuse.ToString();
     prefix_ = "ebt" + std::to_string(::getpid() % 100000) + "-";
     dir_ = fs::temp_directory_path() / ("edgebed-real-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
