@@ -271,6 +271,7 @@ Bytes Encode(const PodReport& p) {
   w.PutU8(static_cast<uint8_t>(p.phase));
   w.PutString(p.reason);
   w.PutU32(p.restarts);
+  w.PutU32(static_cast<uint32_t>(p.exit_code));
   return std::move(w).Finish();
 }
 
@@ -281,7 +282,10 @@ Status Decode(ByteView b, PodReport* p) {
   (void)r.GetU8(&phase);
   (void)r.GetString(kMaxName, &p->reason);
   (void)r.GetU32(&p->restarts);
+  uint32_t exit_code = 0;
+  (void)r.GetU32(&exit_code);
   if (!r.status().ok()) return r.status();
+  p->exit_code = static_cast<int32_t>(exit_code);
   if (phase > static_cast<uint8_t>(PodPhase::kFailed))
     return Corruption("pod report: phase " + std::to_string(phase));
   p->phase = static_cast<PodPhase>(phase);

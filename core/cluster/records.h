@@ -84,6 +84,9 @@ struct PodReport {
   PodPhase phase = PodPhase::kPending;
   std::string reason;    // e.g. "ContainerCreating", "Completed", "Error"
   uint32_t restarts = 0;
+  // Why it failed or crash-loops: the code its container last exited with
+  // (reasons Error and CrashLoopBackOff); 0 otherwise.
+  int32_t exit_code = 0;
 };
 Bytes Encode(const PodReport& r);
 Status Decode(ByteView b, PodReport* r);

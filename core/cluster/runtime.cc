@@ -43,13 +43,13 @@ void ModelRuntime::Exit(const std::string& key) {
     return;
   }
   if (!pod.restart_in_place) {
-    if (reporter_) reporter_(key, PodReport{PodPhase::kFailed, "Error", pod.restarts});
+    if (reporter_) reporter_(key, PodReport{PodPhase::kFailed, "Error", pod.restarts, code});
     return;
   }
   // The kubelet's crash-loop back-off: 10 s, doubled for each restart, capped at 5 minutes.
   const Duration backoff = std::min<Duration>(std::chrono::seconds(10) * (int64_t{1} << std::min<uint32_t>(pod.restarts, 10)),
                                               std::chrono::minutes(5));
-  if (reporter_) reporter_(key, PodReport{PodPhase::kRunning, "CrashLoopBackOff", pod.restarts});
+  if (reporter_) reporter_(key, PodReport{PodPhase::kRunning, "CrashLoopBackOff", pod.restarts, code});
   pod.timers.push_back(env_.Schedule(backoff, [this, key] {
     auto again = pods_.find(key);
     if (again == pods_.end()) return;

@@ -502,6 +502,7 @@ class Server::Impl {
     auto r = reports_.find(PodKey(info.namespace_, info.name));
     info.phase = r == reports_.end() ? "Pending" : PodPhaseName(r->second.phase);
     info.reason = r == reports_.end() ? (info.node.empty() ? "Unschedulable" : "ContainerCreating") : r->second.reason;
+    if (r != reports_.end()) info.exit_code = r->second.exit_code;
     if (auto it = unschedulable_.find(PodKey(info.namespace_, info.name));
         it != unschedulable_.end() && info.node.empty())
       info.reason = it->second;
@@ -2686,7 +2687,7 @@ class Server::Impl {
       if (!value || !Decode(*value, &report).ok()) continue;
       auto old = reports_.find(pod_key);
       if (old != reports_.end() && old->second.phase == report.phase && old->second.reason == report.reason &&
-          old->second.restarts == report.restarts)
+          old->second.restarts == report.restarts && old->second.exit_code == report.exit_code)
         continue;
       if (old == reports_.end() || (old->second.phase == PodPhase::kRunning) != (report.phase == PodPhase::kRunning))
         services_dirty_.insert(p->second.pod.meta.namespace_);

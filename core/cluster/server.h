@@ -210,6 +210,7 @@ struct WatchEvent {
 // The observed state of a pod, as the API shows it.
 struct PodInfo {
   std::string namespace_, name, node, ip, phase, reason, owner;
+  int32_t exit_code = 0;  // with reason Error or CrashLoopBackOff: what its container exited with
   model::Labels labels;
   Revision resource_version = 0;
 };

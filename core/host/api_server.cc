@@ -377,6 +377,7 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
         o["ip"] = p.ip;
         o["phase"] = PhaseOf(p);
         o["reason"] = p.reason;
+        o["exitCode"] = p.exit_code;
         o["owner"] = p.owner;
         o["resourceVersion"] = p.resource_version;
         items.push_back(std::move(o));

@@ -408,7 +408,12 @@ struct ProcessRuntime::Impl : std::enable_shared_from_this<Impl> {
     return n;
   }
   void Report(Pod& p, PodPhase phase, const std::string& reason) {
-    p.last_report = PodReport{phase, reason, Restarts(p)};
+    int32_t exit_code = 0;
+    if (reason == "Error" || reason == "CrashLoopBackOff") {
+      for (const ContainerRun& c : p.containers)
+        if (c.last_exit && *c.last_exit != 0) exit_code = *c.last_exit;
+    }
+    p.last_report = PodReport{phase, reason, Restarts(p), exit_code};
     std::weak_ptr<Impl> weak = shared_from_this();
     const std::string key = p.key;
     const uint64_t gen = p.generation;

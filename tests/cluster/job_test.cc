@@ -127,6 +127,7 @@ TEST(JobTest, FailedPodsCountTowardBackoffLimitAndComeBackAfterAGrowingBackOff) 
   EXPECT_EQ(job.succeeded, 0);
   const auto pods = PodsOf(c, "flaky");
   EXPECT_EQ(CountPhase(pods, "Failed"), 3);
+  for (const auto& [name, p] : pods) EXPECT_EQ(p.exit_code, 3) << name << ": the node reports why it failed";
   // Each replacement waits 10 s, then 20 s, after the failure before it.
   std::vector<Time> created;
   for (const auto& [name, at] : first_seen) created.push_back(at);

@@ -370,6 +370,7 @@ TEST_F(ProcessRuntimeTest, RestartPoliciesAsTheKubelet) {
   // Never: fails with the exit code.
   ASSERT_TRUE(WaitFor("demo/never", PodPhase::kFailed, "Error")) << Describe("demo/never");
   EXPECT_EQ(Status("demo/never")->containers[0].last_exit_code, std::optional<int>(3));
+  EXPECT_EQ(Last("demo/never")->exit_code, 3);  // and the server hears it
   EXPECT_EQ(Last("demo/never")->restarts, 0u);
   // Always: even exit 0 is restarted.
   ASSERT_TRUE(Eventually([&] {
