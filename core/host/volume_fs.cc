@@ -660,6 +660,17 @@ struct VolumeFs::Impl {
     *ino = at;
     return 0;
   }
+  // An attribute change: `change` on the inode at `path`, its ctime now.
+  int ChangeAttributes(const std::string& path, const std::function<void(Inode&)>& change) {
+    std::lock_guard<std::mutex> lock(mu);
+    Inode* n = nullptr;
+    if (int r = Lookup(path, &n); r != 0) return r;
+    change(*n);
+    n->ctime_ns = NowNanos();
+    dirty = true;
+    return 0;
+  }
+
   int Lookup(const std::string& path, Inode** out) {
     std::vector<std::string> parts;
     int r = Split(path, &parts);
@@ -1043,37 +1054,18 @@ int VolumeFs::Truncate(const std::string& path, uint64_t size) {
 }
 
 int VolumeFs::Chmod(const std::string& path, uint32_t mode) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  Inode* n = nullptr;
-  int r = impl_->Lookup(path, &n);
-  if (r != 0) return r;
-  n->mode = mode & 07777;
-  n->ctime_ns = NowNanos();
-  impl_->dirty = true;
-  return 0;
+  return impl_->ChangeAttributes(path, [mode](Inode& n) { n.mode = mode & 07777; });
 }
 
 int VolumeFs::Chown(const std::string& path, uint32_t uid, uint32_t gid) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  Inode* n = nullptr;
-  int r = impl_->Lookup(path, &n);
-  if (r != 0) return r;
-  if (uid != UINT32_MAX) n->uid = uid;
-  if (gid != UINT32_MAX) n->gid = gid;
-  n->ctime_ns = NowNanos();
-  impl_->dirty = true;
-  return 0;
+  return impl_->ChangeAttributes(path, [uid, gid](Inode& n) {
+    if (uid != UINT32_MAX) n.uid = uid;
+    if (gid != UINT32_MAX) n.gid = gid;
+  });
 }
 
 int VolumeFs::SetTimes(const std::string& path, int64_t mtime_ns) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  Inode* n = nullptr;
-  int r = impl_->Lookup(path, &n);
-  if (r != 0) return r;
-  n->mtime_ns = mtime_ns;
-  n->ctime_ns = NowNanos();
-  impl_->dirty = true;
-  return 0;
+  return impl_->ChangeAttributes(path, [mtime_ns](Inode& n) { n.mtime_ns = mtime_ns; });
 }
 
 int64_t VolumeFs::Read(const std::string& path, uint64_t offset, size_t size, Bytes* out) {
