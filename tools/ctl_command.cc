@@ -210,17 +210,35 @@ int Apply(const AdminConfig& config, const std::vector<std::string>& files, bool
   return rc;
 }
 
-// Streams the changes of one kind as they become durable, one line each:
-// EVENT  NAMESPACE/NAME  REVISION, until the server ends the watch or the
-// connection drops.
+// As kubectl's get -w: lists the objects of one kind, then streams every
+// change after the list's revision as it becomes durable, one line each
+// (EVENT  NAMESPACE/NAME  REVISION; the list's objects as LISTED), until the
+// server ends the watch or the connection drops. Nothing falls between the
+// list and the watch.
 int Watch(const AdminConfig& config, const std::string& kind, const std::string& ns) {
   std::string prefix = "o/" + kind + "/";
   if (!ClusterScoped(kind) && !ns.empty()) prefix += ns + "/";
+  std::string list_target = "/api/objects?kind=" + UrlEncode(kind);
+  if (!ClusterScoped(kind) && !ns.empty()) list_target += "&namespace=" + UrlEncode(ns);
+  StatusOr<json::value> listed = GetJson(config, list_target);
+  if (!listed.ok()) return Fail("get", listed.status());
+  const std::string revision = listed->is_object() ? Field(listed->as_object(), "revision") : "";
+  if (listed->is_object() && listed->as_object().contains("items") && listed->at("items").is_array()) {
+    for (const json::value& item : listed->at("items").as_array()) {
+      const json::value* meta = item.is_object() ? item.as_object().if_contains("metadata") : nullptr;
+      if (!meta || !meta->is_object()) continue;
+      const std::string item_ns = Field(meta->as_object(), "namespace");
+      std::cout << std::left << std::setw(8) << "LISTED" << " " << std::setw(50)
+                << ((item_ns.empty() ? "" : item_ns + "/") + Field(meta->as_object(), "name")) << " "
+                << Field(meta->as_object(), "resourceVersion") << std::endl;
+    }
+  }
   StatusOr<std::unique_ptr<ApiConnection>> conn = ApiConnection::Open(config);
   if (!conn.ok()) return Fail("get", conn.status());
   host::TlsStream& stream = *(*conn)->stream;
   try {
-    http::request<http::empty_body> req(http::verb::get, "/api/watch?prefix=" + UrlEncode(prefix), 11);
+    http::request<http::empty_body> req(
+        http::verb::get, "/api/watch?prefix=" + UrlEncode(prefix) + (revision.empty() ? "" : "&revision=" + revision), 11);
     req.set(http::field::host, (*conn)->host);
     req.set(http::field::authorization, "Bearer " + config.token);
     http::write(stream, req);

@@ -135,7 +135,8 @@ TEST_F(DaemonTest, AgentsJoinOverTlsAndCtlDrivesTheCluster) {
   // The agent kept the CA it verified, for its next start.
   EXPECT_TRUE(fs::exists(dir_ / "edge-a" / "server-ca.crt"));
 
-  // A watch started before the apply sees every pod the apply leads to.
+  // A watch sees every pod the apply leads to, listed or as it comes, however
+  // its start and the apply interleave.
   Daemon watch({kEdgebed, "ctl", "--config", (dir_ / "server" / "admin.yaml").string(), "get", "pods", "-n", "floor-1", "-w"},
                dir_ / "watch.log");
   const std::string file = File("site.yaml", kManifest);
@@ -148,7 +149,10 @@ TEST_F(DaemonTest, AgentsJoinOverTlsAndCtlDrivesTheCluster) {
     for (size_t at = pods.find("Running"); at != std::string::npos; at = pods.find("Running", at + 1)) ++running;
     return running == 2;
   })) << Ctl("get pods -n floor-1").out;
-  ASSERT_TRUE(WaitFor([&] { return Count(watch.log(), "PUT      floor-1/web-") >= 2; })) << watch.log();
+  ASSERT_TRUE(WaitFor([&] {
+    const std::string log = watch.log();
+    return Count(log, "PUT      floor-1/web-") + Count(log, "LISTED   floor-1/web-") >= 2;
+  })) << watch.log();
   Outcome yaml = Ctl("get deployment web -n floor-1 -o yaml");
   EXPECT_EQ(yaml.exit_code, 0);
   EXPECT_NE(yaml.out.find("replicas: 2"), std::string::npos) << yaml.out;
