@@ -9,6 +9,7 @@
 //   edgebed sched -f FILE...      place the pods of manifests onto their nodes
 //   edgebed storage torture ...   the randomized fault test of replicated volumes
 //   edgebed workload serve|...    small programs for pods on a real node
+//   edgebed report RESULTS.db...  an HTML report (and CSV files) of results databases
 #include <iostream>
 #include <string>
 
@@ -16,6 +17,7 @@
 #include "tools/daemon_command.h"
 #include "tools/heartbeat_command.h"
 #include "tools/policy_command.h"
+#include "tools/report_command.h"
 #include "tools/sched_command.h"
 #include "tools/storage_command.h"
 #include "tools/validate.h"
@@ -45,6 +47,8 @@ constexpr const char* kUsage =
     "              seeds; no acknowledged write may be lost\n"
     "  workload    serve, probe, sensor, broker: small programs for pods to run on a\n"
     "              real node (TCP/UDP servers, a reachability probe, a publisher, a broker)\n"
+    "  report      one self-contained HTML report of results databases (plots by\n"
+    "              gnuplot), and --csv: every series as a CSV file\n"
     "\n"
     "Run 'edgebed COMMAND --help' for a command's flags.\n";
 
@@ -60,6 +64,7 @@ int main(int argc, char** argv) {
   if (command == "policy") return edgebed::tools::RunPolicy(argc - 1, argv + 1);
   if (command == "sched") return edgebed::tools::RunSched(argc - 1, argv + 1);
   if (command == "storage") return edgebed::tools::RunStorage(argc - 1, argv + 1);
+  if (command == "report") return edgebed::tools::RunReport(argc - 1, argv + 1);
   if (command == "workload") return edgebed::tools::RunWorkload(argc - 1, argv + 1);
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kUsage;

@@ -33,6 +33,12 @@ void Flags::String(const std::string& name, const std::string& help, std::string
                     }});
 }
 
+void Flags::String(const std::string& name, const std::string& short_name,
+                   const std::string& help, std::string* out) {
+  String(name, help, out);
+  flags_.back().short_name = short_name;
+}
+
 void Flags::Int(const std::string& name, const std::string& help, int64_t* out) {
   flags_.push_back({name, "", help, "N", std::to_string(*out), false,
                     [out, name](const std::string& v) {

@@ -25,6 +25,9 @@ class Flags {
   Flags(std::string command, std::string summary);
 
   void String(const std::string& name, const std::string& help, std::string* out);
+  // The same, also given as "-SHORT value" (e.g. "-o report.html").
+  void String(const std::string& name, const std::string& short_name, const std::string& help,
+              std::string* out);
   void Int(const std::string& name, const std::string& help, int64_t* out);
   void Double(const std::string& name, const std::string& help, double* out);
   void Duration(const std::string& name, const std::string& help, std::chrono::nanoseconds* out);
