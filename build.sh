@@ -20,6 +20,7 @@ PACKAGES=(
   libyaml-cpp-dev libeigen3-dev libsqlite3-dev sqlite3
   libbenchmark-dev libgtest-dev libxxhash-dev libssl-dev
   libnftables-dev iproute2 fuse3 libfuse3-dev
+  gnuplot-nox
 )
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
