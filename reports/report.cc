@@ -15,8 +15,10 @@ namespace edgebed::reports {
 namespace {
 
 // Series beyond this many in one plot are drawn as one cloud of points: a
-// legend of hundreds of nodes helps nobody.
-constexpr size_t kMaxLinesPerPlot = 8;
+// legend of hundreds of nodes helps nobody. Run-level series split by labels
+// (a level and a statistic, a workload and a quantile) stay lines longer.
+constexpr size_t kMaxNodeLinesPerPlot = 8;
+constexpr size_t kMaxLinesPerPlot = 16;
 // Points beyond this many in one plot are thinned (every k-th kept), so a
 // page stays small enough to open and print.
 constexpr size_t kMaxPointsPerPlot = 20'000;
@@ -347,8 +349,11 @@ class Page {
       const size_t stride = total > kMaxPointsPerPlot ? (total + kMaxPointsPerPlot - 1) / kMaxPointsPerPlot : 1;
       const std::string unit = MetricUnit(name);
       std::string script = Preamble("simulated time (s)", name + " (" + unit + ")");
-      script += "set xrange [" + Exact(x0) + ":" + Exact(x1) + "]\n" + overlay;
-      const bool cloud = series.size() > kMaxLinesPerPlot;
+      // Headroom, so a line at its maximum does not hide under the border.
+      script += "set xrange [" + Exact(x0) + ":" + Exact(x1) + "]\nset offsets 0, 0, graph 0.08, 0\n" + overlay;
+      const bool per_node = std::any_of(series.begin(), series.end(),
+                                        [](const SeriesData* s) { return s->node != kNoNode; });
+      const bool cloud = series.size() > (per_node ? kMaxNodeLinesPerPlot : kMaxLinesPerPlot);
       std::string plot;
       size_t block = 0;
       size_t kept = 0;
