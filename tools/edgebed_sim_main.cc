@@ -210,6 +210,8 @@ int Run(int argc, char** argv) {
               static_cast<unsigned long long>(r.events), wall, static_cast<double>(r.events) / wall, sim_seconds / wall);
   std::printf("results: %s (run %lld; sqlite3 queries in reports/README.md)\n", db_path.c_str(),
               static_cast<long long>(*run));
+  std::string html_path = std::filesystem::path(db_path).replace_extension(".html").string();
+  std::printf("report: edgebed report %s -o %s\n", db_path.c_str(), html_path.c_str());
   return 0;
 }
 

@@ -173,6 +173,8 @@ TEST(EdgebedSim, RunsTheSmartBuildingAndReplaysItFromTheSeed) {
   EXPECT_NE(first.out.find("partition b1-f3 for 20s"), std::string::npos) << first.out;
   EXPECT_EQ(first.out.find("not within the run"), std::string::npos) << "both faults recover: " << first.out;
   EXPECT_NE(first.out.find("results: " + a), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("report: edgebed report " + a + " -o " + (dir.path / "a.html").string()), std::string::npos)
+      << first.out;
   ASSERT_EQ(Shell(kSim + flags + " --db " + b).exit_code, 0);
 
   auto dump = [](const std::string& path) {
