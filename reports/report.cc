@@ -36,6 +36,16 @@ std::string Num(double v, int digits = 6) {
   return buf;
 }
 
+// For a person: 3106543 rather than 3.107e+06, 104.1 rather than 104.123456.
+std::string Readable(double v) {
+  if (std::isfinite(v) && std::fabs(v) >= 1e4 && std::fabs(v) < 1e15) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
+  return Num(v, 4);
+}
+
 // Full precision, for data handed to gnuplot and to CSV files.
 std::string Exact(double v) { return Num(v, 17); }
 
@@ -251,7 +261,7 @@ class Page {
     }
     if (!r.wallclock.empty()) {
       std::vector<std::pair<std::string, std::string>> speed;
-      for (const auto& w : r.wallclock) speed.emplace_back(w.first, Num(w.second, 4));
+      for (const auto& w : r.wallclock) speed.emplace_back(w.first, Readable(w.second));
       body_ += "<h4>Simulator speed</h4>\n<p class=\"note\">Measured on the machine that ran it; "
                "differs from run to run.</p>\n" + Definitions("wallclock", speed);
     }
