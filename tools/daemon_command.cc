@@ -68,26 +68,6 @@ std::string RandomHex(size_t bytes) {
   return out;
 }
 
-// ADDR:PORT, with the port optional.
-StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& text, uint16_t default_port,
-                                                        const std::string& flag) {
-  std::string host = text;
-  uint16_t port = default_port;
-  const size_t colon = text.rfind(':');
-  if (colon != std::string::npos) {
-    host = text.substr(0, colon);
-    const std::string p = text.substr(colon + 1);
-    if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos || std::stoi(p) > 65535) {
-      return InvalidArgument("\"" + p + "\" is not a port; write ADDR:PORT, e.g. 10.0.0.1:6443", flag);
-    }
-    port = static_cast<uint16_t>(std::stoi(p));
-  }
-  boost::system::error_code ec;
-  asio::ip::make_address(host, ec);
-  if (ec) return InvalidArgument("\"" + host + "\" is not an IP address; write ADDR:PORT, e.g. 10.0.0.1:6443", flag);
-  return std::make_pair(host, port);
-}
-
 // What an agent proves on its control connection: the cluster secret, over
 // this one TLS connection's keying material and its node id.
 Bytes NodeProofData(ByteView binding, NodeId id) {
@@ -167,13 +147,13 @@ int RunServer(int argc, char** argv) {
     return rc;
   };
 
-  StatusOr<std::pair<std::string, uint16_t>> where = ParseHostPort(listen, kDefaultApiPort, "--listen");
+  StatusOr<HostPort> where = ParseHostPort(listen, "--listen", /*allow_any_port=*/false, kDefaultApiPort);
   if (!where.ok()) return fail(where.status(), 2);
-  if (advertise.empty()) advertise = where->first == "0.0.0.0" ? "127.0.0.1" : where->first;
+  if (advertise.empty()) advertise = where->host == "0.0.0.0" ? "127.0.0.1" : where->host;
   if (Status s = MakePrivateDir(data_dir); !s.ok()) return fail(s);
 
   StatusOr<host::ServerCredentials> creds =
-      host::LoadOrCreateServerCredentials(data_dir + "/tls", {advertise, where->first});
+      host::LoadOrCreateServerCredentials(data_dir + "/tls", {advertise, where->host});
   if (!creds.ok()) return fail(creds.status());
   const std::string ca_hash = host::CaHash(creds->ca_cert);
 
@@ -205,7 +185,7 @@ int RunServer(int argc, char** argv) {
   const std::string admin_path = data_dir + "/admin.yaml";
   if (StatusOr<AdminConfig> kept = LoadAdminConfig(admin_path); kept.ok()) admin_token = kept->token;
   if (admin_token.empty()) admin_token = RandomHex(24);
-  AdminConfig admin{"https://" + advertise + ":" + std::to_string(where->second), admin_token, creds->ca_cert};
+  AdminConfig admin{"https://" + advertise + ":" + std::to_string(where->port), admin_token, creds->ca_cert};
   if (Status s = host::WriteSecretFile(admin_path, RenderAdminConfig(admin)); !s.ok()) return fail(s);
 
   asio::io_context io;
@@ -241,8 +221,8 @@ int RunServer(int argc, char** argv) {
   StatusOr<std::shared_ptr<asio::ssl::context>> tls = host::ServerContext(*creds);
   if (!tls.ok()) return fail(tls.status());
   host::ApiServerOptions api_options;
-  api_options.listen_address = where->first;
-  api_options.port = where->second;
+  api_options.listen_address = where->host;
+  api_options.port = where->port;
   api_options.admin_token = admin_token;
   StatusOr<std::unique_ptr<host::ApiServer>> api =
       host::ApiServer::Create(io, server, **env, metrics, *tls, api_options);
@@ -256,7 +236,7 @@ int RunServer(int argc, char** argv) {
       io.stop();
       return;
     }
-    Log(who, "serving on " + where->first + ":" + std::to_string((*api)->port()) + " at revision " +
+    Log(who, "serving on " + where->host + ":" + std::to_string((*api)->port()) + " at revision " +
                  std::to_string(server.revision()));
     Log(who, "agents join with the token in " + token_path + "; ctl uses " + admin_path);
   });
@@ -505,11 +485,11 @@ int RunAgent(int argc, char** argv) {
   if (token_flag.empty()) return fail(InvalidArgument("--token or --token-file is required", "--token"), 2);
   StatusOr<cluster::ClusterToken> token = cluster::ParseToken(token_flag);
   if (!token.ok()) return fail(token.status().WithContext("--token"), 2);
-  StatusOr<std::pair<std::string, uint16_t>> server = ParseHostPort(server_flag, kDefaultApiPort, "--server");
+  StatusOr<HostPort> server = ParseHostPort(server_flag, "--server", /*allow_any_port=*/false, kDefaultApiPort);
   if (!server.ok()) return fail(server.status(), 2);
   if (port < 1 || port > 65535) return fail(InvalidArgument("must be 1..65535", "--port"), 2);
   if (node_name.empty()) node_name = HostName();
-  if (node_ip.empty()) node_ip = LocalAddressToward(server->first, server->second);
+  if (node_ip.empty()) node_ip = LocalAddressToward(server->host, server->port);
   if (Status s = MakePrivateDir(data_dir); !s.ok()) return fail(s);
 
   // The CA: pinned by the token's hash, or the one learned on an earlier start.
@@ -579,7 +559,7 @@ int RunAgent(int argc, char** argv) {
   StatusOr<std::shared_ptr<asio::ssl::context>> tls = host::ClientContext(ca_pem);
   if (!tls.ok()) return fail(tls.status());
   const std::string pin = ca_pem.empty() ? token->ca_hash : std::string();
-  Status peer = (*env)->AddTlsPeer(kServerNode, server->first, server->second, *tls, pin,
+  Status peer = (*env)->AddTlsPeer(kServerNode, server->host, server->port, *tls, pin,
                                    [&, ca_path](const std::string& pem) {
                                      if (Status s = host::WritePublicFile(ca_path, pem); !s.ok())
                                        Log(who, "cannot keep the server's CA: " + s.ToString());
@@ -630,7 +610,7 @@ int RunAgent(int argc, char** argv) {
   cluster::Agent agent(**env, options, *runtime);
   if (Status s = agent.Start(); !s.ok()) return fail(s);
   Log(who, "node " + node_name + " (id " + std::to_string(self) + ") at " + node_ip + ":" + std::to_string(port) +
-               " joining " + server->first + ":" + std::to_string(server->second));
+               " joining " + server->host + ":" + std::to_string(server->port));
   // Say once when it has joined.
   std::function<void()> watch_join;
   bool said = false;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/base/closest.h"
+#include "core/base/ip.h"
 #include "core/base/units.h"
 
 namespace edgebed::tools {
@@ -172,6 +173,37 @@ int Flags::Parse(int argc, char** argv, int first) {
     if (Status s = flag->set(value); !s.ok()) return fail(s.ToString());
   }
   return -1;
+}
+
+StatusOr<HostPort> ParseHostPort(const std::string& text, const std::string& flag, bool allow_any_port,
+                                 std::optional<uint16_t> default_port) {
+  const std::string example = "e.g. 10.0.0.1:" + std::to_string(default_port.value_or(7001));
+  IpPrefix ip;
+  HostPort out;
+  const size_t colon = text.rfind(':');
+  const bool bare = default_port && (colon == std::string::npos || ParseIpAddress(text, &ip));
+  if (bare) {
+    out.host = text;
+    out.port = *default_port;
+  } else {
+    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+      return InvalidArgument("\"" + text + "\" is not ADDRESS:PORT, " + example, flag);
+    out.host = text.substr(0, colon);
+    const std::string port = text.substr(colon + 1);
+    char* end = nullptr;
+    errno = 0;
+    const long p = std::strtol(port.c_str(), &end, 10);
+    if (*end != '\0' || errno != 0 || p < (allow_any_port ? 0 : 1) || p > 65535) {
+      return InvalidArgument("\"" + port + "\" is not a port number " + (allow_any_port ? "0" : "1") + "..65535",
+                             flag);
+    }
+    out.port = static_cast<uint16_t>(p);
+  }
+  if (out.host.size() > 2 && out.host.front() == '[' && out.host.back() == ']')
+    out.host = out.host.substr(1, out.host.size() - 2);
+  if (!ParseIpAddress(out.host, &ip))
+    return InvalidArgument("\"" + out.host + "\" is not an IP address (names are not resolved here); write ADDRESS:PORT, " + example, flag);
+  return out;
 }
 
 }  // namespace edgebed::tools

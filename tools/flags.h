@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,5 +60,16 @@ class Flags {
   std::string positional_what_;
   std::vector<std::string>* positional_ = nullptr;
 };
+
+// "ADDRESS:PORT" (IPv6 as "[ADDRESS]:PORT"), as every command's flags take
+// an endpoint: an IP address (names are not resolved) and a port 1..65535,
+// or 0 too where `allow_any_port`. Without ":PORT" the text is `default_port`
+// when there is one. Errors name `flag` and show how to write it.
+struct HostPort {
+  std::string host;  // without brackets
+  uint16_t port = 0;
+};
+StatusOr<HostPort> ParseHostPort(const std::string& text, const std::string& flag, bool allow_any_port = false,
+                                 std::optional<uint16_t> default_port = std::nullopt);
 
 }  // namespace edgebed::tools

@@ -15,30 +15,6 @@
 namespace edgebed::tools {
 namespace {
 
-struct Address {
-  std::string ip;
-  uint16_t port = 0;
-};
-
-// "127.0.0.1:7001" -> ip and port, or an error naming the flag.
-// Port 0 (let the system pick) only where `allow_any_port`.
-StatusOr<Address> ParseAddress(const std::string& text, const std::string& flag,
-                               bool allow_any_port) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    return InvalidArgument("\"" + text + "\" is not ADDRESS:PORT, e.g. 127.0.0.1:7001", flag);
-  }
-  const std::string port = text.substr(colon + 1);
-  char* end = nullptr;
-  const long p = std::strtol(port.c_str(), &end, 10);
-  if (port.empty() || *end != '\0' || p < (allow_any_port ? 0 : 1) || p > 65535) {
-    return InvalidArgument("\"" + port + "\" is not a port number " +
-                               (allow_any_port ? "0" : "1") + "..65535",
-                           flag);
-  }
-  return Address{text.substr(0, colon), static_cast<uint16_t>(p)};
-}
-
 // Prints state changes; everything else goes nowhere.
 class PrintSink final : public MetricsSink {
  public:
@@ -82,10 +58,10 @@ int RunHeartbeat(int argc, char** argv) {
   config.attempts = static_cast<int>(attempts);
   config.payload_bytes = static_cast<size_t>(std::max<int64_t>(payload, 0));
   if (Status s = config.Validate(); !s.ok()) return usage_error("--" + s.where() + ": " + s.message());
-  auto address = ParseAddress(listen, "--listen", /*allow_any_port=*/true);
+  auto address = ParseHostPort(listen, "--listen", /*allow_any_port=*/true);
   if (!address.ok()) return usage_error(address.status().ToString());
 
-  std::vector<std::pair<NodeId, Address>> peers;
+  std::vector<std::pair<NodeId, HostPort>> peers;
   for (const auto& p : peer_flags) {
     const size_t eq = p.find('=');
     char* end = nullptr;
@@ -93,7 +69,7 @@ int RunHeartbeat(int argc, char** argv) {
     if (eq == std::string::npos || end != p.c_str() + eq || eq == 0) {
       return usage_error("--peer: \"" + p + "\" is not ID=ADDRESS:PORT, e.g. 2=127.0.0.1:7002");
     }
-    auto a = ParseAddress(p.substr(eq + 1), "--peer", /*allow_any_port=*/false);
+    auto a = ParseHostPort(p.substr(eq + 1), "--peer");
     if (!a.ok()) return usage_error(a.status().ToString());
     peers.emplace_back(static_cast<NodeId>(peer_id), *a);
   }
@@ -108,7 +84,7 @@ int RunHeartbeat(int argc, char** argv) {
   PrintSink sink;
   host::HostEnvOptions options;
   options.self = static_cast<NodeId>(id);
-  options.listen_address = address->ip;
+  options.listen_address = address->host;
   options.listen_port = address->port;
   options.data_dir = data_dir;
   options.seed = static_cast<uint64_t>(seed);
@@ -120,7 +96,7 @@ int RunHeartbeat(int argc, char** argv) {
   }
   std::vector<NodeId> ids;
   for (const auto& [peer_id, a] : peers) {
-    if (Status s = (*env)->AddPeer(peer_id, a.ip, a.port); !s.ok()) return usage_error(s.ToString());
+    if (Status s = (*env)->AddPeer(peer_id, a.host, a.port); !s.ok()) return usage_error(s.ToString());
     ids.push_back(peer_id);
   }
   Heartbeat heartbeat(**env, config);
@@ -129,7 +105,7 @@ int RunHeartbeat(int argc, char** argv) {
     return 1;
   }
   std::printf("node %lld listening on %s:%u, probing %zu peers\n", static_cast<long long>(id),
-              address->ip.c_str(), (*env)->port(), ids.size());
+              address->host.c_str(), (*env)->port(), ids.size());
   std::fflush(stdout);
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -65,17 +65,9 @@ StatusOr<std::vector<uint16_t>> ParsePorts(const std::string& text, const std::s
 
 // "10.42.1.11:8080" (or "[fd00::1]:8080") -> an address and a port.
 StatusOr<std::pair<asio::ip::address, uint16_t>> ParseAddress(const std::string& text, const std::string& flag) {
-  const size_t colon = text.rfind(':');
-  if (text.empty() || colon == std::string::npos || colon == 0 || colon + 1 == text.size())
-    return InvalidArgument("\"" + text + "\" is not ADDRESS:PORT, e.g. 10.42.1.11:8080", flag);
-  std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  boost::system::error_code ec;
-  const asio::ip::address address = asio::ip::make_address(host, ec);
-  if (ec) return InvalidArgument("\"" + host + "\" is not an IP address (names are not resolved here)", flag);
-  StatusOr<uint16_t> port = ParsePort(text.substr(colon + 1), flag);
-  if (!port.ok()) return port.status();
-  return std::make_pair(address, *port);
+  StatusOr<HostPort> parsed = ParseHostPort(text, flag);
+  if (!parsed.ok()) return parsed.status();
+  return std::make_pair(asio::ip::make_address(parsed->host), parsed->port);
 }
 
 std::string PodName() {

@@ -211,7 +211,7 @@ TEST_F(DaemonTest, AnAgentWithAWrongTokenIsRefusedAndLogged) {
   // Malformed flags are usage errors, with the fix.
   Outcome usage = Shell(kEdgebed + " agent --server nowhere --token x");
   EXPECT_EQ(usage.exit_code, 2);
-  EXPECT_NE(usage.out.find("ADDR:PORT"), std::string::npos) << usage.out;
+  EXPECT_NE(usage.out.find("ADDRESS:PORT"), std::string::npos) << usage.out;
 }
 
 TEST_F(DaemonTest, AServerKilledAndStartedAgainHasLostNothing) {
