@@ -6,10 +6,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
 #include <tuple>
+
+#include "core/storage/forecast.h"
 
 namespace edgebed::reports {
 namespace {
@@ -25,7 +28,9 @@ constexpr size_t kMaxPointsPerPlot = 20'000;
 
 // Metrics shown in their own sections rather than as time series.
 bool HasOwnSection(const std::string& name) {
-  return name == "sim.fault_recovery_s" || name == "cluster.pod_startup_s";
+  return name == "sim.fault_recovery_s" || name == "cluster.pod_startup_s" || name == "storage.failover_s" ||
+         name == "storage.replica_catchup_s" || name == "storage.cloudsnap_rpo_s" ||
+         name == "storage.volume_used_bytes" || name == "storage.volume_size_bytes";
 }
 
 std::string Num(double v, int digits = 6) {
@@ -195,22 +200,372 @@ std::string InlineSvg(const std::string& svg, int plot) {
   return out;
 }
 
+// "+12.5%", "-3.1%", "+1340%": a relative change, for a person.
+std::string Percent(double p) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, std::fabs(p) >= 100 ? "%.0f%%" : "%.3g%%", p);
+  return buf;
+}
+
+// ---- facts drawn from a run's events and metrics ---------------------------------
+
+// The value of `key` in an event detail "a=1 b=x y=2", or "".
+std::string Field(const std::string& detail, const std::string& key) {
+  const std::string want = key + "=";
+  size_t at = 0;
+  while (at < detail.size()) {
+    size_t end = detail.find(' ', at);
+    if (end == std::string::npos) end = detail.size();
+    if (detail.compare(at, want.size(), want) == 0) return detail.substr(at + want.size(), end - at - want.size());
+    at = end + 1;
+  }
+  return "";
+}
+
+// Node ids to names, from the server's cluster.node_joined events.
+std::map<std::string, std::string> NodeNames(const RunData& run) {
+  std::map<std::string, std::string> names;
+  for (const EventRecord& e : run.events)
+    if (e.kind == "cluster.node_joined" && !Field(e.detail, "id").empty())
+      names[Field(e.detail, "id")] = Field(e.detail, "node");
+  return names;
+}
+
+std::string NodeName(const std::map<std::string, std::string>& names, const std::string& id) {
+  const auto it = names.find(id);
+  return it != names.end() && !it->second.empty() ? it->second : (id.empty() ? "?" : "node " + id);
+}
+
+std::vector<const SeriesData*> SeriesNamed(const RunData& run, const std::string& name) {
+  std::vector<const SeriesData*> out;
+  for (const SeriesData& s : run.series)
+    if (s.name == name) out.push_back(&s);
+  return out;
+}
+
+std::vector<double> FiniteValues(const RunData& run, const std::string& name, const std::string& labels_with = "") {
+  std::vector<double> out;
+  for (const SeriesData* s : SeriesNamed(run, name)) {
+    if (!labels_with.empty() && s->labels.find(labels_with) == std::string::npos) continue;
+    for (const auto& p : s->points)
+      if (std::isfinite(p.second)) out.push_back(p.second);
+  }
+  return out;
+}
+
+// "1,2,3,5,80,81" -> "1-3, 5, 80-81"
+std::string PortRanges(const std::set<int>& ports) {
+  std::string out;
+  for (auto it = ports.begin(); it != ports.end();) {
+    int first = *it, last = *it;
+    for (++it; it != ports.end() && *it == last + 1; ++it) last = *it;
+    out += (out.empty() ? "" : ", ") + std::to_string(first) + (last > first ? "-" + std::to_string(last) : "");
+  }
+  return out;
+}
+
+// A storage failover as the controller recorded it: the moves of the primary
+// (storage.failover events) and, once a new primary served, how long the
+// volume went without one (storage.failover_s, measured from the old
+// primary's last renewal).
+struct FailoverRow {
+  std::string volume;
+  double began_s = 0;
+  std::optional<double> served_s, duration_s;
+  std::vector<std::string> moves;  // "b1-f1-n4 -> b1-f4-n3"
+};
+
+std::vector<FailoverRow> Failovers(const RunData& run) {
+  const auto names = NodeNames(run);
+  std::vector<FailoverRow> rows;
+  std::map<std::string, size_t> open;  // volume -> its row still waiting for a primary to serve
+  // Events and completions in time order; a completion closes the volume's open row.
+  struct Item {
+    double t;
+    int order;
+    const EventRecord* event;
+    const SeriesData* series;
+    double value;
+  };
+  std::vector<Item> items;
+  for (const EventRecord& e : run.events)
+    if (e.kind == "storage.failover") items.push_back({Seconds(e.time), 0, &e, nullptr, 0});
+  for (const SeriesData* s : SeriesNamed(run, "storage.failover_s"))
+    for (const auto& p : s->points) items.push_back({p.first, 1, nullptr, s, p.second});
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return std::tie(a.t, a.order) < std::tie(b.t, b.order); });
+  for (const Item& item : items) {
+    if (item.event) {
+      const std::string volume = Field(item.event->detail, "volume");
+      auto it = open.find(volume);
+      if (it == open.end()) {
+        FailoverRow row;
+        row.volume = volume;
+        const double silent = std::atof(Field(item.event->detail, "silent_s").c_str());
+        row.began_s = item.t - (std::isfinite(silent) ? silent : 0);
+        it = open.emplace(volume, rows.size()).first;
+        rows.push_back(row);
+      }
+      rows[it->second].moves.push_back(NodeName(names, Field(item.event->detail, "from")) + " -> " +
+                                       NodeName(names, Field(item.event->detail, "to")));
+    } else {
+      const std::string volume = Label(item.series->labels, "volume");
+      auto it = open.find(volume);
+      if (it == open.end()) {  // a completion whose start the run did not record
+        FailoverRow row;
+        row.volume = volume;
+        row.began_s = item.t - item.value;
+        it = open.emplace(volume, rows.size()).first;
+        rows.push_back(row);
+      }
+      FailoverRow& row = rows[it->second];
+      row.served_s = item.t;
+      row.duration_s = item.value;
+      row.began_s = item.t - item.value;
+      open.erase(it);
+    }
+  }
+  return rows;
+}
+
+// Denied flows, from the policy.denied events (each flow is logged at most
+// once a minute), grouped by source, destination and direction.
+struct DeniedRow {
+  std::string from, to, at;
+  std::set<int> ports;
+  size_t logged = 0;
+  double first_s = 0, last_s = 0;
+};
+
+std::vector<DeniedRow> DeniedFlows(const RunData& run) {
+  std::map<std::tuple<std::string, std::string, std::string>, DeniedRow> rows;
+  for (const EventRecord& e : run.events) {
+    if (e.kind != "policy.denied") continue;
+    DeniedRow& row = rows[{Field(e.detail, "from"), Field(e.detail, "to"), Field(e.detail, "at")}];
+    if (row.logged == 0) {
+      row.from = Field(e.detail, "from");
+      row.to = Field(e.detail, "to");
+      row.at = Field(e.detail, "at");
+      row.first_s = Seconds(e.time);
+    }
+    row.last_s = Seconds(e.time);
+    ++row.logged;
+    const std::string port = Field(e.detail, "port");
+    if (!port.empty()) row.ports.insert(std::atoi(port.c_str()));
+  }
+  std::vector<DeniedRow> out;
+  for (auto& entry : rows) out.push_back(std::move(entry.second));
+  std::stable_sort(out.begin(), out.end(), [](const DeniedRow& a, const DeniedRow& b) {
+    return a.logged != b.logged ? a.logged > b.logged : a.first_s < b.first_s;
+  });
+  return out;
+}
+
+// One number a comparison puts side by side; nullopt: the run has no data for it.
+struct Headline {
+  std::string what;
+  std::string unit;
+  int better;  // -1: lower is better, +1: higher is better, 0: neither (a change, not a verdict)
+  std::optional<double> (*of)(const RunData&);
+};
+
+std::optional<double> Max(std::vector<double> v) {
+  if (v.empty()) return std::nullopt;
+  return *std::max_element(v.begin(), v.end());
+}
+
+std::optional<double> Percentile(std::vector<double> v, double percent) {
+  if (v.empty()) return std::nullopt;
+  std::sort(v.begin(), v.end());
+  return results::NearestRank(v, percent);
+}
+
+// The last finite value of each series of `name` (with `labels_with`), summed.
+std::optional<double> LastSum(const RunData& run, const std::string& name, const std::string& labels_with = "") {
+  std::optional<double> sum;
+  for (const SeriesData* s : SeriesNamed(run, name)) {
+    if (!labels_with.empty() && s->labels.find(labels_with) == std::string::npos) continue;
+    for (auto p = s->points.rbegin(); p != s->points.rend(); ++p)
+      if (std::isfinite(p->second)) {
+        sum = sum.value_or(0) + p->second;
+        break;
+      }
+  }
+  return sum;
+}
+
+std::optional<double> Sum(const std::vector<double>& v) {
+  if (v.empty()) return std::nullopt;
+  double sum = 0;
+  for (double x : v) sum += x;
+  return sum;
+}
+
+std::optional<double> EventCount(const RunData& run, const std::string& kind) {
+  size_t n = 0;
+  for (const EventRecord& e : run.events) n += e.kind == kind;
+  return static_cast<double>(n);
+}
+
+std::optional<double> WallClock(const RunData& run, const std::string& key) {
+  for (const auto& w : run.run.wallclock)
+    if (w.first == key) return w.second;
+  return std::nullopt;
+}
+
+const std::vector<Headline>& Headlines() {
+  static const std::vector<Headline> kHeadlines = {
+      {"simulated span", "s", 0,
+       [](const RunData& r) -> std::optional<double> {
+         if (!r.run.end) return std::nullopt;
+         return Seconds(*r.run.end) - Seconds(r.run.info.start);
+       }},
+      {"pods Running at the end", "pods", +1,
+       [](const RunData& r) { return LastSum(r, "cluster.pods", "phase=Running"); }},
+      {"nodes Ready at the end", "nodes", +1, [](const RunData& r) { return LastSum(r, "cluster.nodes_ready"); }},
+      {"pod start-up, p50", "s", -1,
+       [](const RunData& r) { return Percentile(FiniteValues(r, "cluster.pod_startup_s"), 50); }},
+      {"pod start-up, p99", "s", -1,
+       [](const RunData& r) { return Percentile(FiniteValues(r, "cluster.pod_startup_s"), 99); }},
+      {"slowest fault recovery", "s", -1, [](const RunData& r) { return Max(FiniteValues(r, "sim.fault_recovery_s")); }},
+      {"slowest storage failover", "s", -1, [](const RunData& r) { return Max(FiniteValues(r, "storage.failover_s")); }},
+      {"worst cloud recovery point (RPO)", "s", -1,
+       [](const RunData& r) -> std::optional<double> {
+         // After the first backup was ready: before it there is no recovery point at all.
+         std::optional<double> first;
+         for (const EventRecord& e : r.events)
+           if (e.kind == "storage.cloudsnap") {
+             first = Seconds(e.time);
+             break;
+           }
+         if (!first) return std::nullopt;
+         std::optional<double> worst;
+         for (const SeriesData* s : SeriesNamed(r, "storage.cloudsnap_rpo_s"))
+           for (const auto& p : s->points)
+             if (p.first >= *first && std::isfinite(p.second)) worst = std::max(worst.value_or(p.second), p.second);
+         return worst;
+       }},
+      {"messages sent", "messages", +1, [](const RunData& r) { return LastSum(r, "workload.messages_sent"); }},
+      {"messages received", "messages", +1,
+       [](const RunData& r) { return LastSum(r, "workload.messages_received"); }},
+      {"end-to-end latency p99, worst window", "ms", -1,
+       [](const RunData& r) { return Max(FiniteValues(r, "workload.e2e_latency_ms", "quantile=0.99")); }},
+      {"publish latency p99, worst window", "ms", -1,
+       [](const RunData& r) { return Max(FiniteValues(r, "workload.publish_latency_ms", "quantile=0.99")); }},
+      {"volume write latency p99, worst window", "ms", -1,
+       [](const RunData& r) { return Max(FiniteValues(r, "storage.write_latency_ms", "quantile=0.99")); }},
+      {"flows allowed", "flows", 0, [](const RunData& r) { return Sum(FiniteValues(r, "policy.flows_allowed")); }},
+      {"flows denied", "flows", 0, [](const RunData& r) { return Sum(FiniteValues(r, "policy.flows_denied")); }},
+      {"IDS alerts", "alerts", 0,
+       [](const RunData& r) -> std::optional<double> {
+         if (SeriesNamed(r, "policy.ids_alerts").empty() && !EventCount(r, "policy.ids_alert").value_or(0))
+           return std::nullopt;
+         return EventCount(r, "policy.ids_alert");
+       }},
+      {"simulator speed (wall clock)", "simulated s per wall s", 0,
+       [](const RunData& r) { return WallClock(r, "sim_seconds_per_wall_second"); }},
+  };
+  return kHeadlines;
+}
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+// Simulated seconds shown in the unit that keeps a run's axis readable.
+struct TimeScale {
+  double seconds_per_unit = 1;
+  std::string unit = "s";
+  double operator()(double seconds) const { return seconds / seconds_per_unit; }
+};
+
+TimeScale ScaleFor(double span_s) {
+  if (span_s > 36 * 3600.0) return {3600, "h"};
+  if (span_s > 1800) return {60, "min"};
+  return {};
+}
+
+// A fault as drawn: its start, its end if undone, and its tag.
+struct FaultMark {
+  std::string tag;
+  double start_s = 0;
+  std::optional<double> end_s;
+  friend bool operator<(const FaultMark& a, const FaultMark& b) {
+    return std::tie(a.start_s, a.tag, a.end_s) < std::tie(b.start_s, b.tag, b.end_s);
+  }
+};
+
+// A metric's series across the runs of one plot: one group per run.
+struct PlotGroup {
+  std::string run_tag;  // "" on a single run's page
+  std::vector<const SeriesData*> series;
+};
+
 class Page {
  public:
   explicit Page(const ReportOptions& options) : options_(options) {}
 
-  Status AddRun(const RunData& run, size_t index, bool many) {
+  // A run's own sections. With `with_series` false (a comparison page) its
+  // metrics over time and its start-up CDF are left to the overlaid plots.
+  Status AddRun(const RunData& run, const std::string& tag, bool many, bool with_series) {
     const RunRow& r = run.run;
-    const std::string id = "r" + std::to_string(index + 1);
-    const std::string heading = r.info.scenario + ", seed " + std::to_string(r.info.seed) +
+    const std::string id = "r" + std::to_string(++articles_);
+    const std::string heading = (many ? tag + ": " : "") + r.info.scenario + ", seed " + std::to_string(r.info.seed) +
                                 (many ? " (run " + std::to_string(r.run_id) + " of " + run.db_path + ")" : "");
     toc_ += "<li><a href=\"#" + id + "\">" + Html(heading) + "</a></li>\n";
     body_ += "<article class=\"run\" id=\"" + id + "\">\n<h2>" + Html(heading) + "</h2>\n";
+    scale_ = ScaleFor(Span({&run}));
     AddRunSection(run, id);
     const std::vector<FaultRow> faults = Faults(run);
     AddFaultSection(faults, id);
-    EDGEBED_RETURN_IF_ERROR(AddTimeSeries(run, faults, id));
-    EDGEBED_RETURN_IF_ERROR(AddPodStartupCdf(run, id));
+    AddFailoverSection(run, id);
+    EDGEBED_RETURN_IF_ERROR(AddRecoveryPointSection(run, id));
+    EDGEBED_RETURN_IF_ERROR(AddCapacitySection(run, id));
+    AddDeniedFlowsSection(run, id);
+    AddIdsSection(run, id);
+    if (with_series) {
+      std::set<FaultMark> marks;
+      for (const FaultRow& f : faults)
+        if (f.start_s) marks.insert({"F" + std::to_string(f.number), *f.start_s, f.end_s});
+      EDGEBED_RETURN_IF_ERROR(AddTimeSeries({{"", &run}}, marks, id));
+      EDGEBED_RETURN_IF_ERROR(AddPodStartupCdf({{"", &run}}, id));
+    }
+    body_ += "</article>\n";
+    return Status::Ok();
+  }
+
+  // The comparison of several runs: what differs between them, the headline
+  // numbers side by side, and every metric's plot with the runs overlaid.
+  Status AddComparison(const std::vector<std::pair<std::string, const RunData*>>& runs) {
+    const std::string id = "compare";
+    toc_ += "<li><a href=\"#" + id + "\">Comparison of " + std::to_string(runs.size()) + " runs</a></li>\n";
+    body_ += "<article class=\"comparison\" id=\"" + id + "\">\n<h2>Comparison of " + std::to_string(runs.size()) +
+             " runs</h2>\n";
+    std::vector<const RunData*> all;
+    for (const auto& r : runs) all.push_back(r.second);
+    scale_ = ScaleFor(Span(all));
+    AddRunsTable(runs, id);
+    AddHeadlineTable(runs, id);
+    // Faults drawn once when every run had the same ones, else tagged by run.
+    std::vector<std::set<FaultMark>> per_run;
+    for (const auto& r : runs) {
+      std::set<FaultMark> marks;
+      for (const FaultRow& f : Faults(*r.second))
+        if (f.start_s) marks.insert({"F" + std::to_string(f.number), *f.start_s, f.end_s});
+      per_run.push_back(marks);
+    }
+    const bool same = std::all_of(per_run.begin(), per_run.end(),
+                                  [&](const std::set<FaultMark>& m) { return m.size() == per_run[0].size() &&
+                                                                             std::equal(m.begin(), m.end(), per_run[0].begin(),
+                                                                                        [](const FaultMark& a, const FaultMark& b) {
+                                                                                          return !(a < b) && !(b < a);
+                                                                                        }); });
+    std::set<FaultMark> marks;
+    for (size_t i = 0; i < runs.size(); ++i)
+      for (FaultMark m : per_run[i]) {
+        if (!same) m.tag = runs[i].first + " " + m.tag;
+        marks.insert(m);
+      }
+    EDGEBED_RETURN_IF_ERROR(AddTimeSeries(runs, marks, id));
+    EDGEBED_RETURN_IF_ERROR(AddPodStartupCdf(runs, id));
     body_ += "</article>\n";
     return Status::Ok();
   }
@@ -221,7 +576,7 @@ class Page {
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
         Html(title) + "</title>\n<style>\n" + kStyle + "</style>\n</head>\n<body>\n<header><h1>" + Html(title) +
         "</h1>\n<p>Made from the results database by <code>edgebed report</code>. Times are simulated "
-        "seconds since the start of the run; the schema is documented in reports/README.md.</p>\n"
+        "time since the start of the run; the schema is documented in reports/README.md.</p>\n"
         "<nav><ol>\n" + toc_ + "</ol></nav>\n</header>\n<main>\n" + body_ + "</main>\n</body>\n</html>\n";
     return out;
   }
@@ -235,12 +590,31 @@ class Page {
       "h3{font-size:1.1em;margin:1.4em 0 .4em}\n"
       "table{border-collapse:collapse;margin:.4em 0 1em}th,td{border:1px solid #ccc;padding:3px 8px;"
       "text-align:left;vertical-align:top}th{background:#f2f4f7;font-weight:600}\n"
-      "td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+      "td.n{text-align:right;font-variant-numeric:tabular-nums}\ntd.better{color:#1e7b34}td.worse{color:#b03a2e}\n"
       "figure{margin:.6em 0 1.4em;break-inside:avoid;page-break-inside:avoid}figure svg{width:100%;height:auto;"
       "display:block}\n"
       "figcaption{font-size:.9em;color:#444}\ncode{font-size:.95em}\n.note{color:#666;font-size:.9em}\n"
       "@media print{body{max-width:none;padding:0;font-size:11pt}nav{display:none}"
-      "article.run{break-before:page}h2,h3{break-after:avoid}}\n";
+      "article{break-before:page}h2,h3{break-after:avoid}}\n";
+
+  static double Span(const std::vector<const RunData*>& runs) {
+    double span = 0;
+    for (const RunData* r : runs) {
+      double end = r->run.end ? Seconds(*r->run.end) : Seconds(r->run.info.start);
+      for (const SeriesData& s : r->series)
+        if (!s.points.empty()) end = std::max(end, s.points.back().first);
+      span = std::max(span, end - Seconds(r->run.info.start));
+    }
+    return span;
+  }
+
+  std::string TimeLabel() const { return "simulated time (" + scale_.unit + ")"; }
+
+  void OpenSection(const std::string& kind, const std::string& id, const std::string& title,
+                   const std::string& extra = "") {
+    body_ += "<section data-section=\"" + kind + "\"" + extra + " id=\"" + id + "-" + kind + "\">\n<h3>" +
+             Html(title) + "</h3>\n";
+  }
 
   void AddRunSection(const RunData& run, const std::string& id) {
     const RunRow& r = run.run;
@@ -255,7 +629,8 @@ class Page {
                                        Num(Seconds(*r.end) - start) + " s)"
                                  : "from " + Num(start) + " s; the run never ended (it crashed or was stopped)"},
     };
-    body_ += "<section data-section=\"run\" id=\"" + id + "-run\">\n<h3>The run</h3>\n" + Definitions("run", rows);
+    OpenSection("run", id, "The run");
+    body_ += Definitions("run", rows);
     if (!r.info.parameters.empty()) {
       body_ += "<h4>Parameters</h4>\n" + Definitions("parameters", r.info.parameters);
     }
@@ -270,11 +645,10 @@ class Page {
 
   void AddFaultSection(const std::vector<FaultRow>& faults, const std::string& id) {
     if (faults.empty()) return;
-    body_ += "<section data-section=\"faults\" id=\"" + id +
-             "-faults\">\n<h3>Faults and recovery</h3>\n<p class=\"note\">Recovery: from the fault's start (or "
-             "its end, when it was undone) until every up node is Ready and every pod Running.</p>\n"
-             "<table class=\"faults\">\n<tr><th>fault</th><th>what</th><th>start (s)</th><th>end (s)</th>"
-             "<th>recovery</th></tr>\n";
+    OpenSection("faults", id, "Faults and recovery");
+    body_ += "<p class=\"note\">Recovery: from the fault's start (or its end, when it was undone) until every up "
+             "node is Ready and every pod Running.</p>\n<table class=\"faults\">\n<tr><th>fault</th><th>what</th>"
+             "<th>start (s)</th><th>end (s)</th><th>recovery</th></tr>\n";
     for (const FaultRow& f : faults) {
       std::string recovery;
       for (size_t i = 0; i < f.recovery_s.size(); ++i) {
@@ -290,20 +664,390 @@ class Page {
     body_ += "</table>\n</section>\n";
   }
 
-  // Fault starts as dashed lines labelled F<n>, their spans shaded.
-  static std::string FaultOverlay(const std::vector<FaultRow>& faults) {
+  void AddFailoverSection(const RunData& run, const std::string& id) {
+    const std::vector<FailoverRow> rows = Failovers(run);
+    std::vector<const SeriesData*> catchup = SeriesNamed(run, "storage.replica_catchup_s");
+    if (rows.empty() && catchup.empty()) return;
+    OpenSection("failover", id, "Storage failover");
+    if (!rows.empty()) {
+      body_ += "<p class=\"note\">Failover time: from the primary's last lease renewal the controller heard until "
+               "the new primary served (<code>storage.failover_s</code>); writes to the volume wait that long.</p>\n"
+               "<table class=\"failover\">\n<tr><th>volume</th><th>primary silent from (s)</th><th>primary moved"
+               "</th><th>serving again at (s)</th><th>failover time</th></tr>\n";
+      for (const FailoverRow& f : rows) {
+        std::string moves;
+        for (const std::string& m : f.moves) moves += (moves.empty() ? "" : ", then ") + m;
+        body_ += "<tr><td>" + Html(f.volume) + "</td><td class=\"n\">" + Num(f.began_s) + "</td><td>" +
+                 Html(moves.empty() ? "-" : moves) + "</td><td class=\"n\">" +
+                 (f.served_s ? Num(*f.served_s) : "-") + "</td><td class=\"n\">" +
+                 (f.duration_s ? Num(*f.duration_s, 4) + " s" : "not within the run") + "</td></tr>\n";
+      }
+      body_ += "</table>\n";
+    }
+    if (!catchup.empty()) {
+      body_ += "<p class=\"note\">Replica catch-up: from a replica's leaving the in-sync set until it was back in "
+               "it, resynced (<code>storage.replica_catchup_s</code>).</p>\n<table class=\"catchup\">\n"
+               "<tr><th>volume</th><th>back in sync at (s)</th><th>out of sync for</th></tr>\n";
+      for (const SeriesData* s : catchup)
+        for (const auto& p : s->points)
+          body_ += "<tr><td>" + Html(Label(s->labels, "volume")) + "</td><td class=\"n\">" + Num(p.first) +
+                   "</td><td class=\"n\">" + Num(p.second, 4) + " s</td></tr>\n";
+      body_ += "</table>\n";
+    }
+    body_ += "</section>\n";
+  }
+
+  Status AddRecoveryPointSection(const RunData& run, const std::string& id) {
+    const std::vector<const SeriesData*> rpo = SeriesNamed(run, "storage.cloudsnap_rpo_s");
+    if (rpo.empty()) return Status::Ok();
+    // Backups per volume: when each became ready.
+    std::map<std::string, std::vector<double>> backups;
+    for (const EventRecord& e : run.events)
+      if (e.kind == "storage.cloudsnap") backups[Field(e.detail, "volume")].push_back(Seconds(e.time));
+    OpenSection("recovery-point", id, "Disaster recovery: the recovery point in the cloud");
+    body_ += "<p class=\"note\">Recovery point objective (RPO): how much of a volume's history a restore from its "
+             "newest cloud backup would lose, were the site lost at that moment "
+             "(<code>storage.cloudsnap_rpo_s</code>). It grows until a backup is ready, then drops.</p>\n"
+             "<table class=\"rpo\">\n<tr><th>volume</th><th>backups ready</th><th>first at (s)</th>"
+             "<th>RPO at the end</th><th>worst RPO after the first backup</th></tr>\n";
+    std::string script = Preamble(TimeLabel(), "recovery point (s)") + TimeRange(run) + FaultOverlay(RunMarks(run));
+    std::string plot;
+    int block = 0;
+    for (const SeriesData* s : rpo) {
+      const std::string volume = Label(s->labels, "volume");
+      const std::vector<double>& ready = backups[volume];
+      std::optional<double> last, worst;
+      for (const auto& p : s->points) {
+        if (!std::isfinite(p.second)) continue;
+        last = p.second;
+        if (!ready.empty() && p.first >= ready.front()) worst = std::max(worst.value_or(p.second), p.second);
+      }
+      body_ += "<tr><td>" + Html(volume) + "</td><td class=\"n\">" + std::to_string(ready.size()) +
+               "</td><td class=\"n\">" + (ready.empty() ? "-" : Num(ready.front())) + "</td><td class=\"n\">" +
+               (last ? Num(*last, 4) + " s" : "-") + "</td><td class=\"n\">" +
+               (worst ? Num(*worst, 4) + " s" : "no backup was ready") + "</td></tr>\n";
+      ++block;
+      script += "$d" + std::to_string(block) + " << EOD\n";
+      for (const auto& p : s->points)
+        if (std::isfinite(p.second)) script += Exact(scale_(p.first)) + " " + Exact(p.second) + "\n";
+      script += "EOD\n";
+      plot += std::string(plot.empty() ? "plot " : ", ") + "$d" + std::to_string(block) +
+              " using 1:2 with lines lw 2 title " + GpString(volume);
+      if (!ready.empty()) {
+        ++block;
+        script += "$d" + std::to_string(block) + " << EOD\n";
+        for (double t : ready) script += Exact(scale_(t)) + " 0\n";
+        script += "EOD\n";
+        plot += ", $d" + std::to_string(block) + " using 1:2 with points pt 9 ps 1.4 lc rgb '#1e7b34' title " +
+                GpString("backup ready: " + volume);
+      }
+    }
+    body_ += "</table>\n";
+    script += "set yrange [0:*]\n" + plot + "\n";
+    EDGEBED_RETURN_IF_ERROR(Plot(script,
+                                 "<code>storage.cloudsnap_rpo_s</code> in s, per volume backed up to the cloud; "
+                                 "triangles: a backup ready in the object store." + FaultNote(RunMarks(run)),
+                                 "storage.cloudsnap_rpo_s"));
+    body_ += "</section>\n";
+    return Status::Ok();
+  }
+
+  Status AddCapacitySection(const RunData& run, const std::string& id) {
+    const std::vector<const SeriesData*> used = SeriesNamed(run, "storage.volume_used_bytes");
+    if (used.empty()) return Status::Ok();
+    std::map<std::string, double> size;
+    for (const SeriesData* s : SeriesNamed(run, "storage.volume_size_bytes"))
+      for (auto p = s->points.rbegin(); p != s->points.rend(); ++p)
+        if (std::isfinite(p->second) && p->second > 0) {
+          size[Label(s->labels, "volume")] = p->second;
+          break;
+        }
+    const double end_s = run.run.end ? Seconds(*run.run.end) : Span({&run}) + Seconds(run.run.info.start);
+    storage::ForecastOptions options;
+    options.now_s = end_s;
+    bool opened = false;
+    for (const SeriesData* s : used) {
+      const std::string volume = Label(s->labels, "volume");
+      const auto capacity = size.find(volume);
+      std::vector<storage::UsageSample> samples;
+      for (const auto& p : s->points)
+        if (std::isfinite(p.second) && p.second >= 0) samples.push_back({p.first, p.second});
+      if (capacity == size.end() || samples.size() < 2) continue;
+      if (samples.back().time_s > end_s) options.now_s = samples.back().time_s;
+      if (!opened) {
+        OpenSection("capacity", id, "Capacity forecasts");
+        body_ += "<p class=\"note\">Each volume's used space (<code>storage.volume_used_bytes</code>: the blocks its "
+                 "primary's replica holds) against its size, forecast as Portworx Autopilot's rules would see it at "
+                 "the end of the run: a least-squares trend (with a daily season when the data supports one), "
+                 "and the band of two residual standard deviations around it. The conservative time is when the "
+                 "band's upper edge reaches the size.</p>\n<table class=\"capacity\">\n<tr><th>volume</th>"
+                 "<th>used at the end</th><th>size</th><th>model</th><th>growth</th><th>full in</th>"
+                 "<th>full in, conservatively</th></tr>\n";
+        opened = true;
+      }
+      const double cap = capacity->second;
+      const double last = samples.back().used_bytes;
+      StatusOr<storage::CapacityForecast> f = storage::ForecastCapacity(samples, cap, options);
+      std::string model, reason, growth, full, conservative;
+      if (f.ok()) {
+        model = storage::ForecastModelName(f->curve.model);
+        reason = f->model_reason;
+        growth = Num(f->curve.slope_bytes_per_s * 3600 / kMiB, 4) + " MiB/h" +
+                 (f->trend_significant ? "" : ", not significant");
+        full = f->time_to_full_s ? Duration(*f->time_to_full_s) : "never, at this trend";
+        conservative = f->conservative_time_to_full_s ? Duration(*f->conservative_time_to_full_s) : "never";
+      } else if (f.status().code() == StatusCode::kFailedPrecondition) {
+        double since = samples.back().time_s;
+        for (auto p = samples.rbegin(); p != samples.rend() && p->used_bytes >= cap; ++p) since = p->time_s;
+        model = "-";
+        growth = "-";
+        full = "full since " + Num(since) + " s";
+        conservative = "-";
+      } else {
+        model = f.status().message();
+      }
+      body_ += "<tr><td>" + Html(volume) + "</td><td class=\"n\">" + Num(last / kMiB, 4) + " MiB (" +
+               Num(100 * last / cap, 3) + "%)</td><td class=\"n\">" + Num(cap / kMiB, 4) + " MiB</td><td title=\"" +
+               Html(reason) + "\">" + Html(model) + "</td><td class=\"n\">" + Html(growth) + "</td><td>" + Html(full) + "</td><td>" +
+               Html(conservative) + "</td></tr>\n";
+      // A volume that never held data has nothing to draw; the table says so.
+      const bool empty = std::all_of(samples.begin(), samples.end(),
+                                     [](const storage::UsageSample& u) { return u.used_bytes == 0; });
+      if (!empty) {
+        pending_capacity_.push_back(
+            {volume, samples, cap, f.ok() ? std::optional<storage::CapacityForecast>(*f) : std::nullopt});
+      }
+    }
+    if (!opened) return Status::Ok();
+    body_ += "</table>\n";
+    std::vector<CapacityPlot> plots;
+    plots.swap(pending_capacity_);
+    for (const CapacityPlot& c : plots) EDGEBED_RETURN_IF_ERROR(PlotCapacity(run, c));
+    body_ += "</section>\n";
+    return Status::Ok();
+  }
+
+  struct CapacityPlot {
+    std::string volume;
+    std::vector<storage::UsageSample> samples;
+    double capacity = 0;
+    std::optional<storage::CapacityForecast> forecast;
+  };
+
+  // The used space, the fitted curve carried past the end of the run with its
+  // band, and the size as a line: up to when the band reaches it, or as far
+  // again as the run when it never does.
+  Status PlotCapacity(const RunData& run, const CapacityPlot& c) {
+    const double t0 = c.samples.front().time_s;
+    const double now = c.forecast ? c.forecast->now_s : c.samples.back().time_s;
+    double horizon = now + std::max(now - t0, 1.0);
+    if (c.forecast && c.forecast->conservative_full_at_s)
+      horizon = std::max(horizon, std::min(*c.forecast->conservative_full_at_s * 1.1 - 0.1 * t0, t0 + 50 * (now - t0)));
+    if (c.forecast && c.forecast->full_at_s)
+      horizon = std::max(horizon, std::min(*c.forecast->full_at_s * 1.05, t0 + 50 * (now - t0)));
+    TimeScale scale = ScaleFor(horizon - Seconds(run.run.info.start));
+    std::swap(scale, scale_);
+    std::string script = Preamble(TimeLabel(), "used space (MiB)");
+    script += "set title " + GpString(c.volume) + "\n";
+    const double mib = kMiB;
+    script += "set xrange [" + Exact(scale_(Seconds(run.run.info.start))) + ":" + Exact(scale_(horizon)) +
+              "]\nset yrange [0:" + Exact(c.capacity / mib * 1.12) + "]\n";
+    script += "set arrow from graph 0, first " + Exact(c.capacity / mib) + " to graph 1, first " +
+              Exact(c.capacity / mib) + " nohead lc rgb '#b03a2e' lw 2 front\n";
+    script += "set label " + GpString("size " + Readable(c.capacity / mib) + " MiB") + " at graph 0.01, first " +
+              Exact(c.capacity / mib) + " offset 0,0.7 tc rgb '#b03a2e' front\n";
+    script += "set arrow from " + Exact(scale_(now)) + ", graph 0 to " + Exact(scale_(now)) +
+              ", graph 1 nohead lc rgb '#555555' dt 3 front\n";
+    script += "set label 'end of run' at " + Exact(scale_(now)) + ", graph 1 offset 0.4,-0.9 tc rgb '#555555' front\n";
+    script += "$used << EOD\n";
+    for (const auto& p : c.samples) script += Exact(scale_(p.time_s)) + " " + Exact(p.used_bytes / mib) + "\n";
+    script += "EOD\n";
+    std::string plot;
+    if (c.forecast) {
+      const storage::CapacityForecast& f = *c.forecast;
+      const double band = options_sigma_k_ * f.residual_sigma_bytes;
+      script += "$fit << EOD\n";
+      const int steps = 400;
+      for (int i = 0; i <= steps; ++i) {
+        const double t = t0 + (horizon - t0) * i / steps;
+        const double y = f.curve.At(t);
+        script += Exact(scale_(t)) + " " + Exact(y / mib) + " " + Exact(std::max(0.0, y - band) / mib) + " " +
+                  Exact((y + band) / mib) + "\n";
+      }
+      script += "EOD\n";
+      plot = "plot $fit using 1:3:4 with filledcurves fc rgb '#9ecae1' fs transparent solid 0.45 noborder title " +
+             GpString("band: fit +/- " + Num(options_sigma_k_, 2) + " residual sigma") +
+             ", $fit using 1:2 with lines lw 2 dt 2 lc rgb '#08519c' title " +
+             GpString(std::string(storage::ForecastModelName(f.curve.model)) + " fit, carried forward") + ", ";
+    } else {
+      plot = "plot ";
+    }
+    plot += "$used using 1:2 with linespoints pt 7 ps 0.5 lw 2 lc rgb '#222222' title " +
+            GpString("used (storage.volume_used_bytes)");
+    script += plot + "\n";
+    std::swap(scale, scale_);
+    return Plot(script,
+                "<code>" + Html(c.volume) + "</code>: used space in MiB, with the forecast made at the end of the "
+                "run" + std::string(c.forecast ? "" : " (none: the volume is full)") + ".",
+                "storage.volume_used_bytes");
+  }
+
+  void AddDeniedFlowsSection(const RunData& run, const std::string& id) {
+    const std::vector<DeniedRow> rows = DeniedFlows(run);
+    if (rows.empty()) return;
+    constexpr size_t kTop = 12;
+    OpenSection("denied-flows", id, "Top denied flows");
+    size_t logged = 0;
+    for (const DeniedRow& r : rows) logged += r.logged;
+    body_ += "<p class=\"note\">From the <code>policy.denied</code> events: a node logs a flow its policy drops at "
+             "most once a minute for each source, destination and port, so <i>logged</i> counts the minutes each "
+             "port was denied, summed over its ports. " +
+             std::to_string(rows.size()) + " source and destination pairs, " + std::to_string(logged) +
+             " events" + (rows.size() > kTop ? "; the " + std::to_string(kTop) + " most frequent are shown" : "") +
+             ".</p>\n<table class=\"denied\">\n<tr><th>from</th><th>to</th><th>ports</th><th>dropped at</th>"
+             "<th>logged</th><th>first (s)</th><th>last (s)</th></tr>\n";
+    for (size_t i = 0; i < rows.size() && i < kTop; ++i) {
+      const DeniedRow& r = rows[i];
+      std::string ports = PortRanges(r.ports);
+      if (r.ports.size() > 3) ports += " (" + std::to_string(r.ports.size()) + " ports)";
+      body_ += "<tr><td>" + Html(r.from) + "</td><td>" + Html(r.to) + "</td><td>" + Html(ports) + "</td><td>" +
+               Html(r.at) + "</td><td class=\"n\">" + std::to_string(r.logged) + "</td><td class=\"n\">" +
+               Num(r.first_s) + "</td><td class=\"n\">" + Num(r.last_s) + "</td></tr>\n";
+    }
+    body_ += "</table>\n</section>\n";
+  }
+
+  void AddIdsSection(const RunData& run, const std::string& id) {
+    std::vector<const EventRecord*> alerts;
+    for (const EventRecord& e : run.events)
+      if (e.kind == "policy.ids_alert") alerts.push_back(&e);
+    if (alerts.empty()) return;
+    OpenSection("ids-alerts", id, "Intrusion detection alerts");
+    body_ += "<p class=\"note\">Each alert with the evidence the detector gave for it "
+             "(<code>policy.ids_alert</code> events).</p>\n<table class=\"ids\">\n<tr><th>at (s)</th><th>kind</th>"
+             "<th>subject</th><th>evidence</th></tr>\n";
+    for (const EventRecord* e : alerts) {
+      std::string evidence;
+      size_t at = 0;
+      while (at < e->detail.size()) {
+        size_t end = e->detail.find(' ', at);
+        if (end == std::string::npos) end = e->detail.size();
+        const std::string pair = e->detail.substr(at, end - at);
+        if (pair.rfind("kind=", 0) != 0 && pair.rfind("subject=", 0) != 0 && !pair.empty())
+          evidence += (evidence.empty() ? "" : " ") + pair;
+        at = end + 1;
+      }
+      body_ += "<tr><td class=\"n\">" + Num(Seconds(e->time)) + "</td><td>" + Html(Field(e->detail, "kind")) +
+               "</td><td>" + Html(Field(e->detail, "subject")) + "</td><td><code>" + Html(evidence) +
+               "</code></td></tr>\n";
+    }
+    body_ += "</table>\n</section>\n";
+  }
+
+  void AddRunsTable(const std::vector<std::pair<std::string, const RunData*>>& runs, const std::string& id) {
+    // Parameters that differ between the runs: what the comparison is about.
+    std::map<std::string, std::vector<std::string>> values;
+    for (size_t i = 0; i < runs.size(); ++i)
+      for (const auto& p : runs[i].second->run.info.parameters) {
+        auto& v = values[p.first];
+        v.resize(runs.size(), "-");
+        v[i] = p.second;
+      }
+    std::vector<std::string> differing;
+    for (auto& entry : values) {
+      entry.second.resize(runs.size(), "-");
+      if (std::any_of(entry.second.begin(), entry.second.end(),
+                      [&](const std::string& v) { return v != entry.second[0]; }) &&
+          entry.first.rfind("sim_", 0) != 0 && entry.first != "wall_seconds")
+        differing.push_back(entry.first);
+    }
+    OpenSection("runs", id, "The runs");
+    body_ += "<table class=\"runs\">\n<tr><th>run</th><th>scenario</th><th>seed</th><th>revision</th>"
+             "<th>results database</th>";
+    for (const std::string& k : differing) body_ += "<th>" + Html(k) + "</th>";
+    body_ += "</tr>\n";
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const RunData& r = *runs[i].second;
+      body_ += "<tr><td>" + Html(runs[i].first) + "</td><td>" + Html(r.run.info.scenario) + "</td><td class=\"n\">" +
+               std::to_string(r.run.info.seed) + "</td><td>" + Html(r.run.info.revision) + "</td><td>" +
+               Html(r.db_path + ", run " + std::to_string(r.run.run_id)) + "</td>";
+      for (const std::string& k : differing) body_ += "<td>" + Html(values[k][i]) + "</td>";
+      body_ += "</tr>\n";
+    }
+    body_ += "</table>\n";
+    if (!differing.empty())
+      body_ += "<p class=\"note\">Parameters shown are those that differ between the runs.</p>\n";
+    body_ += "</section>\n";
+  }
+
+  void AddHeadlineTable(const std::vector<std::pair<std::string, const RunData*>>& runs, const std::string& id) {
+    OpenSection("headlines", id, "Headline numbers side by side");
+    body_ += "<p class=\"note\">Differences are against " + Html(runs[0].first) +
+             "; green where the change is for the better, red where for the worse, plain where it is "
+             "neither. The simulator's speed is the only wall-clock figure, and differs between machines.</p>\n<table class=\"headlines\">\n"
+             "<tr><th>metric</th><th>unit</th>";
+    for (size_t i = 0; i < runs.size(); ++i)
+      body_ += "<th>" + Html(runs[i].first) + "</th>" + (i > 0 ? "<th>" + Html(runs[i].first) + " &minus; " +
+                                                                     Html(runs[0].first) + "</th>"
+                                                               : "");
+    body_ += "</tr>\n";
+    for (const Headline& h : Headlines()) {
+      std::vector<std::optional<double>> v;
+      for (const auto& r : runs) v.push_back(h.of(*r.second));
+      if (std::none_of(v.begin(), v.end(), [](const std::optional<double>& x) { return x.has_value(); })) continue;
+      body_ += "<tr><td>" + Html(h.what) + "</td><td>" + Html(h.unit) + "</td>";
+      for (size_t i = 0; i < v.size(); ++i) {
+        body_ += "<td class=\"n\">" + (v[i] ? Readable(*v[i]) : std::string("-")) + "</td>";
+        if (i == 0) continue;
+        if (!v[i] || !v[0]) {
+          body_ += "<td class=\"n\">-</td>";
+          continue;
+        }
+        double d = *v[i] - *v[0];
+        // Differences in the last bits of a float are no difference.
+        if (std::fabs(d) <= 1e-6 * std::max(std::fabs(*v[0]), std::fabs(*v[i]))) d = 0;
+        std::string cls = "n";
+        if (d != 0 && h.better != 0) cls += (d > 0) == (h.better > 0) ? " better" : " worse";
+        std::string text = (d > 0 ? "+" : "") + Readable(d);
+        if (*v[0] != 0 && d != 0) text += " (" + std::string(d > 0 ? "+" : "") + Percent(100 * d / std::fabs(*v[0])) + ")";
+        body_ += "<td class=\"" + cls + "\">" + (d == 0 ? std::string("same") : text) + "</td>";
+      }
+      body_ += "</tr>\n";
+    }
+    body_ += "</table>\n</section>\n";
+  }
+
+  std::set<FaultMark> RunMarks(const RunData& run) const {
+    std::set<FaultMark> marks;
+    for (const FaultRow& f : Faults(run))
+      if (f.start_s) marks.insert({"F" + std::to_string(f.number), *f.start_s, f.end_s});
+    return marks;
+  }
+
+  std::string TimeRange(const RunData& run) const {
+    const double x0 = Seconds(run.run.info.start);
+    double x1 = x0 + Span({&run});
+    if (x1 <= x0) x1 = x0 + 1;
+    return "set xrange [" + Exact(scale_(x0)) + ":" + Exact(scale_(x1)) + "]\n";
+  }
+
+  static std::string FaultNote(const std::set<FaultMark>& marks) {
+    return marks.empty() ? "" : " Dashed red lines: fault starts (F<i>n</i>, see the faults table); shaded: while "
+                                "a fault lasted.";
+  }
+
+  // Fault starts as dashed lines labelled with their tags, their spans shaded.
+  std::string FaultOverlay(const std::set<FaultMark>& marks) const {
     std::string s;
     int object = 1;
-    for (const FaultRow& f : faults) {
-      if (!f.start_s) continue;
-      if (f.end_s && *f.end_s > *f.start_s) {
-        s += "set object " + std::to_string(object++) + " rect from " + Exact(*f.start_s) + ", graph 0 to " +
-             Exact(*f.end_s) + ", graph 1 fc rgb '#f4c7c3' fs solid 0.35 noborder behind\n";
+    for (const FaultMark& f : marks) {
+      const std::string start = Exact(scale_(f.start_s));
+      if (f.end_s && *f.end_s > f.start_s) {
+        s += "set object " + std::to_string(object++) + " rect from " + start + ", graph 0 to " +
+             Exact(scale_(*f.end_s)) + ", graph 1 fc rgb '#f4c7c3' fs solid 0.35 noborder behind\n";
       }
-      s += "set arrow from " + Exact(*f.start_s) + ", graph 0 to " + Exact(*f.start_s) +
-           ", graph 1 nohead lc rgb '#b03a2e' lw 1.5 dt 2 front\n";
-      s += "set label " + GpString("F" + std::to_string(f.number)) + " at " + Exact(*f.start_s) +
-           ", graph 1 offset 0.4,-0.9 tc rgb '#b03a2e' front\n";
+      s += "set arrow from " + start + ", graph 0 to " + start + ", graph 1 nohead lc rgb '#b03a2e' lw 1.5 dt 2 front\n";
+      s += "set label " + GpString(f.tag) + " at " + start + ", graph 1 offset 0.4,-0.9 tc rgb '#b03a2e' front\n";
     }
     return s;
   }
@@ -325,109 +1069,145 @@ class Page {
     return Status::Ok();
   }
 
-  Status AddTimeSeries(const RunData& run, const std::vector<FaultRow>& faults, const std::string& id) {
-    // name -> its series, in the run's order; grouped by family, in name order.
-    std::map<std::string, std::vector<const SeriesData*>> by_name;
-    for (const SeriesData& s : run.series) {
-      if (HasOwnSection(s.name)) continue;
-      const bool drawable = std::any_of(s.points.begin(), s.points.end(),
-                                        [](const std::pair<double, double>& p) { return std::isfinite(p.second); });
-      if (drawable) by_name[s.name].push_back(&s);
+  // One plot per metric, grouped by family. On a single run's page each
+  // series is a line (a cloud of points when there are too many); with
+  // several runs each run's series are drawn over the others', tagged.
+  Status AddTimeSeries(const std::vector<std::pair<std::string, const RunData*>>& runs,
+                       const std::set<FaultMark>& marks, const std::string& id) {
+    std::map<std::string, std::vector<PlotGroup>> by_name;  // name -> one group per run having it
+    double x0 = std::numeric_limits<double>::infinity(), span = 0;
+    std::vector<const RunData*> all;
+    for (const auto& r : runs) {
+      all.push_back(r.second);
+      x0 = std::min(x0, Seconds(r.second->run.info.start));
+      for (const SeriesData& s : r.second->series) {
+        if (HasOwnSection(s.name)) continue;
+        const bool drawable = std::any_of(s.points.begin(), s.points.end(),
+                                          [](const std::pair<double, double>& p) { return std::isfinite(p.second); });
+        if (!drawable) continue;
+        std::vector<PlotGroup>& groups = by_name[s.name];
+        if (groups.empty() || groups.back().run_tag != r.first) groups.push_back({r.first, {}});
+        groups.back().series.push_back(&s);
+      }
     }
-    const RunRow& r = run.run;
-    const double x0 = Seconds(r.info.start);
-    double x1 = r.end ? Seconds(*r.end) : x0;
-    for (const auto& entry : by_name)
-      for (const SeriesData* s : entry.second) x1 = std::max(x1, s->points.back().first);
-    if (x1 <= x0) x1 = x0 + 1;
-    const std::string overlay = FaultOverlay(faults);
-    const std::string fault_note =
-        overlay.empty() ? "" : " Dashed red lines: fault starts (F<i>n</i>, see the faults table); shaded: while "
-                               "a fault lasted.";
+    span = Span(all);
+    const double x1 = x0 + std::max(span, 1.0);
+    const std::string overlay = FaultOverlay(marks);
+    const bool many = runs.size() > 1;
     std::string family;
     for (const auto& entry : by_name) {
       const std::string& name = entry.first;
-      const std::vector<const SeriesData*>& series = entry.second;
+      const std::vector<PlotGroup>& groups = entry.second;
       if (Family(name) != family) {
         if (!family.empty()) body_ += "</section>\n";
         family = Family(name);
         body_ += "<section data-section=\"timeseries\" data-family=\"" + Html(family) + "\" id=\"" + id + "-" +
                  Html(family) + "\">\n<h3>" + Html(FamilyTitle(family)) + "</h3>\n";
       }
-      size_t total = 0;
-      for (const SeriesData* s : series) total += s->points.size();
+      size_t total = 0, lines = 0;
+      bool per_node = false;
+      for (const PlotGroup& g : groups) {
+        lines += g.series.size();
+        for (const SeriesData* s : g.series) {
+          total += s->points.size();
+          per_node |= s->node != kNoNode;
+        }
+      }
       const size_t stride = total > kMaxPointsPerPlot ? (total + kMaxPointsPerPlot - 1) / kMaxPointsPerPlot : 1;
       const std::string unit = MetricUnit(name);
-      std::string script = Preamble("simulated time (s)", name + " (" + unit + ")");
+      std::string script = Preamble(TimeLabel(), name + " (" + unit + ")");
       // Headroom, so a line at its maximum does not hide under the border.
-      script += "set xrange [" + Exact(x0) + ":" + Exact(x1) + "]\nset offsets 0, 0, graph 0.08, 0\n" + overlay;
-      const bool per_node = std::any_of(series.begin(), series.end(),
-                                        [](const SeriesData* s) { return s->node != kNoNode; });
-      const bool cloud = series.size() > (per_node ? kMaxNodeLinesPerPlot : kMaxLinesPerPlot);
+      script += "set xrange [" + Exact(scale_(x0)) + ":" + Exact(scale_(x1)) + "]\nset offsets 0, 0, graph 0.08, 0\n" +
+                overlay;
+      // Too many lines: each run's series become one cloud of points.
+      const bool cloud = lines > (per_node ? kMaxNodeLinesPerPlot : kMaxLinesPerPlot);
+      static const char* kRunColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
+                                          "#e377c2", "#17becf"};
       std::string plot;
-      size_t block = 0;
-      size_t kept = 0;
-      for (size_t i = 0; i < series.size(); ++i) {
-        const SeriesData& s = *series[i];
-        if (!cloud || i == 0) {
-          ++block;
-          script += "$d" + std::to_string(block) + " << EOD\n";
+      size_t block = 0, kept = 0;
+      for (size_t gi = 0; gi < groups.size(); ++gi) {
+        const PlotGroup& g = groups[gi];
+        for (size_t i = 0; i < g.series.size(); ++i) {
+          const SeriesData& s = *g.series[i];
+          if (!cloud || i == 0) {
+            ++block;
+            script += "$d" + std::to_string(block) + " << EOD\n";
+          }
+          for (size_t k = 0; k < s.points.size(); ++k) {
+            const auto& p = s.points[k];
+            if (!std::isfinite(p.second) || (k % stride) != 0) continue;
+            script += Exact(scale_(p.first)) + " " + Exact(p.second) + "\n";
+            ++kept;
+          }
+          if (!cloud || i + 1 == g.series.size()) script += "EOD\n";
+          if (!cloud) {
+            const bool few = s.points.size() < 40;
+            std::string title = SeriesTitle(s);
+            if (many) title = g.run_tag + (g.series.size() > 1 || title != s.name ? ": " + title : "");
+            plot += std::string(plot.empty() ? "plot " : ", ") + "$d" + std::to_string(block) + " using 1:2 with " +
+                    (few ? "linespoints pt 7 ps 0.6" : "lines") + " lw 2" +
+                    (many && g.series.size() == 1 ? " lc rgb '" + std::string(kRunColours[gi % 8]) + "'" : "") +
+                    // Each run its own dashes, so a run drawn over another identical one still shows.
+                    (many ? " dt " + std::to_string(gi % 5 + 1) : "") +
+                    " title " + GpString(title);
+          } else if (i + 1 == g.series.size()) {
+            const std::string what = std::to_string(g.series.size()) + " series (nodes or labels), one point per sample";
+            plot += std::string(plot.empty() ? "plot " : ", ") + "$d" + std::to_string(block) +
+                    " using 1:2 with points pt 7 ps 0.35 lc rgb '" + kRunColours[gi % 8] + "' title " +
+                    GpString(many ? g.run_tag + ": " + what : what);
+          }
         }
-        for (size_t k = 0; k < s.points.size(); ++k) {
-          const auto& p = s.points[k];
-          if (!std::isfinite(p.second) || (k % stride) != 0) continue;
-          script += Exact(p.first) + " " + Exact(p.second) + "\n";
-          ++kept;
-        }
-        if (!cloud || i + 1 == series.size()) script += "EOD\n";
-        if (!cloud) {
-          const bool few = s.points.size() < 40;
-          plot += std::string(plot.empty() ? "plot " : ", ") + "$d" + std::to_string(block) +
-                  " using 1:2 with " + (few ? "linespoints pt 7 ps 0.6" : "lines") + " lw 2 title " +
-                  GpString(SeriesTitle(s));
-        }
-      }
-      if (cloud) {
-        plot = "plot $d1 using 1:2 with points pt 7 ps 0.35 lc rgb '#1f77b4' title " +
-               GpString(std::to_string(series.size()) + " series (nodes or labels), one point per sample");
       }
       script += plot + "\n";
-      std::string caption = "<code>" + Html(name) + "</code> in " + Html(unit) + ", " +
-                            std::to_string(series.size()) + " series, " + std::to_string(kept) + " samples" +
+      std::string caption = "<code>" + Html(name) + "</code> in " + Html(unit) + ", " + std::to_string(lines) +
+                            " series" + (many ? " over " + std::to_string(groups.size()) + " runs" : "") + ", " +
+                            std::to_string(kept) + " samples" +
                             (stride > 1 ? " (every " + std::to_string(stride) + "th of " + std::to_string(total) +
                                               " shown)"
                                         : "") +
-                            "." + fault_note;
+                            "." + FaultNote(marks);
       EDGEBED_RETURN_IF_ERROR(Plot(script, caption, name));
     }
     if (!family.empty()) body_ += "</section>\n";
     return Status::Ok();
   }
 
-  Status AddPodStartupCdf(const RunData& run, const std::string& id) {
-    std::vector<double> values;
-    for (const SeriesData& s : run.series) {
-      if (s.name != "cluster.pod_startup_s") continue;
-      for (const auto& p : s.points)
-        if (std::isfinite(p.second)) values.push_back(p.second);
+  Status AddPodStartupCdf(const std::vector<std::pair<std::string, const RunData*>>& runs, const std::string& id) {
+    std::vector<std::pair<std::string, std::vector<double>>> per_run;
+    for (const auto& r : runs) {
+      std::vector<double> values = FiniteValues(*r.second, "cluster.pod_startup_s");
+      if (values.empty()) continue;
+      std::sort(values.begin(), values.end());
+      per_run.emplace_back(r.first, std::move(values));
     }
-    if (values.empty()) return Status::Ok();
-    std::sort(values.begin(), values.end());
-    const size_t n = values.size();
+    if (per_run.empty()) return Status::Ok();
+    const bool many = runs.size() > 1;
     std::string script = Preamble("pod start-up latency: creation to Running (s)", "fraction of pods started (0-1)");
-    script += "set yrange [0:1.02]\nset ytics 0.1\n$cdf << EOD\n" + Exact(values.front()) + " 0\n";
-    const size_t stride = n > kMaxPointsPerPlot ? (n + kMaxPointsPerPlot - 1) / kMaxPointsPerPlot : 1;
-    for (size_t i = 0; i < n; ++i)
-      if (i % stride == 0 || i + 1 == n) script += Exact(values[i]) + " " + Exact(static_cast<double>(i + 1) / n) + "\n";
-    script += "EOD\nplot $cdf using 1:2 with steps lw 2 lc rgb '#1f77b4' title " +
-              GpString("cluster.pod_startup_s, " + std::to_string(n) + " pods") + "\n";
-    body_ += "<section data-section=\"pod-startup-cdf\" id=\"" + id +
-             "-pod-startup\">\n<h3>Pod start-up latency</h3>\n" +
-             Definitions("summary", {{"pods started", std::to_string(n)},
-                                     {"p50", Num(results::NearestRank(values, 50), 4) + " s"},
-                                     {"p90", Num(results::NearestRank(values, 90), 4) + " s"},
-                                     {"p99", Num(results::NearestRank(values, 99), 4) + " s"},
-                                     {"max", Num(values.back(), 4) + " s"}});
+    script += "set yrange [0:1.02]\nset ytics 0.1\n";
+    std::string plot;
+    std::string table = "<table class=\"summary\">\n<tr>" + std::string(many ? "<th>run</th>" : "") +
+                        "<th>pods started</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>\n";
+    for (size_t k = 0; k < per_run.size(); ++k) {
+      const std::vector<double>& values = per_run[k].second;
+      const size_t n = values.size();
+      script += "$cdf" + std::to_string(k) + " << EOD\n" + Exact(values.front()) + " 0\n";
+      const size_t stride = n > kMaxPointsPerPlot ? (n + kMaxPointsPerPlot - 1) / kMaxPointsPerPlot : 1;
+      for (size_t i = 0; i < n; ++i)
+        if (i % stride == 0 || i + 1 == n)
+          script += Exact(values[i]) + " " + Exact(static_cast<double>(i + 1) / n) + "\n";
+      script += "EOD\n";
+      plot += std::string(plot.empty() ? "plot " : ", ") + "$cdf" + std::to_string(k) + " using 1:2 with steps lw 2" +
+              (many ? " dt " + std::to_string(k % 5 + 1) : std::string()) + " title " + GpString((many ? per_run[k].first + ": " : std::string()) + "cluster.pod_startup_s, " +
+                                   std::to_string(n) + " pods");
+      table += "<tr>" + (many ? "<td>" + Html(per_run[k].first) + "</td>" : std::string()) + "<td class=\"n\">" +
+               std::to_string(n) + "</td><td class=\"n\">" + Num(results::NearestRank(values, 50), 4) +
+               " s</td><td class=\"n\">" + Num(results::NearestRank(values, 90), 4) + " s</td><td class=\"n\">" +
+               Num(results::NearestRank(values, 99), 4) + " s</td><td class=\"n\">" + Num(values.back(), 4) +
+               " s</td></tr>\n";
+    }
+    script += plot + "\n";
+    OpenSection("pod-startup-cdf", id, "Pod start-up latency");
+    body_ += table + "</table>\n";
     EDGEBED_RETURN_IF_ERROR(Plot(script,
                                  "Cumulative distribution of <code>cluster.pod_startup_s</code> over every pod "
                                  "of the run: the share of pods Running within x seconds of their creation.",
@@ -436,9 +1216,20 @@ class Page {
     return Status::Ok();
   }
 
+  // "3 h 20 min", "12 min", "45 s": a time to full, for a person.
+  static std::string Duration(double s) {
+    if (s >= 2 * 86400) return Num(s / 86400, 3) + " days";
+    if (s >= 2 * 3600) return Num(s / 3600, 3) + " h";
+    if (s >= 120) return Num(s / 60, 3) + " min";
+    return Num(s, 3) + " s";
+  }
+
   const ReportOptions& options_;
+  const double options_sigma_k_ = storage::ForecastOptions().sigma_k;
   std::string toc_, body_;
-  int plots_ = 0;
+  int plots_ = 0, articles_ = 0;
+  TimeScale scale_;
+  std::vector<CapacityPlot> pending_capacity_;
 };
 
 std::string FileSafe(const std::string& s) {
@@ -524,10 +1315,14 @@ StatusOr<std::vector<RunData>> LoadResults(const std::vector<std::string>& db_pa
 StatusOr<std::string> RenderHtml(const std::vector<RunData>& runs, const ReportOptions& options) {
   Page page(options);
   std::set<std::string> scenarios;
+  const bool many = runs.size() > 1;
+  std::vector<std::pair<std::string, const RunData*>> tagged;
   for (size_t i = 0; i < runs.size(); ++i) {
     scenarios.insert(runs[i].run.info.scenario);
-    EDGEBED_RETURN_IF_ERROR(page.AddRun(runs[i], i, runs.size() > 1));
+    tagged.emplace_back("r" + std::to_string(i + 1), &runs[i]);
   }
+  if (many) EDGEBED_RETURN_IF_ERROR(page.AddComparison(tagged));
+  for (const auto& t : tagged) EDGEBED_RETURN_IF_ERROR(page.AddRun(*t.second, t.first, many, !many));
   std::string title = "edgebed report:";
   for (const std::string& s : scenarios) title += " " + s;
   return page.Finish(title);

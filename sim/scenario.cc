@@ -551,6 +551,7 @@ class Loader {
     int64_t prefix = c->node_cidr_prefix;
     f.Int("node_cidr_prefix", &prefix, 8, 30);
     c->node_cidr_prefix = static_cast<int>(prefix);
+    f.Int("volume_blocks_max", &c->volume_blocks_max, 1, int64_t{1} << 20);
     ReadDuration(f, "pod_start_min", &c->pod_start_min);
     ReadDuration(f, "pod_start_max", &c->pod_start_max);
     if (c->pod_start_max < c->pod_start_min)

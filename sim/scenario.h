@@ -197,6 +197,9 @@ struct ClusterSettings {
   int node_cidr_prefix = 24;
   Duration pod_start_min = std::chrono::milliseconds(500);
   Duration pod_start_max = std::chrono::seconds(3);
+  // The storage engine models a volume's first blocks (4 KiB each), not all
+  // of a large claim: this many at most.
+  int64_t volume_blocks_max = 1024;
 };
 
 // A node of the unrolled topology.

@@ -140,6 +140,7 @@ class Simulation::Impl final : public PodRouter {
     o.token = kToken;
     o.cluster_cidr = s_.cluster.cluster_cidr;
     o.node_cidr_prefix = s_.cluster.node_cidr_prefix;
+    o.max_volume_blocks = static_cast<uint32_t>(s_.cluster.volume_blocks_max);
     o.object_store = object_store_id_;
     server_ = std::make_unique<cluster::Server>(*server_env_, o);
     server_->Start([this](Status st) {
@@ -463,6 +464,16 @@ class Simulation::Impl final : public PodRouter {
         ++volumes;
         in_sync += static_cast<int>(v->in_sync.size());
         out_of_sync += static_cast<int>(v->replicas.size() - v->in_sync.size());
+        // Used space as the primary's replica holds it, against the modelled
+        // size: the series a capacity forecast is made from. Not sampled while
+        // the primary's node is down.
+        const std::string labels = "volume=" + v->layout.name;
+        const double block = v->layout.block_size;
+        Record("storage.volume_size_bytes", block * v->layout.blocks, labels);
+        if (v->primary < nodes_.size() && nodes_[v->primary].agent) {
+          StatusOr<uint64_t> written = nodes_[v->primary].agent->storage().DataBlocks(v->layout.name);
+          if (written.ok()) Record("storage.volume_used_bytes", block * static_cast<double>(*written), labels);
+        }
       }
       Record("storage.volumes", volumes);
       Record("storage.replicas_in_sync", in_sync);

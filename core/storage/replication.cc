@@ -683,6 +683,11 @@ class StorageNode::Impl {
     if (it == replicas_.end()) return NotFound("node " + std::to_string(env_.self()) + " holds no replica of " + volume);
     return it->second.layout;
   }
+  StatusOr<uint64_t> DataBlocks(const std::string& volume) const {
+    auto it = replicas_.find(volume);
+    if (it == replicas_.end()) return NotFound("node " + std::to_string(env_.self()) + " holds no replica of " + volume);
+    return it->second.data_blocks;
+  }
   bool Serving(const std::string& volume) const {
     auto it = primaries_.find(volume);
     if (it == primaries_.end() || it->second.phase != Primary::kServing) return false;
@@ -713,6 +718,8 @@ class StorageNode::Impl {
     uint64_t durable_fence = 0;
     std::vector<Version> versions;  // per block; (0, 0): never written
     std::vector<uint8_t> damaged;   // per block: found torn on disk; reads fail until rewritten
+    std::vector<uint8_t> has_data;  // per block: holds something other than zeros (its used space)
+    uint64_t data_blocks = 0;       // how many do
     std::map<std::string, Snap> snaps;
     TaskQueue queue;
   };
@@ -735,8 +742,21 @@ class StorageNode::Impl {
       r.layout = l;
       r.versions.assign(l.blocks, Version{});
       r.damaged.assign(l.blocks, 0);
+      r.has_data.assign(l.blocks, 0);
+      r.data_blocks = 0;
     }
     return r;
+  }
+
+  static bool AllZero(const uint8_t* data, size_t size) {
+    return std::all_of(data, data + size, [](uint8_t b) { return b == 0; });
+  }
+
+  static void SetHasData(Replica& r, uint32_t block, bool has) {
+    if (r.has_data[block] == has) return;
+    r.has_data[block] = has;
+    if (has) ++r.data_blocks;
+    else --r.data_blocks;
   }
 
   static uint64_t SlotBytes(const VolumeLayout& l) { return kHeaderBytes + l.block_size; }
@@ -822,6 +842,7 @@ class StorageNode::Impl {
           if (GetU64(at) == 0 && GetU64(at + 8) == 0) continue;  // never written
           if (std::optional<Version> v = SlotVersion(at, l.block_size)) {
             rep.versions[i] = *v;
+            SetHasData(rep, i, !AllZero(at + kHeaderBytes, l.block_size));
           } else {
             rep.damaged[i] = 1;
           }
@@ -990,13 +1011,16 @@ class StorageNode::Impl {
       if (!preserved.ok()) return done(preserved);
       const uint32_t blk = msg->block;
       const Version before = rp->versions[blk];
+      const bool had_data = rp->has_data[blk] != 0;
       rp->versions[blk] = msg->version;
+      SetHasData(*rp, blk, !AllZero(msg->data.data(), msg->data.size()));
       env_.disk().Write(BlocksFile(msg->volume), blk * SlotBytes(rp->layout), MakeSlot(msg->version, msg->data),
-                        [this, rp, msg, before, done](Status s) {
+                        [this, rp, msg, before, had_data, done](Status s) {
                           if (!s.ok()) {
                             // What the slot holds now is the checksum's to judge
                             // when read; the version it had is the best claim.
                             rp->versions[msg->block] = before;
+                            SetHasData(*rp, msg->block, had_data);
                             return done(s);
                           }
                           rp->damaged[msg->block] = 0;
@@ -2046,6 +2070,9 @@ void StorageNode::DiffSnapshots(const std::string& volume, const std::string& ba
 }
 bool StorageNode::Serving(const std::string& volume) const { return impl_->Serving(volume); }
 StatusOr<VolumeLayout> StorageNode::Layout(const std::string& volume) const { return impl_->Layout(volume); }
+StatusOr<uint64_t> StorageNode::DataBlocks(const std::string& volume) const {
+  return impl_->DataBlocks(volume);
+}
 NodeId StorageNode::KnownPrimary(const std::string& volume) const { return impl_->KnownPrimary(volume); }
 const StorageNode::Stats& StorageNode::stats() const { return impl_->stats_; }
 

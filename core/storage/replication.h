@@ -200,6 +200,12 @@ class StorageNode {
   bool Serving(const std::string& volume) const;
   // The layout of a volume this node holds a replica of; kNotFound otherwise.
   StatusOr<VolumeLayout> Layout(const std::string& volume) const;
+  // How many of the volume's blocks this node's replica holds other than
+  // zeros: its used space, as a thin-provisioned volume counts it, and what a
+  // capacity forecast watches (a takeover's or a resync's copies of blocks
+  // never written are zeros, and count as free). kNotFound when this node
+  // holds no replica of the volume.
+  StatusOr<uint64_t> DataBlocks(const std::string& volume) const;
   // The volume's primary as the newest record this node heard names it;
   // kNoNode if it heard none. Where a sharedv4 server redirects clients.
   NodeId KnownPrimary(const std::string& volume) const;
