@@ -515,6 +515,7 @@ class Page {
     scale_ = ScaleFor(Span({&run}));
     AddRunSection(run, id);
     const std::vector<FaultRow> faults = Faults(run);
+    EDGEBED_RETURN_IF_ERROR(AddTimeline(run, id));
     AddFaultSection(faults, id);
     AddFailoverSection(run, id);
     EDGEBED_RETURN_IF_ERROR(AddRecoveryPointSection(run, id));
@@ -576,8 +577,8 @@ class Page {
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
         Html(title) + "</title>\n<style>\n" + kStyle + "</style>\n</head>\n<body>\n<header><h1>" + Html(title) +
         "</h1>\n<p>Made from the results database by <code>edgebed report</code>. Times are simulated "
-        "time since the start of the run; the schema is documented in reports/README.md.</p>\n"
-        "<nav><ol>\n" + toc_ + "</ol></nav>\n</header>\n<main>\n" + body_ + "</main>\n</body>\n</html>\n";
+        "time since the start of the run; the schema is documented in reports/README.md.</p>\n" +
+        (articles_ > 1 ? "<nav><ol>\n" + toc_ + "</ol></nav>\n" : "") + "</header>\n<main>\n" + body_ + "</main>\n</body>\n</html>\n";
     return out;
   }
 
@@ -594,6 +595,8 @@ class Page {
       "figure{margin:.6em 0 1.4em;break-inside:avoid;page-break-inside:avoid}figure svg{width:100%;height:auto;"
       "display:block}\n"
       "figcaption{font-size:.9em;color:#444}\ncode{font-size:.95em}\n.note{color:#666;font-size:.9em}\n"
+      ".facts{display:flex;flex-wrap:wrap;gap:0 28px;align-items:flex-start}.facts h4{margin:.1em 0 .3em}"
+      ".facts .note{margin:0 0 .3em}\n"
       "@media print{body{max-width:none;padding:0;font-size:11pt}nav{display:none}"
       "article{break-before:page}h2,h3{break-after:avoid}}\n";
 
@@ -630,17 +633,120 @@ class Page {
                                  : "from " + Num(start) + " s; the run never ended (it crashed or was stopped)"},
     };
     OpenSection("run", id, "The run");
-    body_ += Definitions("run", rows);
+    body_ += "<div class=\"facts\">\n<div>" + Definitions("run", rows) + "</div>\n";
     if (!r.info.parameters.empty()) {
-      body_ += "<h4>Parameters</h4>\n" + Definitions("parameters", r.info.parameters);
+      body_ += "<div><h4>Parameters</h4>\n" + Definitions("parameters", r.info.parameters) + "</div>\n";
     }
     if (!r.wallclock.empty()) {
       std::vector<std::pair<std::string, std::string>> speed;
       for (const auto& w : r.wallclock) speed.emplace_back(w.first, Readable(w.second));
-      body_ += "<h4>Simulator speed</h4>\n<p class=\"note\">Measured on the machine that ran it; "
-               "differs from run to run.</p>\n" + Definitions("wallclock", speed);
+      body_ += "<div><h4>Simulator speed</h4>\n<p class=\"note\">Measured on the machine that ran it; "
+               "differs from run to run.</p>\n" + Definitions("wallclock", speed) + "</div>\n";
     }
+    body_ += "</div>\n</section>\n";
+  }
+
+  // The run at a glance: the metrics faults disturb, stacked on one time
+  // axis with the faults drawn across all of them, so recovery shows.
+  Status AddTimeline(const RunData& run, const std::string& id) {
+    struct Line {
+      std::string title;
+      std::vector<std::pair<double, double>> points;
+    };
+    struct Panel {
+      std::string ylabel;
+      std::vector<Line> lines;
+    };
+    auto series = [&](const std::string& name, const std::string& labels_with, const std::string& title) {
+      std::vector<Line> lines;
+      for (const SeriesData* s : SeriesNamed(run, name)) {
+        if (!labels_with.empty() && s->labels.find(labels_with) == std::string::npos) continue;
+        std::string t = title;
+        const std::string workload = Label(s->labels, "workload");
+        if (!workload.empty()) t += " " + workload;
+        lines.push_back({t, s->points});
+      }
+      return lines;
+    };
+    // Over every series of `name`, the largest value at each time.
+    auto max_of = [&](const std::string& name, const std::string& title) {
+      std::map<double, double> top;
+      for (const SeriesData* s : SeriesNamed(run, name))
+        for (const auto& p : s->points)
+          if (std::isfinite(p.second)) {
+            auto it = top.emplace(p.first, p.second).first;
+            it->second = std::max(it->second, p.second);
+          }
+      std::vector<Line> lines;
+      if (!top.empty()) lines.push_back({title, {top.begin(), top.end()}});
+      return lines;
+    };
+    // About four tics in a short panel: 1, 2 or 5 times a power of ten.
+    auto NiceStep = [](const std::vector<Line>& lines) {
+      double top = 0;
+      for (const Line& l : lines)
+        for (const auto& pt : l.points)
+          if (std::isfinite(pt.second)) top = std::max(top, pt.second);
+      if (top <= 0) return 1.0;
+      const double raw = top / 4, decade = std::pow(10.0, std::floor(std::log10(raw)));
+      for (double m : {1.0, 2.0, 5.0})
+        if (m * decade >= raw) return m * decade;
+      return 10 * decade;
+    };
+    std::vector<Panel> panels;
+    auto add = [&panels](const std::string& ylabel, std::vector<Line> a, std::vector<Line> b = {}) {
+      for (Line& l : b) a.push_back(std::move(l));
+      if (!a.empty()) panels.push_back({ylabel, std::move(a)});
+    };
+    add("pods, nodes", series("cluster.pods", "phase=Running", "pods Running"),
+        series("cluster.nodes_ready", "", "nodes Ready"));
+    add("latency p99 (ms)", series("workload.e2e_latency_ms", "quantile=0.99", "end to end"),
+        series("storage.write_latency_ms", "quantile=0.99", "volume writes"));
+    add("replicas", series("storage.replicas_out_of_sync", "", "replicas out of sync"));
+    add("flows per sample", series("policy.flows_denied", "", "flows denied"));
+    add("utilisation (0-1)", max_of("net.link_utilisation", "busiest link"));
+    if (panels.empty()) return Status::Ok();
+    constexpr int kPanelPx = 150;
+    const int height = static_cast<int>(panels.size()) * kPanelPx + 70;
+    std::string script = "set terminal svg size 1200," + std::to_string(height) +
+                         " dynamic noenhanced font 'sans,13' background rgb 'white'\nset encoding utf8\n"
+                         "set border lw 1.2\nset grid lc rgb '#dddddd' lw 1\nset tics nomirror\n"
+                         "set key outside right top vertical Left reverse samplen 2\n" + TimeRange(run) +
+                         FaultOverlay(RunMarks(run)) + "set lmargin 12\nset rmargin 32\n";
+    int block = 0;
+    std::string data, plots;
+    for (size_t i = 0; i < panels.size(); ++i) {
+      const Panel& p = panels[i];
+      const double top = 1.0 - (static_cast<double>(i) * kPanelPx + 10.0) / height;
+      const double bottom = top - (kPanelPx - 8.0) / height;
+      const bool last = i + 1 == panels.size();
+      plots += "set tmargin at screen " + Exact(top) + "\nset bmargin at screen " + Exact(bottom) +
+               "\nset ylabel " + GpString(p.ylabel) + "\nset yrange [0:*]\nset offsets 0, 0, graph 0.15, 0\n" +
+               (i > 0 ? "unset label\n" : "") +  // the faults' tags once, on the top panel
+               "set ytics " + Exact(NiceStep(p.lines)) + "\n" +
+               (last ? "set format x '%g'\nset xlabel " + GpString(TimeLabel()) + "\n"
+                     : "set format x ''\nunset xlabel\n");
+      std::string plot;
+      for (const Line& l : p.lines) {
+        ++block;
+        data += "$t" + std::to_string(block) + " << EOD\n";
+        for (const auto& pt : l.points)
+          if (std::isfinite(pt.second)) data += Exact(scale_(pt.first)) + " " + Exact(pt.second) + "\n";
+        data += "EOD\n";
+        plot += std::string(plot.empty() ? "plot " : ", ") + "$t" + std::to_string(block) +
+                " using 1:2 with lines lw 2 title " + GpString(l.title);
+      }
+      plots += plot + "\n";
+    }
+    script = data + script + "set multiplot\n" + plots + "unset multiplot\n";
+    OpenSection("timeline", id, "Timeline: what the faults disturbed");
+    EDGEBED_RETURN_IF_ERROR(Plot(script,
+                                 "The run at a glance, on one time axis: pods and nodes, the 99th percentile "
+                                 "latencies, replicas out of sync, denied flows and the busiest link." +
+                                     FaultNote(RunMarks(run)) + " Each metric has its own plot further down.",
+                                 "timeline"));
     body_ += "</section>\n";
+    return Status::Ok();
   }
 
   void AddFaultSection(const std::vector<FaultRow>& faults, const std::string& id) {
