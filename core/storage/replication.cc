@@ -1,6 +1,7 @@
 #include "core/storage/replication.h"
 
 #include <algorithm>
+#include <limits>
 #include <deque>
 #include <optional>
 #include <tuple>
@@ -34,6 +35,7 @@ enum Type : uint16_t {
   kSnapDone = 10,  // primary -> controller: every in-sync replica holds the snapshot
   kSeeded = 11,    // primary -> controller: the clone holds its source's image
   kProbe = 12,     // primary -> lagging replica: are you there? (answered with an ack, no disk work)
+  kTakeover = 13,  // new primary -> controller: my takeover goes on (arg: blocks left to rewrite)
 };
 enum AckStatus : uint8_t { kAckOk = 0, kAckFenced = 1, kAckIoError = 2 };
 
@@ -525,6 +527,12 @@ class VolumeController::Impl {
     const NodeId node = static_cast<NodeId>(arg);
     const bool member = std::find(e.rec.replicas.begin(), e.rec.replicas.end(), node) != e.rec.replicas.end();
     switch (h.type) {
+      case kTakeover:
+        // The takeover rewrites every block, which takes longer than a lease
+        // for a large volume: progress keeps the new primary from being
+        // taken for dead. No lease is granted until it renews.
+        e.last_renew = env_.now();
+        break;
       case kClaim: {
         e.last_renew = env_.now();
         const bool pristine = e.rec.pristine;
@@ -1265,6 +1273,9 @@ class StorageNode::Impl {
     std::map<NodeId, Time> heard;         // the last answer of each replica, to anything
     std::map<NodeId, uint64_t> newest_acked;  // the newest tag each replica acknowledged
     size_t takeover_left = 0;
+    // What the controller last heard of the takeover's progress, and when.
+    size_t takeover_reported = std::numeric_limits<size_t>::max();
+    Time last_takeover_report{};
     Time last_resync{}, last_report{};
     // Snapshots: the one waiting for writes in flight to settle before its
     // barrier; writes that came meanwhile, sent once it is taken; barriers
@@ -1800,6 +1811,14 @@ class StorageNode::Impl {
       if (p.phase == Primary::kServing && now >= p.lease_until - options_.lease * 2 / 3) {
         Renew(name, p);
         ProbePeers(name, p);
+      }
+      // A takeover is alive while it makes progress; a stuck one goes quiet
+      // and the controller moves the volume on.
+      if (p.phase == Primary::kTakingOver && p.takeover_left < p.takeover_reported &&
+          now - p.last_takeover_report >= options_.lease / 4) {
+        p.takeover_reported = p.takeover_left;
+        p.last_takeover_report = now;
+        ToController(EncodeRequest(kTakeover, name, p.rec.generation, p.takeover_left));
       }
       // A replica that answers nothing for a timeout leaves the in-sync set.
       // One that answers, but not this write, is busy (it takes writes in

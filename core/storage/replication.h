@@ -38,6 +38,8 @@
 //   replica only after the lease has run out. The new primary first rewrites
 //   every block to the in-sync replicas under its generation, so they agree
 //   with it, and any write of an older primary is superseded, before it serves.
+//   That takes time in proportion to the volume's size; while it makes
+//   progress it tells the controller so, which then does not take it for dead.
 // - A replica out of the in-sync set is probed, and once it answers the
 //   primary copies it the blocks written since it left (dirty-region
 //   tracking; every block when the primary changed meanwhile) and the

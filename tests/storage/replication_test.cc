@@ -25,7 +25,7 @@ Bytes Block(uint8_t fill) { return Bytes(kBlockSize, fill); }
 // A controller on node 0 and storage nodes 1..n, behind one fault plan.
 class Cluster {
  public:
-  explicit Cluster(int n, uint64_t seed = 7) : loop_(seed) {
+  explicit Cluster(int n, uint64_t seed = 7, DiskTiming disk = {}) : loop_(seed, {}, disk) {
     options_.ack_timeout = milliseconds(100);
     options_.lease = milliseconds(800);
     options_.resync_interval = milliseconds(200);
@@ -222,6 +222,31 @@ TEST(Replication, APrimaryCrashFailsOverToAnInSyncReplica) {
   // The old primary comes back as a replica and is rebuilt.
   c.Restart(1);
   ASSERT_TRUE(c.AwaitInSync(3));
+}
+
+// A new primary rewrites every block before it serves. On a large volume
+// and slow disks that takes many leases; while it makes progress it is not
+// taken for dead, so the volume moves once, not from replica to replica.
+TEST(Replication, ATakeoverLongerThanALeaseIsNotFailedOverAgain) {
+  DiskTiming slow;
+  slow.sync_latency = milliseconds(2);
+  Cluster c(3, 7, slow);
+  constexpr uint32_t kLarge = 3000;  // about 6 s of syncs at each replica: over seven leases
+  ASSERT_TRUE(c.controller_->CreateVolume({kVol, kBlockSize, kLarge}, {1, 2, 3}).ok());
+  ASSERT_TRUE(c.AwaitServing());
+  for (uint32_t b = 0; b < 8; ++b) ASSERT_TRUE(c.Write(b * 300, Block(static_cast<uint8_t>(10 + b))).ok());
+  const Time crash = c.loop_.now();
+  c.Crash(1);
+  ASSERT_TRUE(c.AwaitServing(seconds(60)));
+  EXPECT_GT(c.loop_.now() - crash, c.options_.lease * 3) << "the takeover was long";
+  EXPECT_EQ(c.controller_->stats().failovers, 1u);
+  EXPECT_EQ(c.node(c.primary()).stats().takeovers, 1u);
+  for (uint32_t b = 0; b < 8; ++b) {
+    StatusOr<Bytes> r = c.Read(b * 300);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(*r, Block(static_cast<uint8_t>(10 + b)));
+  }
+  EXPECT_EQ(*c.node(c.primary()).DataBlocks(kVol), 8u) << "a takeover's rewrites of zeros are no data";
 }
 
 TEST(Replication, APartitionedPrimaryIsFencedAndCannotAcknowledge) {
