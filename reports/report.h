@@ -3,11 +3,18 @@
 //
 // LoadResults() reads every run of every database given, read-only, through
 // ResultsDb. RenderHtml() writes the page: per run, what ran (scenario, seed,
-// revision, parameters, simulated span, simulator speed), the faults with
-// their recovery times, one plot per metric over simulated time with the
-// faults drawn over it (grouped by the metric's family: cluster., storage.,
-// policy., ...), and the CDF of pod start-up latency. Plots are gnuplot's SVG,
-// inlined: the page needs nothing but itself, on screen and on paper.
+// revision, parameters, simulated span, simulator speed), a stacked timeline
+// of the metrics faults disturb, the faults with their recovery times,
+// storage failovers, the cloud recovery point, capacity forecasts (by
+// storage::ForecastCapacity, with their band), the top denied flows, IDS
+// alerts with their evidence, one plot per metric over simulated time with
+// the faults drawn over it (grouped by the metric's family: cluster.,
+// storage., policy., ...), and the CDF of pod start-up latency. With several
+// runs a comparison comes first: the parameters that differ, headline
+// numbers side by side with their differences, and every metric's plot with
+// the runs overlaid. Plots are gnuplot's SVG, inlined: the page needs
+// nothing but itself, on screen and on paper. reports/README.md lists which
+// metrics and events make each section.
 //
 // What it promises.
 //  - A section appears only if the run has its data; there are no empty plots.

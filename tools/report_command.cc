@@ -27,8 +27,10 @@ int RunReport(int argc, char** argv) {
   int64_t timeout_s = 60;
   Flags flags("edgebed report",
               "Makes one self-contained HTML report (plots inlined, drawn by gnuplot) of every run in the\n"
-              "results databases: what ran, faults and recovery times, every metric over simulated time with\n"
-              "the faults drawn over it, pod start-up latency. --csv exports every series as CSV.");
+              "results databases: what ran, a timeline of what the faults disturbed, recovery and failover\n"
+              "times, the cloud recovery point, capacity forecasts, top denied flows, IDS alerts, every metric\n"
+              "over simulated time, pod start-up latency. With several runs: their headline numbers side by\n"
+              "side and their plots overlaid. --csv exports every series as CSV.");
   flags.String("output", "o", "the HTML file to write (default: the first database's name, .html for .db)",
                &html_path);
   flags.String("csv", "write one CSV file per series (t_s,value) and index.csv into this directory", &csv_dir);
