@@ -515,7 +515,7 @@ class Page {
     scale_ = ScaleFor(Span({&run}));
     AddRunSection(run, id);
     const std::vector<FaultRow> faults = Faults(run);
-    EDGEBED_RETURN_IF_ERROR(AddTimeline(run, id));
+    EDGEBED_RETURN_IF_ERROR(AddTimeline({{"", &run}}, RunMarks(run), id));
     AddFaultSection(faults, id);
     AddFailoverSection(run, id);
     EDGEBED_RETURN_IF_ERROR(AddRecoveryPointSection(run, id));
@@ -565,6 +565,7 @@ class Page {
         if (!same) m.tag = runs[i].first + " " + m.tag;
         marks.insert(m);
       }
+    EDGEBED_RETURN_IF_ERROR(AddTimeline(runs, marks, id));
     EDGEBED_RETURN_IF_ERROR(AddTimeSeries(runs, marks, id));
     EDGEBED_RETURN_IF_ERROR(AddPodStartupCdf(runs, id));
     body_ += "</article>\n";
@@ -647,38 +648,45 @@ class Page {
   }
 
   // The run at a glance: the metrics faults disturb, stacked on one time
-  // axis with the faults drawn across all of them, so recovery shows.
-  Status AddTimeline(const RunData& run, const std::string& id) {
+  // axis with the faults drawn across all of them, so recovery shows. With
+  // several runs, theirs overlaid, each with its own dashes.
+  Status AddTimeline(const std::vector<std::pair<std::string, const RunData*>>& runs,
+                     const std::set<FaultMark>& marks, const std::string& id) {
     struct Line {
       std::string title;
       std::vector<std::pair<double, double>> points;
+      size_t run = 0;
     };
+    const bool many = runs.size() > 1;
     struct Panel {
       std::string ylabel;
       std::vector<Line> lines;
     };
     auto series = [&](const std::string& name, const std::string& labels_with, const std::string& title) {
       std::vector<Line> lines;
-      for (const SeriesData* s : SeriesNamed(run, name)) {
-        if (!labels_with.empty() && s->labels.find(labels_with) == std::string::npos) continue;
-        std::string t = title;
-        const std::string workload = Label(s->labels, "workload");
-        if (!workload.empty()) t += " " + workload;
-        lines.push_back({t, s->points});
-      }
+      for (size_t r = 0; r < runs.size(); ++r)
+        for (const SeriesData* s : SeriesNamed(*runs[r].second, name)) {
+          if (!labels_with.empty() && s->labels.find(labels_with) == std::string::npos) continue;
+          std::string t = (many ? runs[r].first + ": " : "") + title;
+          const std::string workload = Label(s->labels, "workload");
+          if (!workload.empty()) t += " " + workload;
+          lines.push_back({t, s->points, r});
+        }
       return lines;
     };
     // Over every series of `name`, the largest value at each time.
     auto max_of = [&](const std::string& name, const std::string& title) {
-      std::map<double, double> top;
-      for (const SeriesData* s : SeriesNamed(run, name))
-        for (const auto& p : s->points)
-          if (std::isfinite(p.second)) {
-            auto it = top.emplace(p.first, p.second).first;
-            it->second = std::max(it->second, p.second);
-          }
       std::vector<Line> lines;
-      if (!top.empty()) lines.push_back({title, {top.begin(), top.end()}});
+      for (size_t r = 0; r < runs.size(); ++r) {
+        std::map<double, double> top;
+        for (const SeriesData* s : SeriesNamed(*runs[r].second, name))
+          for (const auto& p : s->points)
+            if (std::isfinite(p.second)) {
+              auto it = top.emplace(p.first, p.second).first;
+              it->second = std::max(it->second, p.second);
+            }
+        if (!top.empty()) lines.push_back({(many ? runs[r].first + ": " : "") + title, {top.begin(), top.end()}, r});
+      }
       return lines;
     };
     // About four tics in a short panel: 1, 2 or 5 times a power of ten.
@@ -706,13 +714,15 @@ class Page {
     add("flows per sample", series("policy.flows_denied", "", "flows denied"));
     add("utilisation (0-1)", max_of("net.link_utilisation", "busiest link"));
     if (panels.empty()) return Status::Ok();
+    std::vector<const RunData*> all;
+    for (const auto& r : runs) all.push_back(r.second);
     constexpr int kPanelPx = 150;
     const int height = static_cast<int>(panels.size()) * kPanelPx + 70;
     std::string script = "set terminal svg size 1200," + std::to_string(height) +
                          " dynamic noenhanced font 'sans,13' background rgb 'white'\nset encoding utf8\n"
                          "set border lw 1.2\nset grid lc rgb '#dddddd' lw 1\nset tics nomirror\n"
-                         "set key outside right top vertical Left reverse samplen 2\n" + TimeRange(run) +
-                         FaultOverlay(RunMarks(run)) + "set lmargin 12\nset rmargin 32\n";
+                         "set key outside right top vertical Left reverse samplen 2\n" + TimeRange(all) +
+                         FaultOverlay(marks) + "set lmargin 12\nset rmargin " + (many ? "36" : "32") + "\n";
     int block = 0;
     std::string data, plots;
     for (size_t i = 0; i < panels.size(); ++i) {
@@ -734,16 +744,18 @@ class Page {
           if (std::isfinite(pt.second)) data += Exact(scale_(pt.first)) + " " + Exact(pt.second) + "\n";
         data += "EOD\n";
         plot += std::string(plot.empty() ? "plot " : ", ") + "$t" + std::to_string(block) +
-                " using 1:2 with lines lw 2 title " + GpString(l.title);
+                " using 1:2 with lines lw 2" + (many ? " dt " + std::to_string(l.run % 5 + 1) : std::string()) +
+                " title " + GpString(l.title);
       }
       plots += plot + "\n";
     }
     script = data + script + "set multiplot\n" + plots + "unset multiplot\n";
     OpenSection("timeline", id, "Timeline: what the faults disturbed");
     EDGEBED_RETURN_IF_ERROR(Plot(script,
-                                 "The run at a glance, on one time axis: pods and nodes, the 99th percentile "
+                                 std::string(many ? "The runs at a glance, overlaid" : "The run at a glance") +
+                                     ", on one time axis: pods and nodes, the 99th percentile "
                                  "latencies, replicas out of sync, denied flows and the busiest link." +
-                                     FaultNote(RunMarks(run)) + " Each metric has its own plot further down.",
+                                     FaultNote(marks) + " Each metric has its own plot further down.",
                                  "timeline"));
     body_ += "</section>\n";
     return Status::Ok();
@@ -816,7 +828,7 @@ class Page {
              "(<code>storage.cloudsnap_rpo_s</code>). It grows until a backup is ready, then drops.</p>\n"
              "<table class=\"rpo\">\n<tr><th>volume</th><th>backups ready</th><th>first at (s)</th>"
              "<th>RPO at the end</th><th>worst RPO after the first backup</th></tr>\n";
-    std::string script = Preamble(TimeLabel(), "recovery point (s)") + TimeRange(run) + FaultOverlay(RunMarks(run));
+    std::string script = Preamble(TimeLabel(), "recovery point (s)") + TimeRange({&run}) + FaultOverlay(RunMarks(run));
     std::string plot;
     int block = 0;
     for (const SeriesData* s : rpo) {
@@ -1130,9 +1142,10 @@ class Page {
     return marks;
   }
 
-  std::string TimeRange(const RunData& run) const {
-    const double x0 = Seconds(run.run.info.start);
-    double x1 = x0 + Span({&run});
+  std::string TimeRange(const std::vector<const RunData*>& runs) const {
+    double x0 = std::numeric_limits<double>::infinity();
+    for (const RunData* r : runs) x0 = std::min(x0, Seconds(r->run.info.start));
+    double x1 = x0 + Span(runs);
     if (x1 <= x0) x1 = x0 + 1;
     return "set xrange [" + Exact(scale_(x0)) + ":" + Exact(scale_(x1)) + "]\n";
   }

@@ -505,6 +505,11 @@ TEST(RenderHtml, ComparesRunsSideBySideAndOverlaysTheirPlots) {
   EXPECT_NE(headlines.find("class=\"n worse\">+2 (+88.9%)"), std::string::npos) << "slower start-up is worse";
   EXPECT_NE(headlines.find("class=\"n worse\">-1 (-16.7%)"), std::string::npos) << "fewer pods Running is worse";
 
+  // The timeline, overlaid.
+  const std::string timeline = Section(*html, "id=\"compare-timeline\"");
+  EXPECT_TRUE(HasDrawnPlot(timeline));
+  for (const char* tag : {">r1: pods Running<", ">r2: pods Running<", ">r3: pods Running<"})
+    EXPECT_NE(timeline.find(tag), std::string::npos) << tag;
   // Overlaid: each run's line tagged with its run, with the faults of the one run that had any.
   const std::string cluster = Section(*html, "id=\"compare-cluster\"");
   EXPECT_TRUE(HasDrawnPlot(cluster));
