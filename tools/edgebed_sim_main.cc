@@ -10,13 +10,10 @@
 #include <string>
 
 #include "core/results/results_db.h"
+#include "edgebed_revision.h"  // generated at build time: EDGEBED_REVISION
 #include "sim/scenario.h"
 #include "sim/simulation.h"
 #include "tools/flags.h"
-
-#ifndef EDGEBED_REVISION
-#define EDGEBED_REVISION "unknown"
-#endif
 
 namespace edgebed::tools {
 namespace {
