@@ -884,6 +884,7 @@ class Page {
     storage::ForecastOptions options;
     options.now_s = end_s;
     bool opened = false;
+    std::vector<CapacityPlot> plots;
     for (const SeriesData* s : used) {
       const std::string volume = Label(s->labels, "volume");
       const auto capacity = size.find(volume);
@@ -895,7 +896,7 @@ class Page {
       if (!opened) {
         OpenSection("capacity", id, "Capacity forecasts");
         body_ += "<p class=\"note\">Each volume's used space (<code>storage.volume_used_bytes</code>: the blocks its "
-                 "primary's replica holds) against its size, forecast as Portworx Autopilot's rules would see it at "
+                 "primary's replica holds other than zeros) against its size, forecast as Portworx Autopilot's rules would see it at "
                  "the end of the run: a least-squares trend (with a daily season when the data supports one), "
                  "and the band of two residual standard deviations around it. The conservative time is when the "
                  "band's upper edge reaches the size.</p>\n<table class=\"capacity\">\n<tr><th>volume</th>"
@@ -932,14 +933,11 @@ class Page {
       const bool empty = std::all_of(samples.begin(), samples.end(),
                                      [](const storage::UsageSample& u) { return u.used_bytes == 0; });
       if (!empty) {
-        pending_capacity_.push_back(
-            {volume, samples, cap, f.ok() ? std::optional<storage::CapacityForecast>(*f) : std::nullopt});
+        plots.push_back({volume, samples, cap, f.ok() ? std::optional<storage::CapacityForecast>(*f) : std::nullopt});
       }
     }
     if (!opened) return Status::Ok();
     body_ += "</table>\n";
-    std::vector<CapacityPlot> plots;
-    plots.swap(pending_capacity_);
     for (const CapacityPlot& c : plots) EDGEBED_RETURN_IF_ERROR(PlotCapacity(run, c));
     body_ += "</section>\n";
     return Status::Ok();
@@ -1348,7 +1346,6 @@ class Page {
   std::string toc_, body_;
   int plots_ = 0, articles_ = 0;
   TimeScale scale_;
-  std::vector<CapacityPlot> pending_capacity_;
 };
 
 std::string FileSafe(const std::string& s) {
