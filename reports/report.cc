@@ -491,6 +491,9 @@ struct FaultMark {
   friend bool operator<(const FaultMark& a, const FaultMark& b) {
     return std::tie(a.start_s, a.tag, a.end_s) < std::tie(b.start_s, b.tag, b.end_s);
   }
+  friend bool operator==(const FaultMark& a, const FaultMark& b) {
+    return std::tie(a.start_s, a.tag, a.end_s) == std::tie(b.start_s, b.tag, b.end_s);
+  }
 };
 
 // A metric's series across the runs of one plot: one group per run.
@@ -523,10 +526,7 @@ class Page {
     AddDeniedFlowsSection(run, id);
     AddIdsSection(run, id);
     if (with_series) {
-      std::set<FaultMark> marks;
-      for (const FaultRow& f : faults)
-        if (f.start_s) marks.insert({"F" + std::to_string(f.number), *f.start_s, f.end_s});
-      EDGEBED_RETURN_IF_ERROR(AddTimeSeries({{"", &run}}, marks, id));
+      EDGEBED_RETURN_IF_ERROR(AddTimeSeries({{"", &run}}, RunMarks(run), id));
       EDGEBED_RETURN_IF_ERROR(AddPodStartupCdf({{"", &run}}, id));
     }
     body_ += "</article>\n";
@@ -548,17 +548,10 @@ class Page {
     // Faults drawn once when every run had the same ones, else tagged by run.
     std::vector<std::set<FaultMark>> per_run;
     for (const auto& r : runs) {
-      std::set<FaultMark> marks;
-      for (const FaultRow& f : Faults(*r.second))
-        if (f.start_s) marks.insert({"F" + std::to_string(f.number), *f.start_s, f.end_s});
-      per_run.push_back(marks);
+      per_run.push_back(RunMarks(*r.second));
     }
     const bool same = std::all_of(per_run.begin(), per_run.end(),
-                                  [&](const std::set<FaultMark>& m) { return m.size() == per_run[0].size() &&
-                                                                             std::equal(m.begin(), m.end(), per_run[0].begin(),
-                                                                                        [](const FaultMark& a, const FaultMark& b) {
-                                                                                          return !(a < b) && !(b < a);
-                                                                                        }); });
+                                  [&per_run](const std::set<FaultMark>& m) { return m == per_run[0]; });
     std::set<FaultMark> marks;
     for (size_t i = 0; i < runs.size(); ++i)
       for (FaultMark m : per_run[i]) {
