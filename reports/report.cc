@@ -592,7 +592,7 @@ class Page {
       ".facts{display:flex;flex-wrap:wrap;gap:0 28px;align-items:flex-start}.facts h4{margin:.1em 0 .3em}"
       ".facts .note{margin:0 0 .3em}\n"
       "@media print{body{max-width:none;padding:0;font-size:11pt}nav{display:none}"
-      "article{break-before:page}h2,h3{break-after:avoid}}\n";
+      "article+article{break-before:page}h2,h3{break-after:avoid}}\n";
 
   static double Span(const std::vector<const RunData*>& runs) {
     double span = 0;
