@@ -361,6 +361,25 @@ std::vector<DeniedRow> DeniedFlows(const RunData& run) {
   return out;
 }
 
+// Per volume backed up to the cloud: when each of its backups was ready.
+std::map<std::string, std::vector<double>> CloudBackups(const RunData& run) {
+  std::map<std::string, std::vector<double>> backups;
+  for (const EventRecord& e : run.events)
+    if (e.kind == "storage.cloudsnap") backups[Field(e.detail, "volume")].push_back(Seconds(e.time));
+  return backups;
+}
+
+// The worst recovery point of one volume's storage.cloudsnap_rpo_s after its
+// first backup was ready (before it there is no recovery point at all);
+// nullopt when none was.
+std::optional<double> WorstRecoveryPoint(const SeriesData& rpo, const std::vector<double>& ready) {
+  std::optional<double> worst;
+  if (ready.empty()) return worst;
+  for (const auto& p : rpo.points)
+    if (p.first >= ready.front() && std::isfinite(p.second)) worst = std::max(worst.value_or(p.second), p.second);
+  return worst;
+}
+
 // One number a comparison puts side by side; nullopt: the run has no data for it.
 struct Headline {
   std::string what;
@@ -369,7 +388,7 @@ struct Headline {
   std::optional<double> (*of)(const RunData&);
 };
 
-std::optional<double> Max(std::vector<double> v) {
+std::optional<double> Max(const std::vector<double>& v) {
   if (v.empty()) return std::nullopt;
   return *std::max_element(v.begin(), v.end());
 }
@@ -431,18 +450,14 @@ const std::vector<Headline>& Headlines() {
       {"slowest storage failover", "s", -1, [](const RunData& r) { return Max(FiniteValues(r, "storage.failover_s")); }},
       {"worst cloud recovery point (RPO)", "s", -1,
        [](const RunData& r) -> std::optional<double> {
-         // After the first backup was ready: before it there is no recovery point at all.
-         std::optional<double> first;
-         for (const EventRecord& e : r.events)
-           if (e.kind == "storage.cloudsnap") {
-             first = Seconds(e.time);
-             break;
-           }
-         if (!first) return std::nullopt;
+         const auto backups = CloudBackups(r);
          std::optional<double> worst;
-         for (const SeriesData* s : SeriesNamed(r, "storage.cloudsnap_rpo_s"))
-           for (const auto& p : s->points)
-             if (p.first >= *first && std::isfinite(p.second)) worst = std::max(worst.value_or(p.second), p.second);
+         for (const SeriesData* s : SeriesNamed(r, "storage.cloudsnap_rpo_s")) {
+           const auto ready = backups.find(Label(s->labels, "volume"));
+           if (ready == backups.end()) continue;
+           if (const std::optional<double> w = WorstRecoveryPoint(*s, ready->second))
+             worst = std::max(worst.value_or(*w), *w);
+         }
          return worst;
        }},
       {"messages sent", "messages", +1, [](const RunData& r) { return LastSum(r, "workload.messages_sent"); }},
@@ -506,9 +521,9 @@ class Page {
  public:
   explicit Page(const ReportOptions& options) : options_(options) {}
 
-  // A run's own sections. With `with_series` false (a comparison page) its
+  // A run's own sections. Among several (a comparison page) its
   // metrics over time and its start-up CDF are left to the overlaid plots.
-  Status AddRun(const RunData& run, const std::string& tag, bool many, bool with_series) {
+  Status AddRun(const RunData& run, const std::string& tag, bool many) {
     const RunRow& r = run.run;
     const std::string id = "r" + std::to_string(++articles_);
     const std::string heading = (many ? tag + ": " : "") + r.info.scenario + ", seed " + std::to_string(r.info.seed) +
@@ -525,7 +540,7 @@ class Page {
     EDGEBED_RETURN_IF_ERROR(AddCapacitySection(run, id));
     AddDeniedFlowsSection(run, id);
     AddIdsSection(run, id);
-    if (with_series) {
+    if (!many) {
       EDGEBED_RETURN_IF_ERROR(AddTimeSeries({{"", &run}}, RunMarks(run), id));
       EDGEBED_RETURN_IF_ERROR(AddPodStartupCdf({{"", &run}}, id));
     }
@@ -811,10 +826,7 @@ class Page {
   Status AddRecoveryPointSection(const RunData& run, const std::string& id) {
     const std::vector<const SeriesData*> rpo = SeriesNamed(run, "storage.cloudsnap_rpo_s");
     if (rpo.empty()) return Status::Ok();
-    // Backups per volume: when each became ready.
-    std::map<std::string, std::vector<double>> backups;
-    for (const EventRecord& e : run.events)
-      if (e.kind == "storage.cloudsnap") backups[Field(e.detail, "volume")].push_back(Seconds(e.time));
+    std::map<std::string, std::vector<double>> backups = CloudBackups(run);
     OpenSection("recovery-point", id, "Disaster recovery: the recovery point in the cloud");
     body_ += "<p class=\"note\">Recovery point objective (RPO): how much of a volume's history a restore from its "
              "newest cloud backup would lose, were the site lost at that moment "
@@ -827,12 +839,10 @@ class Page {
     for (const SeriesData* s : rpo) {
       const std::string volume = Label(s->labels, "volume");
       const std::vector<double>& ready = backups[volume];
-      std::optional<double> last, worst;
-      for (const auto& p : s->points) {
-        if (!std::isfinite(p.second)) continue;
-        last = p.second;
-        if (!ready.empty() && p.first >= ready.front()) worst = std::max(worst.value_or(p.second), p.second);
-      }
+      std::optional<double> last;
+      for (const auto& p : s->points)
+        if (std::isfinite(p.second)) last = p.second;
+      const std::optional<double> worst = WorstRecoveryPoint(*s, ready);
       body_ += "<tr><td>" + Html(volume) + "</td><td class=\"n\">" + std::to_string(ready.size()) +
                "</td><td class=\"n\">" + (ready.empty() ? "-" : Num(ready.front())) + "</td><td class=\"n\">" +
                (last ? Num(*last, 4) + " s" : "-") + "</td><td class=\"n\">" +
@@ -1431,7 +1441,7 @@ StatusOr<std::string> RenderHtml(const std::vector<RunData>& runs, const ReportO
     tagged.emplace_back("r" + std::to_string(i + 1), &runs[i]);
   }
   if (many) EDGEBED_RETURN_IF_ERROR(page.AddComparison(tagged));
-  for (const auto& t : tagged) EDGEBED_RETURN_IF_ERROR(page.AddRun(*t.second, t.first, many, !many));
+  for (const auto& t : tagged) EDGEBED_RETURN_IF_ERROR(page.AddRun(*t.second, t.first, many));
   std::string title = "edgebed report:";
   for (const std::string& s : scenarios) title += " " + s;
   return page.Finish(title);

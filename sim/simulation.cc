@@ -471,8 +471,8 @@ class Simulation::Impl final : public PodRouter {
         const double block = v->layout.block_size;
         Record("storage.volume_size_bytes", block * v->layout.blocks, labels);
         if (v->primary < nodes_.size() && nodes_[v->primary].agent) {
-          StatusOr<uint64_t> written = nodes_[v->primary].agent->storage().DataBlocks(v->layout.name);
-          if (written.ok()) Record("storage.volume_used_bytes", block * static_cast<double>(*written), labels);
+          StatusOr<uint64_t> data = nodes_[v->primary].agent->storage().DataBlocks(v->layout.name);
+          if (data.ok()) Record("storage.volume_used_bytes", block * static_cast<double>(*data), labels);
         }
       }
       Record("storage.volumes", volumes);

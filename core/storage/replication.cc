@@ -1,8 +1,8 @@
 #include "core/storage/replication.h"
 
 #include <algorithm>
-#include <limits>
 #include <deque>
+#include <limits>
 #include <optional>
 #include <tuple>
 
